@@ -1,0 +1,363 @@
+//! The wasm boundary: exports the WIT interfaces, implements [`Transport`] on
+//! `wasi:http/outgoing-handler` and [`Secrets`] on `wasi:config/store`, and runs the whole job
+//! as `wasi:cli/run` for stock runtimes. No logic lives here, only conversions.
+
+#[doc(hidden)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "dtcost:exporter/exporter",
+        with: { "wasi:config/store@0.2.0-rc.1": generate },
+    });
+}
+
+use std::io::Read;
+
+use bindings::exports::dtcost::exporter::{job as wit_job, transform as wit_transform, types as wit};
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
+
+use crate::http::{self, Request, Response, Transport};
+use crate::model;
+use crate::secrets::Secrets;
+use crate::{events, job};
+
+/// Responses larger than this are refused rather than buffered (the largest documented DPS
+/// response, `/usage`, is about 1 MB).
+const MAX_RESPONSE_BYTES: usize = 64 << 20;
+const SECOND_NS: u64 = 1_000_000_000;
+
+struct Component;
+
+impl wit_transform::Guest for Component {
+    fn subscription_status(
+        context: wit::EventContext,
+        subscription: wit::Subscription,
+        read_at: String,
+    ) -> Result<String, wit::InvalidRecord> {
+        events::subscription_status(&context.into(), &subscription.into(), &read_at).map_err(Into::into)
+    }
+
+    fn cost_booked(
+        context: wit::EventContext,
+        subscription_uuid: String,
+        costs: Vec<wit::CostRecord>,
+    ) -> Result<Vec<String>, wit::InvalidRecord> {
+        let costs: Vec<model::CostRecord> = costs.into_iter().map(Into::into).collect();
+        events::cost_booked(&context.into(), &subscription_uuid, &costs).map_err(Into::into)
+    }
+
+    fn cluster_quota(
+        provider: String,
+        cluster_name: String,
+        license: wit::ClusterLicense,
+        read_at: String,
+    ) -> Result<Vec<String>, wit::InvalidRecord> {
+        events::cluster_quota(&provider, &cluster_name, &license.into(), &read_at).map_err(Into::into)
+    }
+}
+
+impl wit_job::Guest for Component {
+    fn export_account(plan: wit_job::AccountPlan) -> Result<wit_job::Report, wit_job::ExportError> {
+        job::export_account(&plan.into(), &mut WasiHttp, &ConfigStore).map(Into::into).map_err(Into::into)
+    }
+
+    fn export_cluster(plan: wit_job::ClusterPlan) -> Result<wit_job::Report, wit_job::ExportError> {
+        job::export_cluster(&plan.into(), &mut WasiHttp, &ConfigStore).map(Into::into).map_err(Into::into)
+    }
+}
+
+bindings::export!(Component with_types_in bindings);
+
+/// `wasi:cli/run`: the whole job configured from `wasi:config` alone (see guest/README.md).
+struct Runner;
+
+impl wasip2::exports::cli::run::Guest for Runner {
+    fn run() -> Result<(), ()> {
+        crate::standalone::run(&mut WasiHttp, &ConfigStore, &wall_clock_now()).map_err(|message| {
+            eprintln!("dtcost: {message}");
+        })
+    }
+}
+
+wasip2::cli::command::export!(Runner);
+
+fn wall_clock_now() -> String {
+    let now = wasip2::clocks::wall_clock::now();
+    crate::time::format_rfc3339(now.seconds as i64 * 1000)
+}
+
+struct ConfigStore;
+
+impl Secrets for ConfigStore {
+    fn get(&self, key: &str) -> Result<Option<String>, String> {
+        bindings::wasi::config::store::get(key).map_err(|error| match error {
+            bindings::wasi::config::store::Error::Upstream(message)
+            | bindings::wasi::config::store::Error::Io(message) => message,
+        })
+    }
+}
+
+/// HTTP through `wasi:http/outgoing-handler`: the host decides which hosts are reachable.
+struct WasiHttp;
+
+impl Transport for WasiHttp {
+    fn send(&mut self, request: &Request) -> Result<Response, String> {
+        let (scheme, authority, path) =
+            http::split_url(&request.url).ok_or_else(|| format!("{:?} is not an http(s) URL", request.url))?;
+        let mut headers: Vec<(String, Vec<u8>)> =
+            request.headers.iter().map(|(name, value)| (name.to_string(), value.as_bytes().to_vec())).collect();
+        if request.method == http::Method::Post {
+            // Without content-length, wasi-http sends a chunked body, which some servers drop.
+            headers.push(("content-length".into(), request.body.len().to_string().into_bytes()));
+        }
+        let fields = Fields::from_list(&headers).map_err(|e| format!("invalid request header: {e:?}"))?;
+        let outgoing = OutgoingRequest::new(fields);
+        let method = match request.method {
+            http::Method::Get => Method::Get,
+            http::Method::Post => Method::Post,
+        };
+        let scheme = if scheme == "https" { Scheme::Https } else { Scheme::Http };
+        outgoing.set_method(&method).map_err(|()| "invalid method".to_owned())?;
+        outgoing.set_scheme(Some(&scheme)).map_err(|()| "invalid scheme".to_owned())?;
+        outgoing.set_authority(Some(authority)).map_err(|()| format!("invalid host {authority:?}"))?;
+        outgoing.set_path_with_query(Some(path)).map_err(|()| format!("invalid path {path:?}"))?;
+        let options = RequestOptions::new();
+        // Ignored by hosts that do not support them; the host bounds each instance's time anyway.
+        let _ = options.set_connect_timeout(Some(10 * SECOND_NS));
+        let _ = options.set_first_byte_timeout(Some(120 * SECOND_NS));
+        let _ = options.set_between_bytes_timeout(Some(60 * SECOND_NS));
+        let body = outgoing.body().map_err(|()| "request body already taken".to_owned())?;
+        // The head goes first: writing a large body before `handle` can deadlock (toolchain.md §6.4).
+        let pending = outgoing_handler::handle(outgoing, Some(options)).map_err(describe_error)?;
+        let mut write_error = None;
+        {
+            let stream = body.write().map_err(|()| "request body stream already taken".to_owned())?;
+            for chunk in request.body.chunks(4096) {
+                if let Err(error) = stream.blocking_write_and_flush(chunk) {
+                    write_error = Some(format!("{error:?}"));
+                    break;
+                }
+            }
+        }
+        // A write error can be the server answering before reading everything; the response decides.
+        let finished = OutgoingBody::finish(body, None);
+        let response = loop {
+            if let Some(result) = pending.get() {
+                break result.map_err(|()| "response already taken".to_owned())?;
+            }
+            pending.subscribe().block();
+        };
+        let response = response.map_err(|error| {
+            let mut message = describe_error(error);
+            if let Some(write_error) = &write_error {
+                message.push_str(&format!(" (writing the body failed: {write_error})"));
+            }
+            if let Err(error) = &finished {
+                message.push_str(&format!(" (finishing the body failed: {error:?})"));
+            }
+            message
+        })?;
+        let status = response.status();
+        let incoming = response.consume().map_err(|()| "response body already taken".to_owned())?;
+        let mut bytes = Vec::new();
+        {
+            let mut stream = incoming.stream().map_err(|()| "response body stream already taken".to_owned())?;
+            let mut limited = (&mut stream).take(MAX_RESPONSE_BYTES as u64 + 1);
+            limited.read_to_end(&mut bytes).map_err(|e| format!("reading the response body failed: {e}"))?;
+        }
+        if bytes.len() > MAX_RESPONSE_BYTES {
+            return Err(format!("the response body exceeds {MAX_RESPONSE_BYTES} bytes; refused"));
+        }
+        Ok(Response { status, body: bytes })
+    }
+}
+
+fn describe_error(error: ErrorCode) -> String {
+    match error {
+        ErrorCode::HttpRequestDenied => {
+            "the host refused the request: its host is not among the configured Dynatrace hosts".to_owned()
+        }
+        ErrorCode::DnsError(e) => format!("DNS lookup failed: {}", e.rcode.unwrap_or_default()),
+        ErrorCode::ConnectionRefused => "connection refused".to_owned(),
+        ErrorCode::ConnectionTimeout => "connection timed out".to_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+// ---- conversions between the generated bindings and the plain model ----
+
+impl From<wit::EventContext> for model::EventContext {
+    fn from(c: wit::EventContext) -> Self {
+        Self { provider: c.provider, account_uuid: c.account_uuid, account_name: c.account_name }
+    }
+}
+
+impl From<wit::Subscription> for model::Subscription {
+    fn from(s: wit::Subscription) -> Self {
+        Self {
+            uuid: s.uuid,
+            name: s.name,
+            kind: s.type_,
+            sub_type: s.sub_type,
+            status: s.status,
+            owner_account_uuid: s.owner_account_uuid,
+            budget: model::Budget { total: s.budget.total, used: s.budget.used, currency_code: s.budget.currency_code },
+            current_period: model::Period {
+                start_time: s.current_period.start_time,
+                end_time: s.current_period.end_time,
+                days_remaining: s.current_period.days_remaining,
+            },
+        }
+    }
+}
+
+impl From<wit::CostRecord> for model::CostRecord {
+    fn from(c: wit::CostRecord) -> Self {
+        Self {
+            start_time: c.start_time,
+            end_time: c.end_time,
+            value: c.value,
+            currency_code: c.currency_code,
+            last_booking_date: c.last_booking_date,
+        }
+    }
+}
+
+impl From<wit::UsageStatus> for model::UsageStatus {
+    fn from(s: wit::UsageStatus) -> Self {
+        match s {
+            wit::UsageStatus::UsingQuota => Self::UsingQuota,
+            wit::UsageStatus::QuotaReached => Self::QuotaReached,
+            wit::UsageStatus::UsingOverage => Self::UsingOverage,
+            wit::UsageStatus::OverageQuotaReached => Self::OverageQuotaReached,
+        }
+    }
+}
+
+impl From<wit::UnitUsage> for model::UnitUsage {
+    fn from(u: wit::UnitUsage) -> Self {
+        Self {
+            quota: u.quota,
+            usage: u.usage,
+            usage_percent: u.usage_percent,
+            remaining: u.remaining,
+            remaining_percent: u.remaining_percent,
+            usage_status: u.usage_status.map(Into::into),
+            overage: u.overage.map(|o| model::OverageUsage {
+                overage_quota: o.overage_quota,
+                overage_usage: o.overage_usage,
+                overage_usage_percent: o.overage_usage_percent,
+                remaining_overage: o.remaining_overage,
+                remaining_overage_percent: o.remaining_overage_percent,
+            }),
+        }
+    }
+}
+
+impl From<wit::ClusterLicense> for model::ClusterLicense {
+    fn from(l: wit::ClusterLicense) -> Self {
+        Self {
+            cluster_id: l.cluster_id,
+            account_name: l.account_name,
+            license_name: l.license_name,
+            license_type: l.license_type,
+            license_status: l.license_status,
+            license_expiration_time: l.license_expiration_time,
+            last_billing_time: l.last_billing_time,
+            product_version: l.product_version,
+            host_units: l.host_units.map(Into::into),
+            dem_units: l.dem_units.map(Into::into),
+            ddu_units: l.ddu_units.map(Into::into),
+        }
+    }
+}
+
+impl From<model::InvalidRecord> for wit::InvalidRecord {
+    fn from(e: model::InvalidRecord) -> Self {
+        Self { field: e.field, message: e.message }
+    }
+}
+
+impl From<wit_job::OauthClient> for model::OAuthClient {
+    fn from(c: wit_job::OauthClient) -> Self {
+        Self { client_id: c.client_id, token_url: c.token_url, account_uuid: c.account_uuid }
+    }
+}
+
+impl From<wit_job::IngestTarget> for model::IngestTarget {
+    fn from(t: wit_job::IngestTarget) -> Self {
+        Self {
+            environment_url: t.environment_url,
+            auth: match t.auth {
+                wit_job::TargetAuth::ApiToken => model::TargetAuth::ApiToken,
+                wit_job::TargetAuth::Oauth(client) => model::TargetAuth::OAuth(client.into()),
+            },
+            provider: t.provider,
+            max_batch_bytes: t.max_batch_bytes,
+            dry_run: t.dry_run,
+        }
+    }
+}
+
+impl From<wit_job::AccountPlan> for model::AccountPlan {
+    fn from(p: wit_job::AccountPlan) -> Self {
+        Self {
+            name: p.name,
+            uuid: p.uuid,
+            client: p.client.into(),
+            api_url: p.api_url,
+            subscription: p.subscription,
+            emit_subscription_status: p.emit_subscription_status,
+            read_at: p.read_at,
+            target: p.target.into(),
+        }
+    }
+}
+
+impl From<wit_job::ClusterPlan> for model::ClusterPlan {
+    fn from(p: wit_job::ClusterPlan) -> Self {
+        Self { name: p.name, url: p.url, read_at: p.read_at, target: p.target.into() }
+    }
+}
+
+impl From<model::RequestFailure> for wit_job::RequestFailure {
+    fn from(f: model::RequestFailure) -> Self {
+        Self { request: f.request, status: f.status, message: f.message, events_not_sent: f.events_not_sent }
+    }
+}
+
+impl From<model::Report> for wit_job::Report {
+    fn from(r: model::Report) -> Self {
+        Self {
+            subject: r.subject,
+            subscription_uuid: r.subscription_uuid,
+            notes: r.notes,
+            records_read: r.records_read,
+            events_built: r.events_built,
+            events_sent: r.events_sent,
+            events_accepted: r.events_accepted,
+            requests: r.requests,
+            failures: r.failures.into_iter().map(Into::into).collect(),
+            rejected: r
+                .rejected
+                .into_iter()
+                .map(|e| wit_job::RejectedEvent { event_id: e.event_id, message: e.message })
+                .collect(),
+            newest_day: r.newest_day,
+            events: r.events,
+        }
+    }
+}
+
+impl From<model::ExportError> for wit_job::ExportError {
+    fn from(e: model::ExportError) -> Self {
+        match e {
+            model::ExportError::MissingConfig(m) => Self::MissingConfig(m),
+            model::ExportError::Authentication(m) => Self::Authentication(m),
+            model::ExportError::NoSubscription(m) => Self::NoSubscription(m),
+            model::ExportError::Request(f) => Self::Request(f.into()),
+            model::ExportError::InvalidResponse(m) => Self::InvalidResponse(m),
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! dtcost's component: reads Dynatrace subscription cost and cluster license usage and ingests
+//! them as business events. Everything here but `component` is plain Rust, tested natively;
+//! `component` is the thin wasm boundary (wit-bindgen exports, wasi:http transport, wasi:config).
+
+pub mod events;
+pub mod http;
+pub mod ingest;
+pub mod job;
+pub mod model;
+pub mod parse;
+pub mod secrets;
+pub mod sso;
+pub mod standalone;
+pub mod time;
+
+#[cfg(target_family = "wasm")]
+mod component;

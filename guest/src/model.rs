@@ -1,0 +1,216 @@
+//! Plain Rust twins of the WIT records (`wit/exporter.wit`), so that all logic is testable natively.
+//! The wasm boundary (`component.rs`) converts between these and the generated bindings.
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventContext {
+    pub provider: String,
+    pub account_uuid: String,
+    pub account_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Budget {
+    pub total: f64,
+    pub used: f64,
+    pub currency_code: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Period {
+    pub start_time: String,
+    pub end_time: String,
+    pub days_remaining: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    pub uuid: String,
+    pub name: String,
+    pub kind: String,
+    pub sub_type: Option<String>,
+    pub status: String,
+    pub owner_account_uuid: Option<String>,
+    pub budget: Budget,
+    pub current_period: Period,
+}
+
+/// An entry of the subscription list: enough to choose one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionSummary {
+    pub uuid: String,
+    pub name: String,
+    pub kind: String,
+    pub status: String,
+    pub start_time: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostRecord {
+    pub start_time: String,
+    pub end_time: String,
+    pub value: f64,
+    pub currency_code: String,
+    pub last_booking_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageStatus {
+    UsingQuota,
+    QuotaReached,
+    UsingOverage,
+    OverageQuotaReached,
+}
+
+impl UsageStatus {
+    pub const ALL: [UsageStatus; 4] =
+        [Self::UsingQuota, Self::QuotaReached, Self::UsingOverage, Self::OverageQuotaReached];
+
+    pub fn as_api_str(self) -> &'static str {
+        match self {
+            Self::UsingQuota => "USING_QUOTA",
+            Self::QuotaReached => "QUOTA_REACHED",
+            Self::UsingOverage => "USING_OVERAGE",
+            Self::OverageQuotaReached => "OVERAGE_QUOTA_REACHED",
+        }
+    }
+
+    pub fn from_api_str(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_api_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OverageUsage {
+    pub overage_quota: Option<f64>,
+    pub overage_usage: Option<f64>,
+    pub overage_usage_percent: Option<f64>,
+    pub remaining_overage: Option<f64>,
+    pub remaining_overage_percent: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UnitUsage {
+    pub quota: Option<f64>,
+    pub usage: Option<f64>,
+    pub usage_percent: Option<f64>,
+    pub remaining: Option<f64>,
+    pub remaining_percent: Option<f64>,
+    pub usage_status: Option<UsageStatus>,
+    pub overage: Option<OverageUsage>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClusterLicense {
+    pub cluster_id: Option<String>,
+    pub account_name: Option<String>,
+    pub license_name: Option<String>,
+    pub license_type: Option<String>,
+    pub license_status: Option<String>,
+    pub license_expiration_time: Option<String>,
+    pub last_billing_time: Option<String>,
+    pub product_version: Option<String>,
+    pub host_units: Option<UnitUsage>,
+    pub dem_units: Option<UnitUsage>,
+    pub ddu_units: Option<UnitUsage>,
+}
+
+/// A record a transform refuses: which field, and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidRecord {
+    pub field: String,
+    pub message: String,
+}
+
+impl InvalidRecord {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub token_url: String,
+    pub account_uuid: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetAuth {
+    ApiToken,
+    OAuth(OAuthClient),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestTarget {
+    pub environment_url: String,
+    pub auth: TargetAuth,
+    pub provider: String,
+    pub max_batch_bytes: u32,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountPlan {
+    pub name: String,
+    pub uuid: String,
+    pub client: OAuthClient,
+    pub api_url: String,
+    pub subscription: Option<String>,
+    pub emit_subscription_status: bool,
+    pub read_at: String,
+    pub target: IngestTarget,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterPlan {
+    pub name: String,
+    pub url: String,
+    pub read_at: String,
+    pub target: IngestTarget,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestFailure {
+    pub request: String,
+    pub status: Option<u16>,
+    pub message: String,
+    pub events_not_sent: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedEvent {
+    pub event_id: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    pub subject: String,
+    pub subscription_uuid: Option<String>,
+    pub notes: Vec<String>,
+    pub records_read: u32,
+    pub events_built: u32,
+    pub events_sent: u32,
+    pub events_accepted: u32,
+    pub requests: u32,
+    pub failures: Vec<RequestFailure>,
+    pub rejected: Vec<RejectedEvent>,
+    pub newest_day: Option<String>,
+    pub events: Vec<String>,
+}
+
+/// Why a job could not run at all.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ExportError {
+    #[error("missing config: {0}")]
+    MissingConfig(String),
+    #[error("authentication failed: {0}")]
+    Authentication(String),
+    #[error("no subscription: {0}")]
+    NoSubscription(String),
+    #[error("{} failed{}: {}", .0.request, .0.status.map(|s| format!(" with HTTP {s}")).unwrap_or_default(), .0.message)]
+    Request(RequestFailure),
+    #[error("invalid response: {0}")]
+    InvalidResponse(String),
+}

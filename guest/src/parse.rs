@@ -1,0 +1,300 @@
+//! Reading API responses into typed records. Every field is checked, and an error names the
+//! response, the field (`data[3].value`) and what was wrong with it.
+
+use serde_json::{Map, Value};
+
+use crate::model::{Budget, Period};
+use crate::model::{
+    ClusterLicense, CostRecord, OverageUsage, Subscription, SubscriptionSummary, UnitUsage, UsageStatus,
+};
+
+/// A response that does not match the documented contract.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ParseError {
+    pub path: String,
+    pub message: String,
+}
+
+type Result<T> = std::result::Result<T, ParseError>;
+
+/// An OAuth token response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenGrant {
+    pub access_token: String,
+    pub expires_in_seconds: Option<f64>,
+}
+
+pub fn token_grant(body: &[u8]) -> Result<TokenGrant> {
+    let root = json(body)?;
+    let root = Obj::root(&root)?;
+    Ok(TokenGrant { access_token: root.string("access_token")?, expires_in_seconds: root.opt_number("expires_in")? })
+}
+
+pub fn subscription_list(body: &[u8]) -> Result<Vec<SubscriptionSummary>> {
+    let root = json(body)?;
+    let root = Obj::root(&root)?;
+    root.array("data")?
+        .map(|entry| {
+            let entry = entry?;
+            Ok(SubscriptionSummary {
+                uuid: entry.string("uuid")?,
+                name: entry.opt_string("name")?.unwrap_or_default(),
+                kind: entry.opt_string("type")?.unwrap_or_default(),
+                status: entry.string("status")?,
+                start_time: entry.opt_string("startTime")?.unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+pub fn subscription(body: &[u8]) -> Result<Subscription> {
+    let root = json(body)?;
+    let root = Obj::root(&root)?;
+    let budget = root.object("budget")?;
+    let period = root.object("currentPeriod")?;
+    Ok(Subscription {
+        uuid: root.string("uuid")?,
+        name: root.opt_string("name")?.unwrap_or_default(),
+        kind: root.opt_string("type")?.unwrap_or_default(),
+        sub_type: root.opt_string("subType")?,
+        status: root.opt_string("status")?.unwrap_or_default(),
+        owner_account_uuid: match root.opt_object("account")? {
+            Some(account) => account.opt_string("uuid")?,
+            None => None,
+        },
+        budget: Budget {
+            total: budget.number("total")?,
+            used: budget.number("used")?,
+            currency_code: budget.opt_string("currencyCode")?,
+        },
+        current_period: Period {
+            start_time: period.string("startTime")?,
+            end_time: period.string("endTime")?,
+            days_remaining: period.number("daysRemaining")?,
+        },
+    })
+}
+
+/// The `/cost` list. A record without `currencyCode` (older servers) takes `default_currency`.
+pub fn cost_list(body: &[u8], default_currency: &str) -> Result<Vec<CostRecord>> {
+    let root = json(body)?;
+    let root = Obj::root(&root)?;
+    root.array("data")?
+        .map(|entry| {
+            let entry = entry?;
+            Ok(CostRecord {
+                start_time: entry.string("startTime")?,
+                end_time: entry.string("endTime")?,
+                value: entry.number("value")?,
+                currency_code: entry.opt_string("currencyCode")?.unwrap_or_else(|| default_currency.to_owned()),
+                last_booking_date: entry.opt_string("lastBookingDate")?,
+            })
+        })
+        .collect()
+}
+
+/// `clusterLicense`. `licenseKey` and `contactEmailAddress` are deliberately not read.
+pub fn cluster_license(body: &[u8]) -> Result<ClusterLicense> {
+    let root = json(body)?;
+    let root = Obj::root(&root)?;
+    Ok(ClusterLicense {
+        cluster_id: root.opt_string("clusterId")?,
+        account_name: root.opt_string("accountName")?,
+        license_name: root.opt_string("licenseName")?,
+        license_type: root.opt_string("licenseType")?,
+        license_status: root.opt_string("licenseStatus")?,
+        license_expiration_time: root.opt_string("licenseExpirationTime")?,
+        last_billing_time: root.opt_string("lastBillingTime")?,
+        product_version: root.opt_string("productVersion")?,
+        host_units: root.opt_object("usageOfHostUnits")?.map(|unit| unit_usage(&unit)).transpose()?,
+        dem_units: root.opt_object("usageOfDemUnits")?.map(|unit| unit_usage(&unit)).transpose()?,
+        ddu_units: root.opt_object("usageOfDduUnits")?.map(|unit| unit_usage(&unit)).transpose()?,
+    })
+}
+
+fn unit_usage(unit: &Obj) -> Result<UnitUsage> {
+    let usage_status = match unit.opt_string("usageStatus")? {
+        Some(text) => Some(UsageStatus::from_api_str(&text).ok_or_else(|| ParseError {
+            path: unit.child_path("usageStatus"),
+            message: format!(
+                "unknown value {text:?} (expected one of {})",
+                UsageStatus::ALL.map(UsageStatus::as_api_str).join(", ")
+            ),
+        })?),
+        None => None,
+    };
+    let overage = match unit.opt_object("overageUsage")? {
+        Some(overage) => Some(OverageUsage {
+            overage_quota: overage.opt_number("overageQuota")?,
+            overage_usage: overage.opt_number("overageUsage")?,
+            overage_usage_percent: overage.opt_number("overageUsagePercent")?,
+            remaining_overage: overage.opt_number("remainingOverage")?,
+            remaining_overage_percent: overage.opt_number("remainingOveragePercent")?,
+        }),
+        None => None,
+    };
+    Ok(UnitUsage {
+        quota: unit.opt_number("quota")?,
+        usage: unit.opt_number("usage")?,
+        usage_percent: unit.opt_number("usagePercent")?,
+        remaining: unit.opt_number("remaining")?,
+        remaining_percent: unit.opt_number("remainingPercent")?,
+        usage_status,
+        overage,
+    })
+}
+
+/// The indexes and messages of a bizevents 400 partial-success body, `{"errors":[{index,message}]}`.
+pub fn ingest_errors(body: &[u8]) -> Result<Vec<(usize, String)>> {
+    let root = json(body)?;
+    let root = Obj::root(&root)?;
+    root.array("errors")?
+        .map(|entry| {
+            let entry = entry?;
+            let index = entry.number("index")?;
+            if index < 0.0 || index.fract() != 0.0 {
+                return Err(ParseError {
+                    path: entry.child_path("index"),
+                    message: format!("{index} is not an index"),
+                });
+            }
+            Ok((index as usize, entry.opt_string("message")?.unwrap_or_default()))
+        })
+        .collect()
+}
+
+/// The most useful message in an error response of any of the APIs: the SSO's
+/// `error_description`, the account API's `message`, the environment/cluster API's
+/// `error.message`; otherwise a short, printable excerpt of the body.
+pub fn error_message(body: &[u8]) -> String {
+    if let Ok(Value::Object(root)) = serde_json::from_slice::<Value>(body) {
+        let text = |value: Option<&Value>| value.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+        if let Some(message) = text(root.get("error_description")) {
+            return message;
+        }
+        if let Some(Value::Object(error)) = root.get("error") {
+            if let Some(message) = text(error.get("message")) {
+                return message;
+            }
+        }
+        if let Some(message) = text(root.get("message")).or_else(|| text(root.get("error"))) {
+            return message;
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return "empty response body".to_owned();
+    }
+    if trimmed.starts_with('<') {
+        return "an HTML page came back instead of JSON: is the URL the API's base URL?".to_owned();
+    }
+    let excerpt: String = trimmed.chars().filter(|c| !c.is_control()).take(200).collect();
+    format!("response body: {excerpt}")
+}
+
+fn json(body: &[u8]) -> Result<Value> {
+    serde_json::from_slice(body).map_err(|error| ParseError {
+        path: "body".to_owned(),
+        message: if body.iter().all(u8::is_ascii_whitespace) {
+            "empty, expected JSON".to_owned()
+        } else {
+            format!("not valid JSON ({error})")
+        },
+    })
+}
+
+/// A JSON object and where it sits in the response, for error messages.
+struct Obj<'a> {
+    path: String,
+    map: &'a Map<String, Value>,
+}
+
+impl<'a> Obj<'a> {
+    fn root(value: &'a Value) -> Result<Self> {
+        Self::at(String::new(), value)
+    }
+
+    fn at(path: String, value: &'a Value) -> Result<Self> {
+        match value {
+            Value::Object(map) => Ok(Obj { path, map }),
+            other => Err(ParseError {
+                path: if path.is_empty() { "body".into() } else { path },
+                message: format!("expected an object, got {}", kind(other)),
+            }),
+        }
+    }
+
+    fn child_path(&self, key: &str) -> String {
+        if self.path.is_empty() { key.to_owned() } else { format!("{}.{key}", self.path) }
+    }
+
+    fn wrong(&self, key: &str, expected: &str, got: &Value) -> ParseError {
+        ParseError { path: self.child_path(key), message: format!("expected {expected}, got {}", kind(got)) }
+    }
+
+    fn present(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|value| !value.is_null())
+    }
+
+    fn required(&self, key: &str, expected: &str) -> Result<&'a Value> {
+        match self.map.get(key) {
+            None => Err(ParseError { path: self.child_path(key), message: format!("missing, expected {expected}") }),
+            Some(Value::Null) => Err(self.wrong(key, expected, &Value::Null)),
+            Some(value) => Ok(value),
+        }
+    }
+
+    fn string(&self, key: &str) -> Result<String> {
+        let value = self.required(key, "a string")?;
+        value.as_str().map(str::to_owned).ok_or_else(|| self.wrong(key, "a string", value))
+    }
+
+    fn opt_string(&self, key: &str) -> Result<Option<String>> {
+        self.present(key)
+            .map(|value| value.as_str().map(str::to_owned).ok_or_else(|| self.wrong(key, "a string", value)))
+            .transpose()
+    }
+
+    fn number(&self, key: &str) -> Result<f64> {
+        let value = self.required(key, "a number")?;
+        self.to_number(key, value)
+    }
+
+    fn opt_number(&self, key: &str) -> Result<Option<f64>> {
+        self.present(key).map(|value| self.to_number(key, value)).transpose()
+    }
+
+    fn to_number(&self, key: &str, value: &Value) -> Result<f64> {
+        // serde_json refuses NaN and infinities in JSON text, and parses out-of-range literals
+        // (1e999) as an error, so a number here is finite.
+        value.as_f64().ok_or_else(|| self.wrong(key, "a number", value))
+    }
+
+    fn object(&self, key: &str) -> Result<Obj<'a>> {
+        Obj::at(self.child_path(key), self.required(key, "an object")?)
+    }
+
+    fn opt_object(&self, key: &str) -> Result<Option<Obj<'a>>> {
+        self.present(key).map(|value| Obj::at(self.child_path(key), value)).transpose()
+    }
+
+    fn array(&self, key: &str) -> Result<impl Iterator<Item = Result<Obj<'a>>> + use<'a, '_>> {
+        let value = self.required(key, "an array")?;
+        let items = value.as_array().ok_or_else(|| self.wrong(key, "an array", value))?;
+        let path = self.child_path(key);
+        Ok(items.iter().enumerate().map(move |(index, item)| Obj::at(format!("{path}[{index}]"), item)))
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,98 @@
+//! The whole export configured from `wasi:config` keys alone, for `wasi:cli/run` under stock
+//! runtimes (`wasmtime run -S http -S config -S config-var=…`, jco). Our host instead calls the
+//! typed `job` exports with a plan per account and cluster.
+
+use crate::http::Transport;
+use crate::ingest::MAX_BATCH_BYTES;
+use crate::job;
+use crate::model::{AccountPlan, ClusterPlan, IngestTarget, OAuthClient, Report, TargetAuth};
+use crate::secrets::Secrets;
+
+pub const DEFAULT_TOKEN_URL: &str = "https://sso.dynatrace.com/sso/oauth2/token";
+pub const DEFAULT_API_URL: &str = "https://api.dynatrace.com";
+pub const DEFAULT_PROVIDER: &str = "dps4ma.ingester";
+
+/// Runs the account job when `account-uuid` is set and the cluster job when `cluster-url` is
+/// set. On a dry run the events go to stdout as NDJSON; the summary goes to stderr.
+pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Result<(), String> {
+    let value = |key: &str| config.get(key).ok().flatten().filter(|v| !v.is_empty());
+    let required = |key: &str| value(key).ok_or_else(|| format!("config key `{key}` is not set"));
+    let read_at = value("read-at").unwrap_or_else(|| now.to_owned());
+    let token_url = value("token-url").unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned());
+    let target = IngestTarget {
+        environment_url: required("environment-url")?,
+        auth: match value("target-client-id") {
+            Some(client_id) => TargetAuth::OAuth(OAuthClient {
+                client_id,
+                token_url: token_url.clone(),
+                account_uuid: value("target-account-uuid"),
+            }),
+            None => TargetAuth::ApiToken,
+        },
+        provider: value("provider").unwrap_or_else(|| DEFAULT_PROVIDER.to_owned()),
+        max_batch_bytes: MAX_BATCH_BYTES,
+        dry_run: value("dry-run").is_some_and(|v| v == "true"),
+    };
+    let mut results: Vec<(String, Result<Report, String>)> = Vec::new();
+    if let Some(uuid) = value("account-uuid") {
+        let uuid = uuid.strip_prefix("urn:dtaccount:").unwrap_or(&uuid).to_owned();
+        let plan = AccountPlan {
+            name: value("account-name").unwrap_or_else(|| uuid.clone()),
+            client: OAuthClient { client_id: required("client-id")?, token_url, account_uuid: Some(uuid.clone()) },
+            uuid,
+            api_url: value("api-url").unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
+            subscription: value("subscription"),
+            emit_subscription_status: true,
+            read_at: read_at.clone(),
+            target: target.clone(),
+        };
+        let outcome = job::export_account(&plan, transport, config).map_err(|e| e.to_string());
+        results.push((format!("account {}", plan.name), outcome));
+    }
+    if let Some(url) = value("cluster-url") {
+        let plan = ClusterPlan { name: value("cluster-name").unwrap_or_else(|| url.clone()), url, read_at, target };
+        let outcome = job::export_cluster(&plan, transport, config).map_err(|e| e.to_string());
+        results.push((format!("cluster {}", plan.name), outcome));
+    }
+    if results.is_empty() {
+        return Err("nothing to export: set config key `account-uuid` and/or `cluster-url`".to_owned());
+    }
+    let mut failed = 0;
+    for (subject, outcome) in results {
+        match outcome {
+            Ok(report) => {
+                for event in &report.events {
+                    println!("{event}");
+                }
+                eprintln!(
+                    "{subject}: {} records read, {} events built, {} sent, {} accepted, {} requests",
+                    report.records_read,
+                    report.events_built,
+                    report.events_sent,
+                    report.events_accepted,
+                    report.requests
+                );
+                for note in &report.notes {
+                    eprintln!("  note: {note}");
+                }
+                for failure in &report.failures {
+                    eprintln!(
+                        "  failed: {} ({} events not sent): {}",
+                        failure.request, failure.events_not_sent, failure.message
+                    );
+                }
+                for rejected in &report.rejected {
+                    eprintln!("  rejected: event {}: {}", rejected.event_id, rejected.message);
+                }
+                if !report.failures.is_empty() || !report.rejected.is_empty() {
+                    failed += 1;
+                }
+            }
+            Err(error) => {
+                eprintln!("{subject}: FAILED: {error}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 { Err(format!("{failed} export(s) failed")) } else { Ok(()) }
+}

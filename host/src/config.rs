@@ -1,0 +1,580 @@
+//! The configuration: TOML parsed loosely into `RawConfig`, then validated into `Config`, which is
+//! what the rest of the program uses. Every error names the file, the key and what is wrong.
+//! Secrets are read from environment variables or files named in the config, never inline.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::secret::Secret;
+
+pub const DEFAULT_TOKEN_URL: &str = "https://sso.dynatrace.com/sso/oauth2/token";
+pub const DEFAULT_API_URL: &str = "https://api.dynatrace.com";
+pub const DEFAULT_PROVIDER: &str = "dps4ma.ingester";
+
+/// A configuration error: where, and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{source_name}: {key}: {message}")]
+pub struct ConfigError {
+    pub source_name: String,
+    pub key: String,
+    pub message: String,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it came from (file path, or "environment").
+    pub source_name: String,
+    pub token_url: String,
+    pub api_url: String,
+    pub provider: String,
+    pub concurrency: usize,
+    pub limits: Limits,
+    pub max_batch_bytes: u32,
+    pub target: Target,
+    pub accounts: Vec<AccountConfig>,
+    pub clusters: Vec<ClusterConfig>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub memory_bytes: usize,
+    pub timeout: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { memory_bytes: 128 << 20, timeout: std::time::Duration::from_secs(300) }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: String,
+    pub auth: TargetAuth,
+}
+
+#[derive(Debug, Clone)]
+pub enum TargetAuth {
+    ApiToken(Secret),
+    OAuth { client_id: String, client_secret: Secret, account_uuid: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountConfig {
+    pub name: String,
+    pub uuid: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub subscription: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub name: String,
+    pub url: String,
+    pub api_token: Secret,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawConfig {
+    token_url: Option<String>,
+    api_url: Option<String>,
+    provider: Option<String>,
+    concurrency: Option<usize>,
+    max_batch_bytes: Option<u32>,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    target: RawTarget,
+    #[serde(default)]
+    accounts: Vec<RawAccount>,
+    #[serde(default)]
+    clusters: Vec<RawCluster>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawLimits {
+    memory_mb: Option<usize>,
+    timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawTarget {
+    url: Option<String>,
+    api_token_env: Option<String>,
+    api_token_file: Option<PathBuf>,
+    client_id: Option<String>,
+    client_secret_env: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    account_uuid: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawAccount {
+    name: Option<String>,
+    uuid: Option<String>,
+    client_id: Option<String>,
+    client_secret_env: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    subscription: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawCluster {
+    name: Option<String>,
+    url: Option<String>,
+    api_token_env: Option<String>,
+    api_token_file: Option<PathBuf>,
+}
+
+/// Reads secrets and defaults: the process environment in production, a map in tests.
+pub trait Environment {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnvironment;
+
+impl Environment for ProcessEnvironment {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Environment for HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+impl Config {
+    /// Loads `path`, or, without one, a single account, target and cluster from the Dynatrace
+    /// tools' environment variables (`DT_CLIENT_ID`, `DT_CLIENT_SECRET`, `DT_ACCOUNT_ID`,
+    /// `DT_ENVIRONMENT_URL`, `DT_API_TOKEN`, `DT_CLUSTER_URL`, `DT_CLUSTER_API_TOKEN`).
+    pub fn load(path: Option<&Path>, env: &dyn Environment) -> Result<Config, ConfigError> {
+        match path {
+            Some(path) => {
+                let source_name = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+                    source_name: source_name.clone(),
+                    key: "(file)".into(),
+                    message: format!("cannot read it: {error}"),
+                })?;
+                Self::parse(&text, &source_name, path.parent(), env)
+            }
+            None => Self::parse("", "environment", None, env),
+        }
+    }
+
+    /// Parses TOML text; relative secret files are resolved against `base_dir`.
+    pub fn parse(
+        text: &str,
+        source_name: &str,
+        base_dir: Option<&Path>,
+        env: &dyn Environment,
+    ) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|error| {
+            let key = error.span().map(|span| key_at(text, span.start)).unwrap_or_else(|| "(syntax)".into());
+            ConfigError { source_name: source_name.to_owned(), key, message: error.message().trim().to_owned() }
+        })?;
+        Validator { source_name, base_dir, env }.validate(raw)
+    }
+}
+
+/// The line of TOML text at `offset`, trimmed, to point at the offending key.
+fn key_at(text: &str, offset: usize) -> String {
+    let line_start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("").trim();
+    let line_number = text[..line_start].matches('\n').count() + 1;
+    let key = line.split('=').next().unwrap_or(line).trim();
+    format!("line {line_number} ({key})")
+}
+
+struct Validator<'a> {
+    source_name: &'a str,
+    base_dir: Option<&'a Path>,
+    env: &'a dyn Environment,
+}
+
+impl Validator<'_> {
+    fn error(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError { source_name: self.source_name.to_owned(), key: key.into(), message: message.into() }
+    }
+
+    fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let token_url = self.url("token-url", raw.token_url.unwrap_or_else(|| DEFAULT_TOKEN_URL.into()))?;
+        let api_url = self.url("api-url", raw.api_url.unwrap_or_else(|| DEFAULT_API_URL.into()))?;
+        let concurrency = raw.concurrency.unwrap_or(4);
+        if !(1..=64).contains(&concurrency) {
+            return Err(self.error("concurrency", format!("{concurrency} is out of range (1 to 64)")));
+        }
+        let max_batch_bytes = raw.max_batch_bytes.unwrap_or(5_000_000);
+        if !(1024..=5_000_000).contains(&max_batch_bytes) {
+            return Err(self.error(
+                "max-batch-bytes",
+                format!("{max_batch_bytes} is out of range (1024 to 5000000, the API's cap)"),
+            ));
+        }
+        let mut limits = Limits::default();
+        if let Some(mb) = raw.limits.memory_mb {
+            if !(16..=4096).contains(&mb) {
+                return Err(self.error("limits.memory-mb", format!("{mb} is out of range (16 to 4096)")));
+            }
+            limits.memory_bytes = mb << 20;
+        }
+        if let Some(seconds) = raw.limits.timeout_seconds {
+            if !(1..=86_400).contains(&seconds) {
+                return Err(self.error("limits.timeout-seconds", format!("{seconds} is out of range (1 to 86400)")));
+            }
+            limits.timeout = std::time::Duration::from_secs(seconds);
+        }
+        let target = self.target(raw.target)?;
+
+        let single_account = raw.accounts.len() <= 1;
+        let mut raw_accounts = raw.accounts;
+        if raw_accounts.is_empty()
+            && (self.env.var("DT_ACCOUNT_ID").is_some() || self.env.var("DT_CLIENT_ID").is_some())
+        {
+            raw_accounts.push(RawAccount::default());
+        }
+        let mut accounts = Vec::new();
+        for (index, account) in raw_accounts.into_iter().enumerate() {
+            accounts.push(self.account(index, account, single_account)?);
+        }
+        for (index, account) in accounts.iter().enumerate() {
+            if let Some(earlier) = accounts[..index].iter().position(|a| a.name == account.name) {
+                return Err(self.error(
+                    format!("accounts[{index}].name"),
+                    format!("{:?} is already the name of accounts[{earlier}]", account.name),
+                ));
+            }
+        }
+
+        let mut raw_clusters = raw.clusters;
+        if raw_clusters.is_empty() && self.env.var("DT_CLUSTER_URL").is_some() {
+            raw_clusters.push(RawCluster::default());
+        }
+        let single_cluster = raw_clusters.len() == 1;
+        let mut clusters = Vec::new();
+        for (index, cluster) in raw_clusters.into_iter().enumerate() {
+            clusters.push(self.cluster(index, cluster, single_cluster)?);
+        }
+        for (index, cluster) in clusters.iter().enumerate() {
+            if let Some(earlier) = clusters[..index].iter().position(|c| c.name == cluster.name) {
+                return Err(self.error(
+                    format!("clusters[{index}].name"),
+                    format!("{:?} is already the name of clusters[{earlier}]", cluster.name),
+                ));
+            }
+        }
+        if accounts.is_empty() && clusters.is_empty() {
+            return Err(self.error(
+                "accounts",
+                "nothing to export: add an [[accounts]] or [[clusters]] table (or set DT_ACCOUNT_ID / DT_CLUSTER_URL); \
+                 to try dtcost without a tenant, run `dtcost demo`",
+            ));
+        }
+        Ok(Config {
+            source_name: self.source_name.to_owned(),
+            token_url,
+            api_url,
+            provider: raw.provider.unwrap_or_else(|| DEFAULT_PROVIDER.into()),
+            concurrency,
+            limits,
+            max_batch_bytes,
+            target,
+            accounts,
+            clusters,
+        })
+    }
+
+    fn target(&self, raw: RawTarget) -> Result<Target, ConfigError> {
+        let url = raw.url.or_else(|| self.env.var("DT_ENVIRONMENT_URL")).ok_or_else(|| {
+            self.error("target.url", "missing: the environment that receives the events (or set DT_ENVIRONMENT_URL)")
+        })?;
+        let url = self.url("target.url", url)?;
+        let auth = if let Some(client_id) = raw.client_id {
+            let client_secret = self
+                .secret("target.client-secret", raw.client_secret_env, raw.client_secret_file, None)?
+                .ok_or_else(|| {
+                    self.error(
+                        "target.client-secret-env",
+                        "missing: an OAuth target needs its client secret (client-secret-env or client-secret-file)",
+                    )
+                })?;
+            let account_uuid =
+                raw.account_uuid.map(|uuid| self.account_uuid("target.account-uuid", &uuid)).transpose()?;
+            TargetAuth::OAuth { client_id, client_secret, account_uuid }
+        } else {
+            let token = self
+                .secret("target.api-token", raw.api_token_env, raw.api_token_file, Some("DT_API_TOKEN"))?
+                .ok_or_else(|| self.error("target.api-token-env", "missing: set api-token-env or api-token-file (a token with bizevents.ingest), or client-id for OAuth (or set DT_API_TOKEN)"))?;
+            TargetAuth::ApiToken(token)
+        };
+        Ok(Target { url, auth })
+    }
+
+    fn account(&self, index: usize, raw: RawAccount, single: bool) -> Result<AccountConfig, ConfigError> {
+        let key = |name: &str| format!("accounts[{index}].{name}");
+        let default = |name: &str| if single { self.env.var(name) } else { None };
+        let uuid = raw.uuid.or_else(|| default("DT_ACCOUNT_ID")).ok_or_else(|| {
+            self.error(
+                key("uuid"),
+                "missing: the account UUID (Account Management > Identity & access management > OAuth clients)",
+            )
+        })?;
+        let uuid = self.account_uuid(&key("uuid"), &uuid)?;
+        let client_id = raw
+            .client_id
+            .or_else(|| default("DT_CLIENT_ID"))
+            .ok_or_else(|| self.error(key("client-id"), "missing: the OAuth client id (dt0s02.…)"))?;
+        if client_id.trim().is_empty() || client_id.contains(char::is_whitespace) {
+            return Err(self.error(key("client-id"), format!("{client_id:?} is not a client id")));
+        }
+        let client_secret = self
+            .secret(&key("client-secret"), raw.client_secret_env, raw.client_secret_file, if single { Some("DT_CLIENT_SECRET") } else { None })?
+            .ok_or_else(|| self.error(key("client-secret-env"), "missing: name the environment variable (client-secret-env) or file (client-secret-file) that holds the client secret"))?;
+        let subscription = raw.subscription.map(|s| self.plain_uuid(&key("subscription"), &s)).transpose()?;
+        Ok(AccountConfig {
+            name: raw.name.unwrap_or_else(|| uuid.clone()),
+            uuid,
+            client_id,
+            client_secret,
+            subscription,
+        })
+    }
+
+    fn cluster(&self, index: usize, raw: RawCluster, single: bool) -> Result<ClusterConfig, ConfigError> {
+        let key = |name: &str| format!("clusters[{index}].{name}");
+        let url = raw
+            .url
+            .or_else(|| if single { self.env.var("DT_CLUSTER_URL") } else { None })
+            .ok_or_else(|| self.error(key("url"), "missing: the cluster's URL, e.g. https://managed.example.com"))?;
+        let url = self.url(&key("url"), url)?;
+        let api_token = self
+            .secret(&key("api-token"), raw.api_token_env, raw.api_token_file, if single { Some("DT_CLUSTER_API_TOKEN") } else { None })?
+            .ok_or_else(|| self.error(key("api-token-env"), "missing: name the environment variable or file that holds the cluster API token (ServiceProviderAPI)"))?;
+        let name = raw.name.unwrap_or_else(|| url.split("://").nth(1).unwrap_or(&url).to_owned());
+        Ok(ClusterConfig { name, url, api_token })
+    }
+
+    /// A secret from `<key>-env` or `<key>-file`, else from `default_env`.
+    fn secret(
+        &self,
+        key: &str,
+        env_name: Option<String>,
+        file: Option<PathBuf>,
+        default_env: Option<&str>,
+    ) -> Result<Option<Secret>, ConfigError> {
+        match (env_name, file) {
+            (Some(_), Some(_)) => Err(self.error(key, "give either the -env or the -file key, not both")),
+            (Some(name), None) => match self.env.var(&name) {
+                Some(value) => Ok(Some(Secret::new(value))),
+                None => Err(self.error(format!("{key}-env"), format!("environment variable {name} is not set"))),
+            },
+            (None, Some(file)) => {
+                let path = match self.base_dir {
+                    Some(base) if file.is_relative() => base.join(&file),
+                    _ => file.clone(),
+                };
+                let text = std::fs::read_to_string(&path).map_err(|error| {
+                    self.error(format!("{key}-file"), format!("cannot read {}: {error}", path.display()))
+                })?;
+                let value = text.trim_end_matches(['\n', '\r']).to_owned();
+                if value.is_empty() {
+                    return Err(self.error(format!("{key}-file"), format!("{} is empty", path.display())));
+                }
+                Ok(Some(Secret::new(value)))
+            }
+            (None, None) => Ok(default_env.and_then(|name| self.env.var(name)).map(Secret::new)),
+        }
+    }
+
+    fn url(&self, key: &str, url: String) -> Result<String, ConfigError> {
+        let url = url.trim().trim_end_matches('/').to_owned();
+        let origin = Origin::parse(&url).map_err(|message| self.error(key, format!("{url:?}: {message}")))?;
+        if origin.scheme == "http" && !origin.is_loopback() {
+            return Err(self.error(
+                key,
+                format!("{url:?}: plain http is allowed only to loopback (127.0.0.1, [::1], localhost); use https"),
+            ));
+        }
+        Ok(url)
+    }
+
+    fn account_uuid(&self, key: &str, value: &str) -> Result<String, ConfigError> {
+        self.plain_uuid(key, value.trim().strip_prefix("urn:dtaccount:").unwrap_or(value.trim()))
+    }
+
+    fn plain_uuid(&self, key: &str, value: &str) -> Result<String, ConfigError> {
+        let value = value.trim();
+        let groups: Vec<&str> = value.split('-').collect();
+        let shape_ok = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+            && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit()));
+        if shape_ok {
+            Ok(value.to_ascii_lowercase())
+        } else {
+            Err(self.error(key, format!("{value:?} is not a UUID (8-4-4-4-12 hex digits; an account UUID may carry the prefix urn:dtaccount:)")))
+        }
+    }
+}
+
+/// Scheme, host and port of a URL: what the sandbox allows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Origin {
+    pub fn parse(url: &str) -> Result<Origin, String> {
+        let (scheme, rest) = url.split_once("://").ok_or("not a URL (expected https://host…)")?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "https" => 443,
+            "http" => 80,
+            _ => return Err(format!("scheme {scheme:?} is not http or https")),
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if authority.is_empty() || authority.contains('@') {
+            return Err("no host (or credentials in the URL, which are not allowed)".into());
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if !port.contains(']') => {
+                (host, port.parse::<u16>().map_err(|_| format!("port {port:?} is not a number"))?)
+            }
+            _ => (authority, default_port),
+        };
+        if host.is_empty() {
+            return Err("no host".into());
+        }
+        Ok(Origin { scheme, host: host.to_ascii_lowercase(), port })
+    }
+
+    pub fn is_loopback(&self) -> bool {
+        let bare = self.host.trim_start_matches('[').trim_end_matches(']');
+        bare == "localhost" || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UUID: &str = "7c0d4f5e-2b1a-4e8f-9a3d-1f2e3d4c5b6a";
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn parse(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::parse(text, "dtcost.toml", None, &env(vars))
+    }
+
+    const GOOD: &str = r#"
+        [target]
+        url = "https://abc12345.live.dynatrace.com/"
+        api-token-env = "INGEST_TOKEN"
+
+        [[accounts]]
+        name = "ACME"
+        uuid = "urn:dtaccount:7C0D4F5E-2b1a-4e8f-9a3d-1f2e3d4c5b6a"
+        client-id = "dt0s02.ABC"
+        client-secret-env = "ACME_SECRET"
+
+        [[clusters]]
+        name = "prod"
+        url = "https://managed.example.com"
+        api-token-env = "CLUSTER_TOKEN"
+    "#;
+
+    #[test]
+    fn a_full_config_validates_and_normalises() {
+        let config = parse(GOOD, &[("INGEST_TOKEN", "t1"), ("ACME_SECRET", "s1"), ("CLUSTER_TOKEN", "c1")]).unwrap();
+        assert_eq!(config.accounts[0].uuid, UUID);
+        assert_eq!(config.accounts[0].client_secret.expose(), "s1");
+        assert_eq!(config.target.url, "https://abc12345.live.dynatrace.com");
+        assert_eq!(config.token_url, DEFAULT_TOKEN_URL);
+        assert_eq!(config.clusters[0].api_token.expose(), "c1");
+    }
+
+    #[test]
+    fn errors_name_the_file_the_key_and_the_reason() {
+        let error = parse(GOOD, &[("INGEST_TOKEN", "t1"), ("CLUSTER_TOKEN", "c1")]).unwrap_err().to_string();
+        assert_eq!(error, "dtcost.toml: accounts[0].client-secret-env: environment variable ACME_SECRET is not set");
+
+        let bad_uuid = GOOD.replace("urn:dtaccount:7C0D4F5E-2b1a-4e8f-9a3d-1f2e3d4c5b6a", "not-a-uuid");
+        let error =
+            parse(&bad_uuid, &[("INGEST_TOKEN", "t"), ("ACME_SECRET", "s"), ("CLUSTER_TOKEN", "c")]).unwrap_err();
+        assert_eq!(error.key, "accounts[0].uuid");
+        assert!(error.message.contains("not a UUID"), "{error}");
+
+        let http = GOOD.replace("https://managed.example.com", "http://managed.example.com");
+        let error = parse(&http, &[("INGEST_TOKEN", "t"), ("ACME_SECRET", "s"), ("CLUSTER_TOKEN", "c")]).unwrap_err();
+        assert_eq!(error.key, "clusters[0].url");
+        assert!(error.message.contains("plain http is allowed only to loopback"), "{error}");
+    }
+
+    #[test]
+    fn inline_secrets_and_unknown_keys_are_refused_by_name() {
+        let inline = GOOD.replace("client-secret-env = \"ACME_SECRET\"", "client-secret = \"hunter2\"");
+        let error = parse(&inline, &[("INGEST_TOKEN", "t"), ("CLUSTER_TOKEN", "c")]).unwrap_err().to_string();
+        assert!(error.contains("unknown field `client-secret`"), "{error}");
+        assert!(error.contains("line 9"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn the_dynatrace_tool_variables_configure_a_single_account() {
+        let config = parse(
+            "",
+            &[
+                ("DT_CLIENT_ID", "dt0s02.X"),
+                ("DT_CLIENT_SECRET", "sec"),
+                ("DT_ACCOUNT_ID", UUID),
+                ("DT_ENVIRONMENT_URL", "https://abc.live.dynatrace.com"),
+                ("DT_API_TOKEN", "tok"),
+                ("DT_CLUSTER_URL", "https://managed.example.com"),
+                ("DT_CLUSTER_API_TOKEN", "ctok"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.accounts.len(), 1);
+        assert_eq!(config.accounts[0].client_id, "dt0s02.X");
+        assert_eq!(config.clusters[0].name, "managed.example.com");
+        assert!(matches!(&config.target.auth, TargetAuth::ApiToken(t) if t.expose() == "tok"));
+    }
+
+    #[test]
+    fn an_empty_config_points_to_the_demo() {
+        let error = parse("[target]\nurl = \"https://x.live.dynatrace.com\"\napi-token-env = \"T\"", &[("T", "t")])
+            .unwrap_err();
+        assert!(error.message.contains("dtcost demo"), "{error}");
+    }
+
+    #[test]
+    fn origins_know_default_ports_and_loopback() {
+        assert_eq!(Origin::parse("https://api.dynatrace.com/sub").unwrap().port, 443);
+        let local = Origin::parse("http://[::1]:8080").unwrap();
+        assert_eq!((local.host.as_str(), local.port, local.is_loopback()), ("[::1]", 8080, true));
+        assert!(Origin::parse("http://127.0.0.1:9").unwrap().is_loopback());
+        assert!(!Origin::parse("http://10.0.0.1").unwrap().is_loopback());
+        assert!(Origin::parse("https://user:pw@host").is_err());
+        assert!(Origin::parse("ftp://host").is_err());
+    }
+}

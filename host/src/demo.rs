@@ -1,0 +1,157 @@
+//! `dtcost demo`: the whole export against the simulator, with generated data, and a summary a
+//! newcomer can read. No tenant, no network beyond loopback.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use dtcost_sim::{Generate, Scenario, Simulator};
+use serde_json::Value;
+
+use crate::config::{AccountConfig, ClusterConfig, Config, Limits, Target, TargetAuth};
+use crate::run::{self, RunOptions};
+use crate::runtime::Runtime;
+use crate::secret::Secret;
+
+pub struct DemoOptions {
+    pub accounts: usize,
+    pub days: usize,
+    pub clusters: usize,
+    pub seed: u64,
+}
+
+/// Runs the demo; `Ok(true)` when every generated event was accepted.
+pub async fn demo(options: DemoOptions) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    let scenario = Scenario::generate(&Generate {
+        accounts: options.accounts,
+        days: options.days,
+        clusters: options.clusters,
+        shared_subscription: true,
+        last_day: dtcost_sim::yesterday(),
+        seed: options.seed,
+    });
+    let simulator = Simulator::start(scenario.clone()).await?;
+    let config = demo_config(&scenario, &simulator);
+    println!("dtcost demo: a simulated Dynatrace on loopback");
+    println!("  SSO          {}", simulator.sso_url);
+    println!("  account API  {}", simulator.api_url);
+    println!("  environment  {}", simulator.environment_url);
+    for (cluster, url) in config.clusters.iter().zip(&simulator.cluster_urls) {
+        println!("  cluster      {url} ({})", cluster.name);
+    }
+    println!(
+        "  data         {} accounts booking against one DPS for Hybrid subscription, {} days, {} Managed clusters\n",
+        options.accounts, options.days, options.clusters
+    );
+
+    let runtime = Arc::new(tokio::task::spawn_blocking(Runtime::new).await??);
+    let outcomes = run::export_all(&config, runtime, RunOptions { dry_run: false }).await;
+    print!("{}", run::summary(&outcomes));
+
+    let accepted = simulator.accepted_events();
+    println!();
+    print_cost(&accepted);
+    print_licenses(&accepted);
+    let built: u32 = outcomes.iter().filter_map(|o| o.result.as_ref().ok()).map(|r| r.events_built).sum();
+    let requests = simulator.requests().len();
+    println!(
+        "\nevents: {built} built, {} accepted by the simulated ingest API; {requests} HTTP requests; {:.2} s",
+        accepted.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let everything_accepted = outcomes.iter().all(run::JobOutcome::succeeded) && accepted.len() == built as usize;
+    if everything_accepted {
+        println!("every generated event was accepted.");
+    }
+    Ok(everything_accepted)
+}
+
+fn demo_config(scenario: &Scenario, simulator: &Simulator) -> Config {
+    let shared = scenario.accounts.first().map(|a| a.subscriptions[0].clone());
+    Config {
+        source_name: "demo".into(),
+        token_url: simulator.sso_url.clone(),
+        api_url: simulator.api_url.clone(),
+        provider: crate::config::DEFAULT_PROVIDER.into(),
+        concurrency: 4,
+        limits: Limits::default(),
+        max_batch_bytes: 5_000_000,
+        target: Target {
+            url: simulator.environment_url.clone(),
+            auth: TargetAuth::ApiToken(Secret::new(scenario.ingest.api_token.clone())),
+        },
+        accounts: scenario
+            .accounts
+            .iter()
+            .map(|a| AccountConfig {
+                name: a.name.clone(),
+                uuid: a.uuid.clone(),
+                client_id: a.client_id.clone(),
+                client_secret: Secret::new(a.client_secret.clone()),
+                subscription: shared.clone(),
+            })
+            .collect(),
+        clusters: scenario
+            .clusters
+            .iter()
+            .zip(&simulator.cluster_urls)
+            .map(|(c, url)| ClusterConfig {
+                name: c.name.clone(),
+                url: url.clone(),
+                api_token: Secret::new(c.api_token.clone()),
+            })
+            .collect(),
+    }
+}
+
+fn of_type<'a>(events: &'a [Value], event_type: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    events.iter().filter(move |e| e["event.type"] == event_type)
+}
+
+fn print_cost(events: &[Value]) {
+    let mut accounts: std::collections::BTreeMap<String, (usize, f64, String)> = Default::default();
+    for event in of_type(events, "dps.cost2.booked") {
+        let entry = accounts.entry(event["accountName"].as_str().unwrap_or("?").to_owned()).or_default();
+        entry.0 += 1;
+        entry.1 = entry.1.max(event["costToDate"].as_f64().unwrap_or(0.0));
+        entry.2 = event["currency"].as_str().unwrap_or("").to_owned();
+    }
+    println!("{:<14} {:>5} {:>16}", "account", "days", "cost to date");
+    let mut total = 0.0;
+    for (name, (days, cost, currency)) in &accounts {
+        println!("{name:<14} {days:>5} {cost:>12.2} {currency}");
+        total += cost;
+    }
+    for status in of_type(events, "dps.subscription.status") {
+        let budget = status["budget"].as_f64().unwrap_or(0.0);
+        let currency = status["currency"].as_str().unwrap_or("");
+        println!(
+            "\nsubscription {:?}: {total:.2} of {budget:.2} {currency} booked to date ({:.1} % of budget), {} days remaining",
+            status["name"].as_str().unwrap_or("?"),
+            if budget > 0.0 { total * 100.0 / budget } else { 0.0 },
+            status["daysRemaining"]
+        );
+    }
+}
+
+fn print_licenses(events: &[Value]) {
+    let quotas: Vec<&Value> = of_type(events, "cluster.license.quota").collect();
+    if quotas.is_empty() {
+        return;
+    }
+    println!("\n{:<12} {:<11} {:>8} {:<22} overage", "cluster", "unit", "used", "status");
+    for event in quotas {
+        let overage = match (event["overageUsage"].as_f64(), event["overageQuota"].as_f64()) {
+            (Some(used), Some(quota)) => format!("{used} of {quota}"),
+            (Some(used), None) => format!("{used} (no limit set)"),
+            _ => String::new(),
+        };
+        println!(
+            "{:<12} {:<11} {:>7.1}% {:<22} {overage}",
+            event["clusterName"].as_str().unwrap_or("?"),
+            event["unit"].as_str().unwrap_or("?"),
+            event["usagePercent"].as_f64().unwrap_or(0.0),
+            event["usageStatus"].as_str().unwrap_or("")
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! `dtcost`: exports Dynatrace subscription cost and Managed license usage as business events.
+//! The logic runs in the embedded WebAssembly component; this binary reads the configuration,
+//! sandboxes one instance per account and cluster, and reports.
+
+mod config;
+mod demo;
+mod run;
+mod runtime;
+mod secret;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ProcessEnvironment, TargetAuth};
+use crate::run::RunOptions;
+use crate::runtime::Runtime;
+
+/// Exit code when an export (account or cluster) failed or an event was not accepted.
+const EXIT_EXPORT_FAILED: u8 = 1;
+/// Exit code for a configuration or usage error (nothing was exported).
+const EXIT_CONFIG: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "dtcost", version, about, long_about = None)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read cost and license usage and ingest them as business events.
+    Run {
+        /// TOML configuration (see README). Without it, the DT_* environment variables configure
+        /// a single account, target and cluster.
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print the exact events as NDJSON on stdout and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Authenticate every account and cluster and list what a run would export; sends nothing.
+    Check {
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Start a simulated Dynatrace on loopback with generated data, export into it, and summarise.
+    Demo {
+        /// Accounts booking against one shared (DPS for Hybrid) subscription.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        accounts: u16,
+        /// Days of booked cost per account.
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u16).range(1..=366))]
+        days: u16,
+        /// Managed clusters on classic licensing.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(0..=100))]
+        clusters: u16,
+        /// Seed of the generated data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DTCOST_LOG").unwrap_or_else(|_| level.into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("dtcost: cannot start the async runtime: {error}");
+            return ExitCode::from(EXIT_EXPORT_FAILED);
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("dtcost: {error:#}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run { config, dry_run } => {
+            let config = load(config)?;
+            let outcomes = run::export_all(&config, start_runtime().await?, RunOptions { dry_run }).await;
+            if dry_run {
+                let mut stdout = std::io::stdout().lock();
+                for report in outcomes.iter().filter_map(|o| o.result.as_ref().ok()) {
+                    for event in &report.events {
+                        use std::io::Write as _;
+                        writeln!(stdout, "{event}")?;
+                    }
+                }
+            }
+            eprint!("{}", run::summary(&outcomes));
+            Ok(exit_code(&outcomes))
+        }
+        Command::Check { config } => {
+            let config = load(config)?;
+            println!(
+                "configuration {}: {} accounts, {} clusters",
+                config.source_name,
+                config.accounts.len(),
+                config.clusters.len()
+            );
+            match &config.target.auth {
+                TargetAuth::ApiToken(token) => println!(
+                    "target {} (API token {}, path /api/v2/bizevents/ingest)",
+                    config.target.url,
+                    token.identifier()
+                ),
+                TargetAuth::OAuth { client_id, .. } => println!(
+                    "target {} (OAuth client {client_id}, path /platform/classic/environment-api/v2/bizevents/ingest)",
+                    config.target.url
+                ),
+            }
+            let outcomes = run::export_all(&config, start_runtime().await?, RunOptions { dry_run: true }).await;
+            for outcome in &outcomes {
+                match &outcome.result {
+                    Ok(report) => {
+                        let subscription = report
+                            .subscription_uuid
+                            .as_deref()
+                            .map(|s| format!(", subscription {s}"))
+                            .unwrap_or_default();
+                        println!(
+                            "ok     {}: authenticated{subscription}; {} records read; a run would send {} events",
+                            outcome.subject, report.records_read, report.events_built
+                        );
+                        for note in &report.notes {
+                            println!("       note: {note}");
+                        }
+                    }
+                    Err(error) => println!("FAILED {}: {error}", outcome.subject),
+                }
+            }
+            Ok(exit_code(&outcomes))
+        }
+        Command::Demo { accounts, days, clusters, seed } => {
+            let options =
+                demo::DemoOptions { accounts: accounts.into(), days: days.into(), clusters: clusters.into(), seed };
+            let ok = demo::demo(options).await?;
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPORT_FAILED) })
+        }
+    }
+}
+
+fn load(path: Option<PathBuf>) -> anyhow::Result<Config> {
+    let path = path.or_else(|| Some(PathBuf::from("dtcost.toml")).filter(|p| p.exists()));
+    Ok(Config::load(path.as_deref(), &ProcessEnvironment)?)
+}
+
+async fn start_runtime() -> anyhow::Result<Arc<Runtime>> {
+    // Compiling the component is CPU work: keep it off the async workers.
+    Ok(Arc::new(tokio::task::spawn_blocking(Runtime::new).await??))
+}
+
+fn exit_code(outcomes: &[run::JobOutcome]) -> ExitCode {
+    if outcomes.iter().all(run::JobOutcome::succeeded) { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPORT_FAILED) }
+}

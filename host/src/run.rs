@@ -1,0 +1,224 @@
+//! One export run: a plan and a sandbox per account and cluster, run concurrently (bounded), and
+//! an outcome per job. One failing job never stops the others.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use crate::config::{AccountConfig, ClusterConfig, Config, Origin, TargetAuth as ConfigTargetAuth};
+use crate::runtime::{
+    AccountPlan, ClusterPlan, ExportError, IngestTarget, OauthClient, Report, Runtime, Sandbox, TargetAuth,
+};
+use crate::secret::Secret;
+
+/// What became of one account or cluster.
+#[derive(Debug)]
+pub struct JobOutcome {
+    /// `account <name>` or `cluster <name>`.
+    pub subject: String,
+    pub result: Result<Report, String>,
+}
+
+impl JobOutcome {
+    /// A job succeeded when it ran and every event it built was accepted (or, on a dry run, built).
+    pub fn succeeded(&self) -> bool {
+        matches!(&self.result, Ok(report) if report.failures.is_empty() && report.rejected.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub dry_run: bool,
+}
+
+/// Runs every account and cluster of `config`; outcomes come back in config order.
+pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOptions) -> Vec<JobOutcome> {
+    let read_at = now_rfc3339();
+    let permits = Arc::new(Semaphore::new(config.concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    let target = ingest_target(config, options);
+    for (index, account) in config.accounts.iter().enumerate() {
+        // DPS for Hybrid: when several accounts name one subscription, the first emits its status.
+        let emit_status = account.subscription.is_none()
+            || !config.accounts[..index].iter().any(|a| a.subscription == account.subscription);
+        let plan = account_plan(config, account, &target, emit_status, &read_at);
+        let sandbox = account_sandbox(config, account);
+        let (runtime, permits, subject) = (runtime.clone(), permits.clone(), format!("account {}", account.name));
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let result = flatten(runtime.export_account(plan, sandbox).await);
+            (index, JobOutcome { subject, result })
+        });
+    }
+    for (offset, cluster) in config.clusters.iter().enumerate() {
+        let plan = ClusterPlan {
+            name: cluster.name.clone(),
+            url: cluster.url.clone(),
+            read_at: read_at.clone(),
+            target: target.clone(),
+        };
+        let sandbox = cluster_sandbox(config, cluster);
+        let (runtime, permits, subject) = (runtime.clone(), permits.clone(), format!("cluster {}", cluster.name));
+        let index = config.accounts.len() + offset;
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let result = flatten(runtime.export_cluster(plan, sandbox).await);
+            (index, JobOutcome { subject, result })
+        });
+    }
+    let mut outcomes: Vec<(usize, JobOutcome)> = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(outcome) => outcomes.push(outcome),
+            // A panic in our own task code; the job's subject is lost with it, so say so plainly.
+            Err(error) => outcomes.push((
+                usize::MAX,
+                JobOutcome { subject: "a job".into(), result: Err(format!("internal error: {error}")) },
+            )),
+        }
+    }
+    outcomes.sort_by_key(|(index, _)| *index);
+    outcomes.into_iter().map(|(_, outcome)| outcome).collect()
+}
+
+fn flatten(result: Result<Result<Report, ExportError>, crate::runtime::RuntimeError>) -> Result<Report, String> {
+    match result {
+        Ok(Ok(report)) => Ok(report),
+        Ok(Err(error)) => Err(describe_export_error(&error)),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+pub fn describe_export_error(error: &ExportError) -> String {
+    match error {
+        ExportError::MissingConfig(message) => format!("configuration: {message}"),
+        ExportError::Authentication(message) => format!("authentication failed: {message}"),
+        ExportError::NoSubscription(message) => message.clone(),
+        ExportError::Request(failure) => match failure.status {
+            Some(status) => format!("{} answered HTTP {status}: {}", failure.request, failure.message),
+            None => format!("{} failed: {}", failure.request, failure.message),
+        },
+        ExportError::InvalidResponse(message) => format!("invalid response: {message}"),
+    }
+}
+
+fn ingest_target(config: &Config, options: RunOptions) -> IngestTarget {
+    IngestTarget {
+        environment_url: config.target.url.clone(),
+        auth: match &config.target.auth {
+            ConfigTargetAuth::ApiToken(_) => TargetAuth::ApiToken,
+            ConfigTargetAuth::OAuth { client_id, account_uuid, .. } => TargetAuth::Oauth(OauthClient {
+                client_id: client_id.clone(),
+                token_url: config.token_url.clone(),
+                account_uuid: account_uuid.clone(),
+            }),
+        },
+        provider: config.provider.clone(),
+        max_batch_bytes: config.max_batch_bytes,
+        dry_run: options.dry_run,
+    }
+}
+
+fn account_plan(
+    config: &Config,
+    account: &AccountConfig,
+    target: &IngestTarget,
+    emit_status: bool,
+    read_at: &str,
+) -> AccountPlan {
+    AccountPlan {
+        name: account.name.clone(),
+        uuid: account.uuid.clone(),
+        client: OauthClient {
+            client_id: account.client_id.clone(),
+            token_url: config.token_url.clone(),
+            account_uuid: Some(account.uuid.clone()),
+        },
+        api_url: config.api_url.clone(),
+        subscription: account.subscription.clone(),
+        emit_subscription_status: emit_status,
+        read_at: read_at.to_owned(),
+        target: target.clone(),
+    }
+}
+
+/// The target's origins and secret: every job ingests.
+fn target_access(config: &Config) -> (Vec<Origin>, Vec<(&'static str, Secret)>) {
+    let mut origins = vec![origin(&config.target.url)];
+    let secrets = match &config.target.auth {
+        ConfigTargetAuth::ApiToken(token) => vec![("target-api-token", token.clone())],
+        ConfigTargetAuth::OAuth { client_secret, .. } => {
+            origins.push(origin(&config.token_url));
+            vec![("target-client-secret", client_secret.clone())]
+        }
+    };
+    (origins, secrets)
+}
+
+fn account_sandbox(config: &Config, account: &AccountConfig) -> Sandbox {
+    let (mut allowed, mut secrets) = target_access(config);
+    allowed.extend([origin(&config.token_url), origin(&config.api_url)]);
+    secrets.push(("account-client-secret", account.client_secret.clone()));
+    Sandbox { allowed, config: secrets, memory_bytes: config.limits.memory_bytes, timeout: config.limits.timeout }
+}
+
+fn cluster_sandbox(config: &Config, cluster: &ClusterConfig) -> Sandbox {
+    let (mut allowed, mut secrets) = target_access(config);
+    allowed.push(origin(&cluster.url));
+    secrets.push(("cluster-api-token", cluster.api_token.clone()));
+    Sandbox { allowed, config: secrets, memory_bytes: config.limits.memory_bytes, timeout: config.limits.timeout }
+}
+
+/// URLs in a validated config always parse.
+fn origin(url: &str) -> Origin {
+    Origin::parse(url).unwrap_or(Origin { scheme: "invalid".into(), host: url.into(), port: 0 })
+}
+
+/// Now, as RFC 3339 UTC with seconds precision.
+pub fn now_rfc3339() -> String {
+    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    dtcost_guest::time::format_rfc3339(seconds as i64 * 1000)
+}
+
+/// The human summary of a run, one block per job.
+pub fn summary(outcomes: &[JobOutcome]) -> String {
+    let mut out = String::new();
+    for outcome in outcomes {
+        match &outcome.result {
+            Ok(report) => {
+                let mark = if outcome.succeeded() { "ok    " } else { "FAILED" };
+                let subscription =
+                    report.subscription_uuid.as_deref().map(|s| format!(", subscription {s}")).unwrap_or_default();
+                out.push_str(&format!(
+                    "{mark} {}{subscription}: {} records read, {} events built, {} sent, {} accepted, {} requests\n",
+                    outcome.subject,
+                    report.records_read,
+                    report.events_built,
+                    report.events_sent,
+                    report.events_accepted,
+                    report.requests
+                ));
+                for note in &report.notes {
+                    out.push_str(&format!("       note: {note}\n"));
+                }
+                for failure in &report.failures {
+                    let status = failure.status.map(|s| format!(" HTTP {s}")).unwrap_or_default();
+                    out.push_str(&format!(
+                        "       not sent: {} events: {}{status}: {}\n",
+                        failure.events_not_sent, failure.request, failure.message
+                    ));
+                }
+                for rejected in &report.rejected {
+                    out.push_str(&format!(
+                        "       rejected by the ingest API: event {}: {}\n",
+                        rejected.event_id, rejected.message
+                    ));
+                }
+            }
+            Err(error) => out.push_str(&format!("FAILED {}: {error}\n", outcome.subject)),
+        }
+    }
+    let failed = outcomes.iter().filter(|o| !o.succeeded()).count();
+    out.push_str(&format!("{} of {} exports succeeded\n", outcomes.len() - failed, outcomes.len()));
+    out
+}

@@ -1,0 +1,11 @@
+//! A faithful fake of the Dynatrace APIs dtcost talks to, on loopback only: the SSO token
+//! endpoint, the DPS endpoints of the Account Management API, a Managed cluster's
+//! `clusterLicense`, and the bizevents ingest API. Contracts follow
+//! `shared/reference/dynatrace-api.md`: paths, auth schemes, 300 s tokens that really expire,
+//! error bodies per service, the 5 MB ingest cap and 400 partial success.
+
+pub mod data;
+pub mod server;
+
+pub use data::{Account, Cluster, Generate, IngestAuth, Licensing, Scenario, yesterday};
+pub use server::{LoggedRequest, Service, Simulator};

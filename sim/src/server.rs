@@ -1,0 +1,441 @@
+//! The fake Dynatrace services, each on its own loopback port as the real ones are on their own
+//! hosts: the SSO, the Account Management (DPS) API, one environment (bizevents ingest) and one
+//! Managed cluster per configured cluster.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::data::{Licensing, Scenario};
+
+/// The ingest API's documented payload cap ("5 MB"); read as MiB, the more lenient reading.
+pub const MAX_INGEST_BYTES: usize = 5 * 1024 * 1024;
+
+/// Which fake service answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    Sso,
+    AccountApi,
+    Environment,
+    Cluster(usize),
+}
+
+/// One request as the simulator saw it.
+#[derive(Debug, Clone)]
+pub struct LoggedRequest {
+    pub service: Service,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+}
+
+struct Grant {
+    client_id: String,
+    account: Option<String>,
+    scopes: Vec<String>,
+    expires: Instant,
+}
+
+#[derive(Default)]
+struct Recorded {
+    grants: HashMap<String, Grant>,
+    accepted: Vec<Value>,
+    log: Vec<LoggedRequest>,
+    issued: u64,
+}
+
+struct Shared {
+    scenario: Mutex<Scenario>,
+    recorded: Mutex<Recorded>,
+}
+
+impl Shared {
+    fn recorded(&self) -> MutexGuard<'_, Recorded> {
+        self.recorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn scenario(&self) -> MutexGuard<'_, Scenario> {
+        self.scenario.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A running simulator. Dropping it stops the servers.
+pub struct Simulator {
+    /// SSO token endpoint: `<sso>/sso/oauth2/token`.
+    pub sso_url: String,
+    pub api_url: String,
+    pub environment_url: String,
+    pub cluster_urls: Vec<String>,
+    shared: Arc<Shared>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Simulator {
+    /// Binds every service to `127.0.0.1:0` and serves in the current tokio runtime.
+    pub async fn start(scenario: Scenario) -> std::io::Result<Simulator> {
+        let clusters = scenario.clusters.len();
+        let shared = Arc::new(Shared { scenario: Mutex::new(scenario), recorded: Mutex::default() });
+        let mut tasks = Vec::new();
+        let mut serve = |router: Router<Arc<Shared>>, service: Service, listener: tokio::net::TcpListener| {
+            let router = router
+                .layer(middleware::from_fn_with_state((shared.clone(), service), log_request))
+                .with_state(shared.clone());
+            tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(listener, router).await;
+            }));
+        };
+        let (sso, sso_url) = bind().await?;
+        serve(Router::new().route("/sso/oauth2/token", post(token)), Service::Sso, sso);
+        let (api, api_url) = bind().await?;
+        serve(
+            Router::new()
+                .route("/sub/v2/accounts/{account}/subscriptions", get(subscriptions))
+                .route("/sub/v2/accounts/{account}/subscriptions/{subscription}", get(subscription))
+                .route("/sub/v2/accounts/{account}/subscriptions/{subscription}/cost", get(cost)),
+            Service::AccountApi,
+            api,
+        );
+        let (env, environment_url) = bind().await?;
+        serve(
+            Router::new()
+                .route("/api/v2/bizevents/ingest", post(ingest_classic))
+                .route("/platform/classic/environment-api/v2/bizevents/ingest", post(ingest_platform))
+                // Bodies over the cap must reach the handler so that it can answer 413 itself.
+                .layer(DefaultBodyLimit::max(4 * MAX_INGEST_BYTES)),
+            Service::Environment,
+            env,
+        );
+        let mut cluster_urls = Vec::new();
+        for index in 0..clusters {
+            let (listener, url) = bind().await?;
+            let router = Router::new().route(
+                "/api/cluster/v2/clusterLicense",
+                get(move |state, headers, query| cluster_license(state, headers, query, index)),
+            );
+            serve(router, Service::Cluster(index), listener);
+            cluster_urls.push(url);
+        }
+        Ok(Simulator {
+            sso_url: format!("{sso_url}/sso/oauth2/token"),
+            api_url,
+            environment_url,
+            cluster_urls,
+            shared,
+            tasks,
+        })
+    }
+
+    /// The events the ingest API accepted, in arrival order.
+    pub fn accepted_events(&self) -> Vec<Value> {
+        self.shared.recorded().accepted.clone()
+    }
+
+    /// Every request served, in order.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.recorded().log.clone()
+    }
+
+    /// The data served (a copy).
+    pub fn scenario(&self) -> Scenario {
+        self.shared.scenario().clone()
+    }
+
+    /// Changes the data served from now on (e.g. a late booking between two runs).
+    pub fn update(&self, change: impl FnOnce(&mut Scenario)) {
+        change(&mut self.shared.scenario());
+    }
+}
+
+async fn bind() -> std::io::Result<(tokio::net::TcpListener, String)> {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    Ok((listener, url))
+}
+
+async fn log_request(
+    State((shared, service)): State<(Arc<Shared>, Service)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (method, path) = (request.method().to_string(), request.uri().path().to_owned());
+    let response = next.run(request).await;
+    shared.recorded().log.push(LoggedRequest { service, method, path, status: response.status().as_u16() });
+    response
+}
+
+// ---- SSO ----
+
+fn sso_error(error: &str, description: &str) -> Response {
+    let body = json!({"errorCode": 400, "message": "Bad Request", "issueId": "sim-issue",
+                      "error": error, "error_description": description});
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
+
+async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return sso_error("invalid_request", "Content-Type must be application/x-www-form-urlencoded");
+    }
+    let Ok(form) = serde_urlencoded::from_bytes::<HashMap<String, String>>(&body) else {
+        return sso_error("invalid_request", "Malformed form body");
+    };
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
+    if field("grant_type") != "client_credentials" {
+        return sso_error("unsupported_grant_type", "Only grant_type=client_credentials is supported");
+    }
+    let (ttl, client) = {
+        let scenario = shared.scenario();
+        let client = if let Some(account) = scenario.accounts.iter().find(|a| a.client_id == field("client_id")) {
+            Some((account.client_secret.clone(), Some(account.uuid.clone()), "account-uac-read"))
+        } else if scenario.ingest.client_id == field("client_id") {
+            Some((scenario.ingest.client_secret.clone(), None, "storage:events:write"))
+        } else {
+            None
+        };
+        (scenario.token_ttl, client)
+    };
+    let Some((secret, account, permitted)) = client.filter(|(secret, ..)| secret == field("client_secret")) else {
+        return sso_error("invalid_client", "Invalid client credentials. UNSUCCESSFUL_OAUTH_CLIENT_AUTHENTICATION");
+    };
+    let _ = secret;
+    let scopes: Vec<String> = field("scope").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    if let Some(missing) = scopes.iter().find(|scope| scope.as_str() != permitted) {
+        return sso_error(
+            "invalid_request",
+            &format!(
+                "Invalid OAuth2 request. UNSUCCESSFUL_OAUTH_ACCESS_TOKEN_VALIDATION_FAILED | OAuth client is missing following scopes [{missing}]"
+            ),
+        );
+    }
+    let resource = field("resource");
+    let resource_account = resource.strip_prefix("urn:dtaccount:");
+    match (&account, resource_account) {
+        (Some(own), Some(requested)) if own != requested => {
+            return sso_error(
+                "invalid_request",
+                &format!("Invalid resource {resource}: the client does not belong to this account"),
+            );
+        }
+        (_, None) if !resource.is_empty() => {
+            return sso_error("invalid_request", &format!("Invalid resource {resource}"));
+        }
+        _ => {}
+    }
+    let mut recorded = shared.recorded();
+    recorded.issued += 1;
+    let access_token =
+        format!("sim.{:08x}.{:016x}", recorded.issued, recorded.issued.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    recorded.grants.insert(
+        access_token.clone(),
+        Grant {
+            client_id: field("client_id").to_owned(),
+            account: resource_account.map(str::to_owned),
+            scopes: scopes.clone(),
+            expires: Instant::now() + ttl,
+        },
+    );
+    Json(json!({"scope": scopes.join(" "), "token_type": "Bearer", "expires_in": ttl.as_secs(),
+                "access_token": access_token, "resource": resource}))
+    .into_response()
+}
+
+/// The scopes and account of a live bearer token, or the 401 the real APIs send.
+fn bearer<'a>(
+    shared: &Shared,
+    headers: &HeaderMap,
+    scope: &str,
+    account: Option<&'a str>,
+) -> Result<(), (u16, String)> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or((401, "Missing or malformed Authorization header (expected Bearer)".to_owned()))?;
+    let recorded = shared.recorded();
+    let grant = recorded.grants.get(token).ok_or((401, "Invalid token".to_owned()))?;
+    if grant.expires <= Instant::now() {
+        return Err((401, "Token expired".to_owned()));
+    }
+    if !grant.scopes.iter().any(|s| s == scope) {
+        return Err((403, format!("Token of client {} is missing scope {scope}", grant.client_id)));
+    }
+    if let Some(account) = account {
+        if grant.account.as_deref() != Some(account) {
+            return Err((401, "The account in the path does not match the token's account".to_owned()));
+        }
+    }
+    Ok(())
+}
+
+// ---- Account Management (DPS) ----
+
+fn dps_error(status: u16, message: &str) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (code, Json(json!({"code": status, "message": message, "errorsMap": {}}))).into_response()
+}
+
+async fn subscriptions(State(shared): State<Arc<Shared>>, Path(account): Path<String>, headers: HeaderMap) -> Response {
+    if let Err((status, message)) = bearer(&shared, &headers, "account-uac-read", Some(&account)) {
+        return dps_error(status, &message);
+    }
+    let scenario = shared.scenario();
+    let Some(account) = scenario.accounts.iter().find(|a| a.uuid == account) else {
+        return dps_error(404, "Account not found");
+    };
+    let data: Vec<Value> = account
+        .subscriptions
+        .iter()
+        .filter_map(|uuid| scenario.subscriptions.get(uuid))
+        .map(|s| {
+            json!({"uuid": s["uuid"], "type": s["type"], "subType": s["subType"], "name": s["name"],
+                   "status": s["status"], "startTime": s["startTime"], "endTime": s["endTime"]})
+        })
+        .collect();
+    Json(json!({ "data": data })).into_response()
+}
+
+async fn subscription(
+    State(shared): State<Arc<Shared>>,
+    Path((account, subscription)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err((status, message)) = bearer(&shared, &headers, "account-uac-read", Some(&account)) {
+        return dps_error(status, &message);
+    }
+    let scenario = shared.scenario();
+    let visible = scenario
+        .accounts
+        .iter()
+        .find(|a| a.uuid == account)
+        .is_some_and(|a| a.subscriptions.contains(&subscription) && !a.hidden_details.contains(&subscription));
+    match scenario.subscriptions.get(&subscription) {
+        Some(details) if visible => Json(details.clone()).into_response(),
+        _ => dps_error(404, &format!("Subscription {subscription} not found")),
+    }
+}
+
+async fn cost(
+    State(shared): State<Arc<Shared>>,
+    Path((account, subscription)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err((status, message)) = bearer(&shared, &headers, "account-uac-read", Some(&account)) {
+        return dps_error(status, &message);
+    }
+    let scenario = shared.scenario();
+    let Some(account) = scenario.accounts.iter().find(|a| a.uuid == account) else {
+        return dps_error(404, "Account not found");
+    };
+    if !account.subscriptions.contains(&subscription) {
+        return dps_error(404, &format!("Subscription {subscription} not found"));
+    }
+    let data = account.costs.get(&subscription).cloned().unwrap_or_default();
+    Json(json!({"data": data, "lastModifiedTime": "2026-11-23T07:12:44Z"})).into_response()
+}
+
+// ---- Environment: bizevents ingest ----
+
+fn env_error(status: u16, message: &str) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (code, Json(json!({"error": {"code": status, "message": message}}))).into_response()
+}
+
+async fn ingest_classic(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let token =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Api-Token "));
+    match token {
+        None => env_error(401, "Missing authorization parameter."),
+        Some(token) if token != shared.scenario().ingest.api_token => env_error(401, "Token Authentication failed"),
+        Some(_) => ingest(&shared, &headers, &body),
+    }
+}
+
+async fn ingest_platform(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    match bearer(&shared, &headers, "storage:events:write", None) {
+        Err((status, message)) => env_error(status, &message),
+        Ok(()) => ingest(&shared, &headers, &body),
+    }
+}
+
+fn ingest(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
+    if body.len() > MAX_INGEST_BYTES {
+        return env_error(
+            413,
+            &format!("Payload of {} bytes exceeds the limit of {MAX_INGEST_BYTES} bytes", body.len()),
+        );
+    }
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !content_type.starts_with("application/json") && !content_type.starts_with("application/cloudevent") {
+        return env_error(415, &format!("Unsupported content type {content_type:?}"));
+    }
+    let events = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(events)) => events,
+        Ok(event @ Value::Object(_)) => vec![event],
+        Ok(_) => return env_error(400, "Request body must be a JSON object or an array of objects"),
+        Err(error) => return env_error(400, &format!("Could not parse request body: {error}")),
+    };
+    let mut errors = Vec::new();
+    let mut recorded = shared.recorded();
+    for (index, event) in events.into_iter().enumerate() {
+        match event {
+            Value::Object(mut fields) => {
+                fields.insert("event.kind".into(), json!("BIZ_EVENT"));
+                recorded.accepted.push(Value::Object(fields));
+            }
+            _ => errors
+                .push(json!({"index": index, "id": "", "source": "", "message": "Invalid event: not a JSON object"})),
+        }
+    }
+    if errors.is_empty() {
+        StatusCode::ACCEPTED.into_response()
+    } else {
+        (StatusCode::BAD_REQUEST, Json(json!({ "errors": errors }))).into_response()
+    }
+}
+
+// ---- Managed cluster ----
+
+async fn cluster_license(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    index: usize,
+) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Api-Token "))
+        .map(str::to_owned)
+        .or_else(|| query.get("api-token").cloned());
+    let scenario = shared.scenario();
+    let Some(cluster) = scenario.clusters.get(index) else { return env_error(404, "Not found") };
+    match token {
+        None => env_error(401, "Missing authorization parameter."),
+        Some(token) if token != cluster.api_token => env_error(401, "Token Authentication failed"),
+        Some(_) => match &cluster.licensing {
+            Licensing::Classic(license) => Json(license.clone()).into_response(),
+            Licensing::Dps => env_error(422, "Incompatible licensing model"),
+        },
+    }
+}
