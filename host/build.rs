@@ -28,7 +28,12 @@ fn main() {
         .arg(&guest_manifest)
         .arg("--target-dir")
         .arg(&target_dir);
+    // The outer build's flags, target and wrappers (clippy-driver under `cargo clippy`) are not the guest's.
     for variable in [
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CLIPPY_ARGS",
+        "CLIPPY_CONF_DIR",
         "CARGO_ENCODED_RUSTFLAGS",
         "RUSTFLAGS",
         "CARGO_TARGET_DIR",

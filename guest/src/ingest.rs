@@ -144,22 +144,21 @@ fn send_batch(transport: &mut dyn Transport, url: &str, authorization: &str, eve
         return;
     }
     // 400 is a partial success: the events it names by index were refused, the others stored.
-    if response.status == 400 {
-        if let Ok(errors) = parse::ingest_errors(&response.body) {
-            if !errors.is_empty() && errors.iter().all(|(index, _)| *index < events.len()) {
-                let mut refused: Vec<usize> = errors.iter().map(|(index, _)| *index).collect();
-                refused.sort_unstable();
-                refused.dedup();
-                report.events_accepted += count - refused.len() as u32;
-                for (index, message) in errors {
-                    report.rejected.push(RejectedEvent {
-                        event_id: event_id_of(&events[index]).unwrap_or("?").to_owned(),
-                        message,
-                    });
-                }
-                return;
-            }
+    if response.status == 400
+        && let Ok(errors) = parse::ingest_errors(&response.body)
+        && !errors.is_empty()
+        && errors.iter().all(|(index, _)| *index < events.len())
+    {
+        let mut refused: Vec<usize> = errors.iter().map(|(index, _)| *index).collect();
+        refused.sort_unstable();
+        refused.dedup();
+        report.events_accepted += count - refused.len() as u32;
+        for (index, message) in errors {
+            report
+                .rejected
+                .push(RejectedEvent { event_id: event_id_of(&events[index]).unwrap_or("?").to_owned(), message });
         }
+        return;
     }
     let mut failure = http::failure(&request, &response);
     failure.events_not_sent = count;

@@ -535,7 +535,7 @@ mod tests {
         let inline = GOOD.replace("client-secret-env = \"ACME_SECRET\"", "client-secret = \"hunter2\"");
         let error = parse(&inline, &[("INGEST_TOKEN", "t"), ("CLUSTER_TOKEN", "c")]).unwrap_err().to_string();
         assert!(error.contains("unknown field `client-secret`"), "{error}");
-        assert!(error.contains("line 9"), "{error}");
+        assert!(error.contains("line 10 (client-secret)"), "{error}");
         assert!(!error.contains("hunter2"), "{error}");
     }
 

@@ -2,21 +2,16 @@
 //! The logic runs in the embedded WebAssembly component; this binary reads the configuration,
 //! sandboxes one instance per account and cluster, and reports.
 
-mod config;
-mod demo;
-mod run;
-mod runtime;
-mod secret;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, ProcessEnvironment, TargetAuth};
-use crate::run::RunOptions;
-use crate::runtime::Runtime;
+use dtcost::config::{Config, ProcessEnvironment, TargetAuth};
+use dtcost::demo;
+use dtcost::run::{self, RunOptions};
+use dtcost::runtime::Runtime;
 
 /// Exit code when an export (account or cluster) failed or an event was not accepted.
 const EXIT_EXPORT_FAILED: u8 = 1;

@@ -46,7 +46,7 @@ pub struct Sandbox {
 pub enum RuntimeError {
     #[error("the component ran longer than its {0:?} time limit and was stopped")]
     Timeout(Duration),
-    #[error("the component trapped: {0:#}")]
+    #[error("the component was stopped: {0:#}")]
     Trap(anyhow::Error),
 }
 

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use time::{Date, Month};
+pub use time::Date;
+use time::Month;
 
 /// Everything the fake Dynatrace knows.
 #[derive(Debug, Clone)]
@@ -169,8 +170,10 @@ impl Scenario {
                 costs: BTreeMap::from([(subscription, costs)]),
             });
         }
-        if options.shared_subscription {
-            if let Some(owner) = accounts.first() {
+        if options.shared_subscription
+            && let Some(owner) = accounts.first()
+        {
+            {
                 let uuid = owner.subscriptions[0].clone();
                 subscriptions.insert(
                     uuid.clone(),

@@ -260,13 +260,9 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
     .into_response()
 }
 
-/// The scopes and account of a live bearer token, or the 401 the real APIs send.
-fn bearer<'a>(
-    shared: &Shared,
-    headers: &HeaderMap,
-    scope: &str,
-    account: Option<&'a str>,
-) -> Result<(), (u16, String)> {
+/// Checks a bearer token: live, with `scope`, and for `account` when one is in the path;
+/// otherwise the status and message the real APIs answer with.
+fn bearer(shared: &Shared, headers: &HeaderMap, scope: &str, account: Option<&str>) -> Result<(), (u16, String)> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -280,10 +276,10 @@ fn bearer<'a>(
     if !grant.scopes.iter().any(|s| s == scope) {
         return Err((403, format!("Token of client {} is missing scope {scope}", grant.client_id)));
     }
-    if let Some(account) = account {
-        if grant.account.as_deref() != Some(account) {
-            return Err((401, "The account in the path does not match the token's account".to_owned()));
-        }
+    if let Some(account) = account
+        && grant.account.as_deref() != Some(account)
+    {
+        return Err((401, "The account in the path does not match the token's account".to_owned()));
     }
     Ok(())
 }

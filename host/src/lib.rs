@@ -1,0 +1,8 @@
+//! dtcost's host: configuration, the wasmtime runtime that sandboxes the component, the run
+//! orchestration and the demo. The `dtcost` binary (main.rs) is the command line over these.
+
+pub mod config;
+pub mod demo;
+pub mod run;
+pub mod runtime;
+pub mod secret;

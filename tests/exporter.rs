@@ -1,0 +1,218 @@
+//! The real `dtcost` binary, with the real component, against the simulator: exactly the events
+//! the data gives, failures isolated per account and cluster, and no secret in any output.
+
+mod support;
+
+use dtcost_sim::{Licensing, Service, Simulator};
+use support::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exports_one_account_exactly_in_five_requests() {
+    let scenario = generate(1, 30, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let events = sim.accepted_events();
+    assert_eq!(events.len(), 31);
+    assert_same_events(&of_type(&events, "dps.cost2.booked"), &expected_cost_events(&scenario, 0));
+    assert_same_events(&of_type(&events, "dps.subscription.status"), &[expected_status_event(&scenario, 0)]);
+    assert_unique_ids(&events);
+    // Cost events arrive in booking order, as the walk-through's sort gives them.
+    let starts: Vec<&str> =
+        of_type(&events, "dps.cost2.booked").iter().map(|e| e["startTime"].as_str().unwrap()).collect();
+    assert!(starts.windows(2).all(|w| w[0] < w[1]));
+
+    // 1 token + subscription list + details + cost + 1 ingest POST.
+    let requests = sim.requests();
+    assert_eq!(requests.len(), 5, "{requests:#?}");
+    assert_eq!(requests.iter().filter(|r| r.service == Service::Environment).count(), 1);
+    assert!(out.stderr.contains("1 of 1 exports succeeded"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn accounts_sharing_a_subscription_each_export_their_cost_and_its_status_once() {
+    let scenario = generate(3, 20, 0, true);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions { name_subscription: true, ..ConfigOptions::default() });
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let events = sim.accepted_events();
+    let expected: Vec<_> = (0..3).flat_map(|i| expected_cost_events(&scenario, i)).collect();
+    assert_same_events(&of_type(&events, "dps.cost2.booked"), &expected);
+    assert_same_events(&of_type(&events, "dps.subscription.status"), &[expected_status_event(&scenario, 0)]);
+    assert_eq!(events.len(), 3 * 20 + 1);
+    assert_unique_ids(&events);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_without_a_named_subscription_finds_its_active_regular_one() {
+    // Each account also lists an EXPIRED subscription; the ACTIVE REGULAR one is exported.
+    let scenario = generate(2, 10, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let events = sim.accepted_events();
+    let statuses: Vec<_> = (0..2).map(|i| expected_status_event(&scenario, i)).collect();
+    assert_same_events(&of_type(&events, "dps.subscription.status"), &statuses);
+    let costs: Vec<_> = (0..2).flat_map(|i| expected_cost_events(&scenario, i)).collect();
+    assert_same_events(&of_type(&events, "dps.cost2.booked"), &costs);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clusters_export_one_quota_event_per_unit_and_a_dps_cluster_fails_alone() {
+    let mut scenario = generate(1, 5, 3, false);
+    scenario.clusters[1].licensing = Licensing::Dps;
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 1, "a failed cluster makes the run fail: {}", out.stderr);
+    assert!(out.stderr.contains("FAILED cluster managed-2"), "{}", out.stderr);
+    assert!(out.stderr.contains("HTTP 422") && out.stderr.contains("not on classic licensing"), "{}", out.stderr);
+
+    let events = sim.accepted_events();
+    let expected: Vec<_> = [0, 2].iter().flat_map(|i| expected_quota_events(&scenario, *i)).collect();
+    assert_eq!(expected.len(), 6);
+    assert_same_events(&of_type(&events, "cluster.license.quota"), &expected);
+    assert_eq!(of_type(&events, "dps.cost2.booked").len(), 5, "the account is exported as usual");
+    for event in &events {
+        let text = event.to_string();
+        assert!(!text.contains("licenseKey") && !text.contains("contactEmailAddress") && !text.contains("ops@acme"));
+    }
+    // An overage without a limit stays without one: never an invented 0.
+    let host_units = of_type(&events, "cluster.license.quota").into_iter().find(|e| e["unit"] == "HOST_UNITS").unwrap();
+    assert!(host_units.get("overageQuota").is_none(), "{host_units}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_credentials_fail_that_account_only_naming_it_and_the_sso_message() {
+    let scenario = generate(3, 7, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions { wrong_secret: vec![1], ..ConfigOptions::default() });
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 1);
+    let failed_line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("FAILED account Account 2"))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(failed_line.contains("HTTP 400") && failed_line.contains("Invalid client credentials"), "{failed_line}");
+    assert!(out.stderr.contains("2 of 3 exports succeeded"), "{}", out.stderr);
+
+    let events = sim.accepted_events();
+    let expected: Vec<_> = [0, 2].iter().flat_map(|i| expected_cost_events(&scenario, *i)).collect();
+    assert_same_events(&of_type(&events, "dps.cost2.booked"), &expected);
+    assert!(!out.stderr.contains("WRONG.secret"), "the wrong secret is not printed either");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_prints_the_exact_events_and_sends_nothing() {
+    let scenario = generate(2, 10, 1, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let out = dtcost(&scenario, &setup, &["run", "--dry-run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(sim.accepted_events().is_empty());
+    assert!(sim.requests().iter().all(|r| r.service != Service::Environment), "no ingest request on a dry run");
+
+    let printed: Vec<serde_json::Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut expected: Vec<_> = (0..2).flat_map(|i| expected_cost_events(&scenario, i)).collect();
+    expected.extend((0..2).map(|i| expected_status_event(&scenario, i)));
+    expected.extend(expected_quota_events(&scenario, 0));
+    for event in &mut expected {
+        event.as_object_mut().unwrap().remove("event.kind"); // set by the ingest API, not by us
+    }
+    assert_same_events(&printed.iter().collect::<Vec<_>>(), &expected);
+    assert_unique_ids(&printed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rerun_sends_the_same_event_ids() {
+    let scenario = generate(1, 10, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let first = dtcost(&scenario, &setup, &["run", "--dry-run"]).await;
+    let second = dtcost(&scenario, &setup, &["run", "--dry-run"]).await;
+    let cost_ids = |out: &Output| -> Vec<String> {
+        out.stdout
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|e| e["event.type"] == "dps.cost2.booked")
+            .map(|e| e["event.id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(cost_ids(&first), cost_ids(&second));
+    assert_eq!(cost_ids(&first).len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oauth_target_ingests_through_the_platform_path() {
+    let scenario = generate(1, 5, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions { oauth_target: true, ..ConfigOptions::default() });
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(sim.accepted_events().len(), 6);
+    let ingest: Vec<_> = sim.requests().into_iter().filter(|r| r.service == Service::Environment).collect();
+    assert_eq!(ingest.len(), 1);
+    assert_eq!(ingest[0].path, "/platform/classic/environment-api/v2/bizevents/ingest");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_authenticates_everything_and_lists_what_it_would_send() {
+    let scenario = generate(2, 12, 1, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions { wrong_secret: vec![0], ..ConfigOptions::default() });
+    let out = dtcost(&scenario, &setup, &["check"]).await;
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("FAILED account Account 1") && out.stdout.contains("Invalid client credentials"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("ok     account Account 2")
+            && out.stdout.contains("12 records read; a run would send 13 events"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("ok     cluster managed-1"), "{}", out.stdout);
+    assert!(sim.accepted_events().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_config_names_the_key_and_exits_2() {
+    let scenario = generate(1, 1, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let text = std::fs::read_to_string(&setup.config).unwrap().replace(&scenario.accounts[0].uuid, "not-a-uuid");
+    std::fs::write(&setup.config, text).unwrap();
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("dtcost.toml: accounts[0].uuid: \"not-a-uuid\" is not a UUID"), "{}", out.stderr);
+    assert!(sim.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_appears_in_output_even_when_everything_fails() {
+    // Every account and cluster fails in a different way, with debug logs on: `dtcost()` asserts
+    // on every run that no secret of the scenario appears; this run makes the most noise.
+    let mut scenario = generate(2, 3, 2, false);
+    scenario.clusters[0].licensing = Licensing::Dps;
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let mut setup = write_config(&scenario, &sim, &ConfigOptions { wrong_secret: vec![0], ..ConfigOptions::default() });
+    // Cluster 2 gets account 2's secret as its token; the ingest token file is wrong.
+    setup.env.retain(|(k, _)| k != "CLUSTER_1_TOKEN");
+    setup.env.push(("CLUSTER_1_TOKEN".into(), scenario.accounts[1].client_secret.clone()));
+    std::fs::write(setup.dir.path().join("ingest.token"), &scenario.clusters[0].api_token).unwrap();
+    for args in [&["run"][..], &["run", "--dry-run"], &["check"]] {
+        let out = dtcost(&scenario, &setup, args).await;
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+    }
+    for event in sim.accepted_events() {
+        assert_no_secret(&scenario, &event.to_string());
+    }
+}

@@ -1,0 +1,117 @@
+//! The sandbox around each instance, driven through the host's runtime directly: outbound HTTP
+//! only to the configured origins, bounded memory, bounded time.
+
+mod support;
+
+use std::time::Duration;
+
+use dtcost::config::Origin;
+use dtcost::runtime::{
+    AccountPlan, ExportError, IngestTarget, OauthClient, Runtime, RuntimeError, Sandbox, TargetAuth,
+};
+use dtcost::secret::Secret;
+use dtcost_sim::{Service, Simulator};
+use support::*;
+
+fn plan(scenario: &dtcost_sim::Scenario, sim: &Simulator, api_url: &str) -> AccountPlan {
+    let account = &scenario.accounts[0];
+    AccountPlan {
+        name: account.name.clone(),
+        uuid: account.uuid.clone(),
+        client: OauthClient {
+            client_id: account.client_id.clone(),
+            token_url: sim.sso_url.clone(),
+            account_uuid: Some(account.uuid.clone()),
+        },
+        api_url: api_url.to_owned(),
+        subscription: None,
+        emit_subscription_status: true,
+        read_at: "2026-11-23T00:00:00Z".into(),
+        target: IngestTarget {
+            environment_url: sim.environment_url.clone(),
+            auth: TargetAuth::ApiToken,
+            provider: "dps4ma.ingester".into(),
+            max_batch_bytes: 5_000_000,
+            dry_run: false,
+        },
+    }
+}
+
+fn sandbox(scenario: &dtcost_sim::Scenario, allowed: &[&str]) -> Sandbox {
+    Sandbox {
+        allowed: allowed.iter().map(|url| Origin::parse(url).unwrap()).collect(),
+        config: vec![
+            ("account-client-secret", Secret::new(scenario.accounts[0].client_secret.clone())),
+            ("target-api-token", Secret::new(scenario.ingest.api_token.clone())),
+        ],
+        memory_bytes: 64 << 20,
+        timeout: Duration::from_secs(30),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_to_an_unlisted_host_is_refused_before_it_leaves() {
+    let scenario = generate(1, 3, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let runtime = Runtime::new().unwrap();
+    // The account API is not in the allowlist: the SSO and the environment are.
+    let result = runtime
+        .export_account(plan(&scenario, &sim, &sim.api_url), sandbox(&scenario, &[&sim.sso_url, &sim.environment_url]))
+        .await
+        .unwrap();
+    let Err(ExportError::Request(failure)) = result else { panic!("{result:?}") };
+    assert!(failure.request.starts_with(&format!("GET {}/sub/v2/accounts/", sim.api_url)), "{failure:?}");
+    assert!(failure.message.contains("refused the request"), "{failure:?}");
+    assert!(sim.requests().iter().all(|r| r.service != Service::AccountApi), "nothing reached the API");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_plan_runs_when_its_hosts_are_allowed() {
+    let scenario = generate(1, 3, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let runtime = Runtime::new().unwrap();
+    let report = runtime
+        .export_account(
+            plan(&scenario, &sim, &sim.api_url),
+            sandbox(&scenario, &[&sim.sso_url, &sim.api_url, &sim.environment_url]),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((report.events_built, report.events_accepted), (4, 4));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_over_its_memory_cap_is_stopped_with_a_clear_error() {
+    let scenario = generate(1, 3, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let runtime = Runtime::new().unwrap();
+    let mut tight = sandbox(&scenario, &[&sim.sso_url, &sim.api_url, &sim.environment_url]);
+    tight.memory_bytes = 64 << 10; // less than the component's initial memory
+    let error = runtime.export_account(plan(&scenario, &sim, &sim.api_url), tight).await.unwrap_err();
+    assert!(matches!(error, RuntimeError::Trap(_)), "{error}");
+    assert!(error.to_string().contains("memory"), "{error}");
+    assert!(sim.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_over_its_time_limit_is_stopped() {
+    let scenario = generate(1, 3, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    // An "account API" that accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let _hold = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let runtime = Runtime::new().unwrap();
+    let mut short = sandbox(&scenario, &[&sim.sso_url, &silent_url, &sim.environment_url]);
+    short.timeout = Duration::from_millis(1500);
+    let started = std::time::Instant::now();
+    let error = runtime.export_account(plan(&scenario, &sim, &silent_url), short).await.unwrap_err();
+    assert!(matches!(error, RuntimeError::Timeout(_)), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
