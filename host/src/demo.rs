@@ -1,8 +1,11 @@
 //! `dtcost demo`: the whole export against the simulator, with generated data, and a summary a
 //! newcomer can read. No tenant, no network beyond loopback.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
+
+use anyhow::Context as _;
 
 use dtcost_sim::{Generate, Scenario, Simulator};
 use serde_json::Value;
@@ -19,17 +22,23 @@ pub struct DemoOptions {
     pub seed: u64,
 }
 
+impl DemoOptions {
+    fn scenario(&self) -> Scenario {
+        Scenario::generate(&Generate {
+            accounts: self.accounts,
+            days: self.days,
+            clusters: self.clusters,
+            shared_subscription: true,
+            last_day: dtcost_sim::yesterday(),
+            seed: self.seed,
+        })
+    }
+}
+
 /// Runs the demo; `Ok(true)` when every generated event was accepted.
 pub async fn demo(options: DemoOptions) -> anyhow::Result<bool> {
     let started = Instant::now();
-    let scenario = Scenario::generate(&Generate {
-        accounts: options.accounts,
-        days: options.days,
-        clusters: options.clusters,
-        shared_subscription: true,
-        last_day: dtcost_sim::yesterday(),
-        seed: options.seed,
-    });
+    let scenario = options.scenario();
     let simulator = Simulator::start(scenario.clone()).await?;
     let config = demo_config(&scenario, &simulator);
     println!("dtcost demo: a simulated Dynatrace on loopback");
@@ -64,6 +73,70 @@ pub async fn demo(options: DemoOptions) -> anyhow::Result<bool> {
         println!("every generated event was accepted.");
     }
     Ok(everything_accepted)
+}
+
+/// Serves the simulator until Ctrl-C or SIGTERM, with a config for it in `out`.
+pub async fn simulate(options: DemoOptions, out: &Path) -> anyhow::Result<()> {
+    let scenario = options.scenario();
+    let simulator = Simulator::start(scenario.clone()).await?;
+    let secrets = out.join("secrets");
+    std::fs::create_dir_all(&secrets).with_context(|| format!("creating {}", secrets.display()))?;
+    let write_secret = |name: &str, value: &str| -> anyhow::Result<String> {
+        let path = secrets.join(name);
+        std::fs::write(&path, value).with_context(|| format!("writing {}", path.display()))?;
+        Ok(format!("secrets/{name}"))
+    };
+    let shared = scenario.accounts.first().map(|a| a.subscriptions[0].clone()).unwrap_or_default();
+    let mut toml = format!(
+        "# Written by `dtcost simulate`: a simulated Dynatrace on loopback. Its secrets are in secrets/.\n\
+         token-url = \"{}\"\napi-url = \"{}\"\n\n[target]\nurl = \"{}\"\napi-token-file = \"{}\"\n",
+        simulator.sso_url,
+        simulator.api_url,
+        simulator.environment_url,
+        write_secret("ingest-api-token", &scenario.ingest.api_token)?
+    );
+    for (index, account) in scenario.accounts.iter().enumerate() {
+        toml.push_str(&format!(
+            "\n[[accounts]]\nname = \"{}\"\nuuid = \"{}\"\nclient-id = \"{}\"\nclient-secret-file = \"{}\"\nsubscription = \"{shared}\"\n",
+            account.name,
+            account.uuid,
+            account.client_id,
+            write_secret(&format!("account-{}-client-secret", index + 1), &account.client_secret)?
+        ));
+    }
+    for (index, (cluster, url)) in scenario.clusters.iter().zip(&simulator.cluster_urls).enumerate() {
+        toml.push_str(&format!(
+            "\n[[clusters]]\nname = \"{}\"\nurl = \"{url}\"\napi-token-file = \"{}\"\n",
+            cluster.name,
+            write_secret(&format!("cluster-{}-api-token", index + 1), &cluster.api_token)?
+        ));
+    }
+    let config = out.join("dtcost.toml");
+    std::fs::write(&config, toml).with_context(|| format!("writing {}", config.display()))?;
+    println!("simulated Dynatrace on loopback; config written to {}", config.display());
+    println!("  SSO {}  account API {}  environment {}", simulator.sso_url, simulator.api_url, simulator.environment_url);
+    println!("  try: dtcost run --config {}", config.display());
+    println!("stop with Ctrl-C");
+    wait_for_shutdown().await;
+    let accepted = simulator.accepted_events().len();
+    println!("simulator stopped; it accepted {accepted} events");
+    Ok(())
+}
+
+async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn demo_config(scenario: &Scenario, simulator: &Simulator) -> Config {

@@ -50,19 +50,46 @@ enum Command {
     },
     /// Start a simulated Dynatrace on loopback with generated data, export into it, and summarise.
     Demo {
-        /// Accounts booking against one shared (DPS for Hybrid) subscription.
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=1000))]
-        accounts: u16,
-        /// Days of booked cost per account.
-        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u16).range(1..=366))]
-        days: u16,
-        /// Managed clusters on classic licensing.
-        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(0..=100))]
-        clusters: u16,
-        /// Seed of the generated data.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
+        #[command(flatten)]
+        data: DataArgs,
     },
+    /// Serve the simulated Dynatrace until interrupted, and write a config (and secret files)
+    /// that points at it, for `dtcost run` or another component runtime.
+    Simulate {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Where to write dtcost.toml and the secrets/ folder.
+        #[arg(long, value_name = "DIR", default_value = "dtcost-sim")]
+        out: PathBuf,
+    },
+}
+
+/// The simulator's generated data.
+#[derive(clap::Args)]
+struct DataArgs {
+    /// Accounts booking against one shared (DPS for Hybrid) subscription.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    accounts: u16,
+    /// Days of booked cost per account.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u16).range(1..=366))]
+    days: u16,
+    /// Managed clusters on classic licensing.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(0..=100))]
+    clusters: u16,
+    /// Seed of the generated data.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+impl From<DataArgs> for demo::DemoOptions {
+    fn from(data: DataArgs) -> Self {
+        demo::DemoOptions {
+            accounts: data.accounts.into(),
+            days: data.days.into(),
+            clusters: data.clusters.into(),
+            seed: data.seed,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -151,11 +178,13 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(exit_code(&outcomes))
         }
-        Command::Demo { accounts, days, clusters, seed } => {
-            let options =
-                demo::DemoOptions { accounts: accounts.into(), days: days.into(), clusters: clusters.into(), seed };
-            let ok = demo::demo(options).await?;
+        Command::Demo { data } => {
+            let ok = demo::demo(data.into()).await?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPORT_FAILED) })
+        }
+        Command::Simulate { data, out } => {
+            demo::simulate(data.into(), &out).await?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
