@@ -11,6 +11,8 @@ use serde::Deserialize;
 use crate::secret::Secret;
 
 pub const DEFAULT_TOKEN_URL: &str = "https://sso.dynatrace.com/sso/oauth2/token";
+/// The token endpoint's path on an SSO host.
+pub const TOKEN_PATH: &str = "/sso/oauth2/token";
 pub const DEFAULT_API_URL: &str = "https://api.dynatrace.com";
 pub const DEFAULT_PROVIDER: &str = "dps4ma.ingester";
 
@@ -82,6 +84,8 @@ pub struct ClusterConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct RawConfig {
+    /// The SSO token endpoint; a bare SSO host gets the standard path.
+    #[serde(alias = "sso-url")]
     token_url: Option<String>,
     api_url: Option<String>,
     provider: Option<String>,
@@ -210,7 +214,10 @@ impl Validator<'_> {
     }
 
     fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
-        let token_url = self.url("token-url", raw.token_url.unwrap_or_else(|| DEFAULT_TOKEN_URL.into()))?;
+        let mut token_url = self.url("token-url", raw.token_url.unwrap_or_else(|| DEFAULT_TOKEN_URL.into()))?;
+        if !token_url.split("://").nth(1).unwrap_or("").contains('/') {
+            token_url.push_str(TOKEN_PATH);
+        }
         let api_url = self.url("api-url", raw.api_url.unwrap_or_else(|| DEFAULT_API_URL.into()))?;
         let concurrency = raw.concurrency.unwrap_or(4);
         if !(1..=64).contains(&concurrency) {
@@ -301,6 +308,14 @@ impl Validator<'_> {
             self.error("target.url", "missing: the environment that receives the events (or set DT_ENVIRONMENT_URL)")
         })?;
         let url = self.url("target.url", url)?;
+        if url.contains("/bizevents/ingest") {
+            return Err(self.error(
+                "target.url",
+                format!(
+                    "{url:?}: give the environment URL (e.g. https://abc12345.live.dynatrace.com), without the API path"
+                ),
+            ));
+        }
         let auth = if let Some(client_id) = raw.client_id {
             let client_secret = self
                 .secret("target.client-secret", raw.client_secret_env, raw.client_secret_file, None)?
@@ -558,6 +573,13 @@ mod tests {
         assert_eq!(config.accounts[0].client_id, "dt0s02.X");
         assert_eq!(config.clusters[0].name, "managed.example.com");
         assert!(matches!(&config.target.auth, TargetAuth::ApiToken(t) if t.expose() == "tok"));
+    }
+
+    #[test]
+    fn an_sso_host_gets_the_token_path() {
+        let text = GOOD.replace("[target]", "sso-url = \"http://127.0.0.1:9000/\"\n[target]");
+        let config = parse(&text, &[("INGEST_TOKEN", "t1"), ("ACME_SECRET", "s1"), ("CLUSTER_TOKEN", "c1")]).unwrap();
+        assert_eq!(config.token_url, "http://127.0.0.1:9000/sso/oauth2/token");
     }
 
     #[test]

@@ -114,7 +114,10 @@ pub async fn simulate(options: DemoOptions, out: &Path) -> anyhow::Result<()> {
     let config = out.join("dtcost.toml");
     std::fs::write(&config, toml).with_context(|| format!("writing {}", config.display()))?;
     println!("simulated Dynatrace on loopback; config written to {}", config.display());
-    println!("  SSO {}  account API {}  environment {}", simulator.sso_url, simulator.api_url, simulator.environment_url);
+    println!(
+        "  SSO {}  account API {}  environment {}",
+        simulator.sso_url, simulator.api_url, simulator.environment_url
+    );
     println!("  try: dtcost run --config {}", config.display());
     println!("stop with Ctrl-C");
     wait_for_shutdown().await;
