@@ -216,3 +216,40 @@ async fn no_secret_appears_in_output_even_when_everything_fails() {
         assert_no_secret(&scenario, &event.to_string());
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_are_split_by_bytes_and_every_one_is_acknowledged() {
+    let scenario = generate(1, 40, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    // A cost event is about 450 bytes: 2000-byte requests hold 4 of them.
+    let setup = write_config(
+        &scenario,
+        &sim,
+        &ConfigOptions { extra: "max-batch-bytes = 2000".into(), ..ConfigOptions::default() },
+    );
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let events = sim.accepted_events();
+    assert_same_events(&of_type(&events, "dps.cost2.booked"), &expected_cost_events(&scenario, 0));
+    let posts = sim.requests().into_iter().filter(|r| r.service == Service::Environment).count();
+    let sent_bytes = |e: &serde_json::Value| {
+        let mut e = e.clone();
+        e.as_object_mut().unwrap().remove("event.kind"); // added by the ingest API
+        e.to_string().len() + 1
+    };
+    let bytes: usize = events.iter().map(sent_bytes).sum();
+    assert!(posts >= bytes.div_ceil(2000) && posts <= 41, "{posts} POSTs for {bytes} bytes");
+    assert!(out.stderr.contains("41 sent, 41 accepted"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_simulator_s_tokens_really_expire() {
+    let mut scenario = generate(1, 3, 0, false);
+    scenario.token_ttl = std::time::Duration::ZERO;
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("HTTP 401: Token expired"), "{}", out.stderr);
+    assert!(sim.accepted_events().is_empty());
+}
