@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use dtcost::config::Origin;
 use dtcost::runtime::{
-    AccountPlan, ExportError, IngestTarget, OauthClient, Runtime, RuntimeError, Sandbox, TargetAuth,
+    AccountPlan, ExportError, IngestTarget, OauthClient, RetryPolicy, Runtime, RuntimeError, Sandbox, TargetAuth,
 };
 use dtcost::secret::Secret;
 use dtcost_sim::{Service, Simulator};
@@ -34,6 +34,9 @@ fn plan(scenario: &dtcost_sim::Scenario, sim: &Simulator, api_url: &str) -> Acco
             max_batch_bytes: 5_000_000,
             dry_run: false,
         },
+        retry: RetryPolicy { initial_delay_ms: 10, max_delay_ms: 100, multiplier: 2.0, max_elapsed_ms: 5_000 },
+        state: None,
+        window_days: 35,
     }
 }
 

@@ -17,7 +17,7 @@ use bindings::exports::dtcost::exporter::{job as wit_job, transform as wit_trans
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
 
-use crate::http::{self, Request, Response, Transport};
+use crate::http::{self, Request, Response, Transport, TransportError};
 use crate::model;
 use crate::secrets::Secrets;
 use crate::{events, job};
@@ -102,37 +102,58 @@ impl Secrets for ConfigStore {
 struct WasiHttp;
 
 impl Transport for WasiHttp {
-    fn send(&mut self, request: &Request) -> Result<Response, String> {
-        let (scheme, authority, path) =
-            http::split_url(&request.url).ok_or_else(|| format!("{:?} is not an http(s) URL", request.url))?;
+    fn send(&mut self, request: &Request) -> Result<Response, TransportError> {
+        self.exchange(request).map_err(|(retryable, message)| TransportError { retryable, message })
+    }
+
+    fn monotonic_millis(&mut self) -> u64 {
+        wasip2::clocks::monotonic_clock::now() / 1_000_000
+    }
+
+    fn wall_millis(&mut self) -> u64 {
+        let now = wasip2::clocks::wall_clock::now();
+        now.seconds * 1000 + u64::from(now.nanoseconds / 1_000_000)
+    }
+
+    fn sleep_millis(&mut self, millis: u64) {
+        wasip2::clocks::monotonic_clock::subscribe_duration(millis.saturating_mul(1_000_000)).block();
+    }
+}
+
+impl WasiHttp {
+    /// One request and its response; `Err((retryable, message))` when no response came.
+    fn exchange(&mut self, request: &Request) -> Result<Response, (bool, String)> {
+        let permanent = |message: String| (false, message);
+        let (scheme, authority, path) = http::split_url(&request.url)
+            .ok_or_else(|| permanent(format!("{:?} is not an http(s) URL", request.url)))?;
         let mut headers: Vec<(String, Vec<u8>)> =
             request.headers.iter().map(|(name, value)| (name.to_string(), value.as_bytes().to_vec())).collect();
         if request.method == http::Method::Post {
             // Without content-length, wasi-http sends a chunked body, which some servers drop.
             headers.push(("content-length".into(), request.body.len().to_string().into_bytes()));
         }
-        let fields = Fields::from_list(&headers).map_err(|e| format!("invalid request header: {e:?}"))?;
+        let fields = Fields::from_list(&headers).map_err(|e| permanent(format!("invalid request header: {e:?}")))?;
         let outgoing = OutgoingRequest::new(fields);
         let method = match request.method {
             http::Method::Get => Method::Get,
             http::Method::Post => Method::Post,
         };
         let scheme = if scheme == "https" { Scheme::Https } else { Scheme::Http };
-        outgoing.set_method(&method).map_err(|()| "invalid method".to_owned())?;
-        outgoing.set_scheme(Some(&scheme)).map_err(|()| "invalid scheme".to_owned())?;
-        outgoing.set_authority(Some(authority)).map_err(|()| format!("invalid host {authority:?}"))?;
-        outgoing.set_path_with_query(Some(path)).map_err(|()| format!("invalid path {path:?}"))?;
+        outgoing.set_method(&method).map_err(|()| permanent("invalid method".to_owned()))?;
+        outgoing.set_scheme(Some(&scheme)).map_err(|()| permanent("invalid scheme".to_owned()))?;
+        outgoing.set_authority(Some(authority)).map_err(|()| permanent(format!("invalid host {authority:?}")))?;
+        outgoing.set_path_with_query(Some(path)).map_err(|()| permanent(format!("invalid path {path:?}")))?;
         let options = RequestOptions::new();
         // Ignored by hosts that do not support them; the host bounds each instance's time anyway.
         let _ = options.set_connect_timeout(Some(10 * SECOND_NS));
         let _ = options.set_first_byte_timeout(Some(120 * SECOND_NS));
         let _ = options.set_between_bytes_timeout(Some(60 * SECOND_NS));
-        let body = outgoing.body().map_err(|()| "request body already taken".to_owned())?;
+        let body = outgoing.body().map_err(|()| permanent("request body already taken".to_owned()))?;
         // The head goes first: writing a large body before `handle` can deadlock (toolchain.md §6.4).
         let pending = outgoing_handler::handle(outgoing, Some(options)).map_err(describe_error)?;
         let mut write_error = None;
         {
-            let stream = body.write().map_err(|()| "request body stream already taken".to_owned())?;
+            let stream = body.write().map_err(|()| permanent("request body stream already taken".to_owned()))?;
             for chunk in request.body.chunks(4096) {
                 if let Err(error) = stream.blocking_write_and_flush(chunk) {
                     write_error = Some(format!("{error:?}"));
@@ -144,44 +165,53 @@ impl Transport for WasiHttp {
         let finished = OutgoingBody::finish(body, None);
         let response = loop {
             if let Some(result) = pending.get() {
-                break result.map_err(|()| "response already taken".to_owned())?;
+                break result.map_err(|()| permanent("response already taken".to_owned()))?;
             }
             pending.subscribe().block();
         };
         let response = response.map_err(|error| {
-            let mut message = describe_error(error);
+            let (retryable, mut message) = describe_error(error);
             if let Some(write_error) = &write_error {
                 message.push_str(&format!(" (writing the body failed: {write_error})"));
             }
             if let Err(error) = &finished {
                 message.push_str(&format!(" (finishing the body failed: {error:?})"));
             }
-            message
+            (retryable, message)
         })?;
         let status = response.status();
-        let incoming = response.consume().map_err(|()| "response body already taken".to_owned())?;
+        let headers = response
+            .headers()
+            .entries()
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), String::from_utf8_lossy(&value).into_owned()))
+            .collect();
+        let incoming = response.consume().map_err(|()| permanent("response body already taken".to_owned()))?;
         let mut bytes = Vec::new();
         {
-            let mut stream = incoming.stream().map_err(|()| "response body stream already taken".to_owned())?;
+            let mut stream =
+                incoming.stream().map_err(|()| permanent("response body stream already taken".to_owned()))?;
             let mut limited = (&mut stream).take(MAX_RESPONSE_BYTES as u64 + 1);
-            limited.read_to_end(&mut bytes).map_err(|e| format!("reading the response body failed: {e}"))?;
+            // A body cut short is a transport fault: worth another try.
+            limited.read_to_end(&mut bytes).map_err(|e| (true, format!("reading the response body failed: {e}")))?;
         }
         if bytes.len() > MAX_RESPONSE_BYTES {
-            return Err(format!("the response body exceeds {MAX_RESPONSE_BYTES} bytes; refused"));
+            return Err(permanent(format!("the response body exceeds {MAX_RESPONSE_BYTES} bytes; refused")));
         }
-        Ok(Response { status, body: bytes })
+        Ok(Response { status, headers, body: bytes })
     }
 }
 
-fn describe_error(error: ErrorCode) -> String {
+/// What went wrong, and whether trying again may help.
+fn describe_error(error: ErrorCode) -> (bool, String) {
     match error {
         ErrorCode::HttpRequestDenied => {
-            "the host refused the request: its host is not among the configured Dynatrace hosts".to_owned()
+            (false, "the host refused the request: its host is not among the configured Dynatrace hosts".to_owned())
         }
-        ErrorCode::DnsError(e) => format!("DNS lookup failed: {}", e.rcode.unwrap_or_default()),
-        ErrorCode::ConnectionRefused => "connection refused".to_owned(),
-        ErrorCode::ConnectionTimeout => "connection timed out".to_owned(),
-        other => format!("{other:?}"),
+        ErrorCode::DnsError(e) => (false, format!("DNS lookup failed: {}", e.rcode.unwrap_or_default())),
+        ErrorCode::ConnectionRefused => (true, "connection refused".to_owned()),
+        ErrorCode::ConnectionTimeout => (true, "connection timed out".to_owned()),
+        other => (true, format!("{other:?}")),
     }
 }
 
@@ -300,6 +330,29 @@ impl From<wit_job::IngestTarget> for model::IngestTarget {
     }
 }
 
+impl From<wit_job::RetryPolicy> for model::RetryPolicy {
+    fn from(r: wit_job::RetryPolicy) -> Self {
+        Self {
+            initial_delay_ms: r.initial_delay_ms,
+            max_delay_ms: r.max_delay_ms,
+            multiplier: r.multiplier,
+            max_elapsed_ms: r.max_elapsed_ms,
+        }
+    }
+}
+
+impl From<wit_job::DeliveryState> for model::DeliveryState {
+    fn from(s: wit_job::DeliveryState) -> Self {
+        Self { subscription_uuid: s.subscription_uuid, frozen_before: s.frozen_before, sent: s.sent }
+    }
+}
+
+impl From<model::DeliveryState> for wit_job::DeliveryState {
+    fn from(s: model::DeliveryState) -> Self {
+        Self { subscription_uuid: s.subscription_uuid, frozen_before: s.frozen_before, sent: s.sent }
+    }
+}
+
 impl From<wit_job::AccountPlan> for model::AccountPlan {
     fn from(p: wit_job::AccountPlan) -> Self {
         Self {
@@ -311,13 +364,16 @@ impl From<wit_job::AccountPlan> for model::AccountPlan {
             emit_subscription_status: p.emit_subscription_status,
             read_at: p.read_at,
             target: p.target.into(),
+            retry: p.retry.into(),
+            state: p.state.map(Into::into),
+            window_days: p.window_days,
         }
     }
 }
 
 impl From<wit_job::ClusterPlan> for model::ClusterPlan {
     fn from(p: wit_job::ClusterPlan) -> Self {
-        Self { name: p.name, url: p.url, read_at: p.read_at, target: p.target.into() }
+        Self { name: p.name, url: p.url, read_at: p.read_at, target: p.target.into(), retry: p.retry.into() }
     }
 }
 
@@ -337,7 +393,10 @@ impl From<model::Report> for wit_job::Report {
             events_built: r.events_built,
             events_sent: r.events_sent,
             events_accepted: r.events_accepted,
+            events_skipped: r.events_skipped,
             requests: r.requests,
+            retries: r.retries,
+            throttled: r.throttled,
             failures: r.failures.into_iter().map(Into::into).collect(),
             rejected: r
                 .rejected
@@ -346,6 +405,7 @@ impl From<model::Report> for wit_job::Report {
                 .collect(),
             newest_day: r.newest_day,
             events: r.events,
+            state: r.state.map(Into::into),
         }
     }
 }

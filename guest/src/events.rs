@@ -55,6 +55,15 @@ pub fn cost_booked(
     subscription_uuid: &str,
     costs: &[CostRecord],
 ) -> Result<Vec<String>, InvalidRecord> {
+    Ok(cost_booked_by_day(context, subscription_uuid, costs)?.into_iter().map(|(_, event)| event).collect())
+}
+
+/// [`cost_booked`], each event with its day's start in milliseconds since the epoch.
+pub fn cost_booked_by_day(
+    context: &EventContext,
+    subscription_uuid: &str,
+    costs: &[CostRecord],
+) -> Result<Vec<(i64, String)>, InvalidRecord> {
     let mut order = Vec::with_capacity(costs.len());
     for (index, record) in costs.iter().enumerate() {
         let field = |name: &str| format!("data[{index}].{name}");
@@ -83,7 +92,7 @@ pub fn cost_booked(
 
     let mut cost_to_date = 0.0;
     let mut events = Vec::with_capacity(costs.len());
-    for (_, index) in order {
+    for (start, index) in order {
         let record = &costs[index];
         cost_to_date += record.value;
         let event = CostEvent {
@@ -101,9 +110,20 @@ pub fn cost_booked(
             cost_to_date,
         };
         let key = format!("{}|{}|{}", context.account_uuid, subscription_uuid, record.start_time);
-        events.push(with_event_id(COST_BOOKED, &key, &event));
+        events.push((start, with_event_id(COST_BOOKED, &key, &event)));
     }
     Ok(events)
+}
+
+/// Adds `exportedAt` (the run's time) to an event. It is not part of the `event.id`, so a day
+/// sent again unchanged keeps its id, while DQL can keep the latest version of a changed day.
+pub fn with_exported_at(event: &str, exported_at: &str) -> String {
+    let mut out = String::with_capacity(event.len() + exported_at.len() + 20);
+    out.push_str(event.strip_suffix('}').unwrap_or(event));
+    out.push_str(",\"exportedAt\":");
+    out.push_str(&serde_json::Value::from(exported_at).to_string());
+    out.push('}');
+    out
 }
 
 /// One `cluster.license.quota` event per unit kind present in the license.

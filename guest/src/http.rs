@@ -57,6 +57,8 @@ impl Request {
 #[derive(Debug, Clone, Default)]
 pub struct Response {
     pub status: u16,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
@@ -64,23 +66,145 @@ impl Response {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
 }
 
-/// Sends requests. An `Err` is a transport failure (refused by the host's allowlist, connection
-/// refused, timeout): no HTTP response came.
+/// No response came: refused by the host's allowlist, connection refused or dropped, timeout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransportError {
+    /// Whether trying again may help (a dropped connection may; a refused host never will).
+    pub retryable: bool,
+    pub message: String,
+}
+
+/// The outside world as the job sees it: HTTP and the clocks.
 pub trait Transport {
-    fn send(&mut self, request: &Request) -> Result<Response, String>;
+    fn send(&mut self, request: &Request) -> Result<Response, TransportError>;
+    /// Milliseconds on a monotonic clock, for token lifetimes and retry budgets.
+    fn monotonic_millis(&mut self) -> u64;
+    /// Milliseconds since the Unix epoch, for `X-RateLimit-Reset`.
+    fn wall_millis(&mut self) -> u64;
+    fn sleep_millis(&mut self, millis: u64);
 }
 
-/// Sends a request and counts it; a transport error becomes a [`RequestFailure`].
-pub fn send(transport: &mut dyn Transport, requests: &mut u32, request: &Request) -> Result<Response, RequestFailure> {
-    *requests += 1;
-    transport.send(request).map_err(|message| RequestFailure {
-        request: request.describe(),
-        status: None,
-        message,
-        events_not_sent: 0,
-    })
+/// How transient failures are retried: capped exponential backoff with jitter, bounded in time
+/// (the OpenTelemetry Collector's exporter defaults: 5 s, x1.5, at most 30 s, give up after 300 s).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    pub initial_delay_ms: u32,
+    pub max_delay_ms: u32,
+    pub multiplier: f64,
+    /// The time budget of one request, retries included; 0 disables retries.
+    pub max_elapsed_ms: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { initial_delay_ms: 5_000, max_delay_ms: 30_000, multiplier: 1.5, max_elapsed_ms: 300_000 }
+    }
+}
+
+/// Statuses worth another try: throttling and the gateway errors of an overloaded service.
+pub fn is_transient(status: u16) -> bool {
+    matches!(status, 429 | 502 | 503 | 504)
+}
+
+/// Sends requests with retries, and counts what it did.
+pub struct Client<'a> {
+    transport: &'a mut dyn Transport,
+    policy: RetryPolicy,
+    pub requests: u32,
+    pub retries: u32,
+    pub throttled: u32,
+    jitter_state: u64,
+}
+
+impl<'a> Client<'a> {
+    pub fn new(transport: &'a mut dyn Transport, policy: RetryPolicy) -> Self {
+        let seed = transport.wall_millis() ^ 0x9E37_79B9_7F4A_7C15;
+        Client { transport, policy, requests: 0, retries: 0, throttled: 0, jitter_state: seed | 1 }
+    }
+
+    pub fn now_millis(&mut self) -> u64 {
+        self.transport.monotonic_millis()
+    }
+
+    /// Sends `request`, retrying transient failures within the policy's budget. The last response
+    /// is returned whatever its status; `Err` only when no response came at all.
+    pub fn send(&mut self, request: &Request) -> Result<Response, RequestFailure> {
+        self.send_checked(request, |_| true)
+    }
+
+    /// Like [`Client::send`], and a 2xx response whose body `complete` refuses (a truncated
+    /// transfer, say) is retried too.
+    pub fn send_checked(
+        &mut self,
+        request: &Request,
+        complete: impl Fn(&[u8]) -> bool,
+    ) -> Result<Response, RequestFailure> {
+        let started = self.transport.monotonic_millis();
+        let mut attempt = 0u32;
+        loop {
+            self.requests += 1;
+            let outcome = self.transport.send(request);
+            let (retryable, hint) = match &outcome {
+                Ok(response) if response.status == 429 => {
+                    self.throttled += 1;
+                    (true, self.throttle_delay(response))
+                }
+                Ok(response) if is_transient(response.status) => (true, None),
+                Ok(response) if response.is_success() && !complete(&response.body) => (true, None),
+                Ok(_) => (false, None),
+                Err(error) => (error.retryable, None),
+            };
+            let delay = hint.unwrap_or_else(|| self.backoff(attempt));
+            let elapsed = self.transport.monotonic_millis().saturating_sub(started);
+            if !retryable || elapsed + delay > u64::from(self.policy.max_elapsed_ms) {
+                return match outcome {
+                    Ok(response) => Ok(response),
+                    Err(error) => Err(RequestFailure {
+                        request: request.describe(),
+                        status: None,
+                        message: if attempt > 0 {
+                            format!("{} (after {} attempts)", error.message, attempt + 1)
+                        } else {
+                            error.message
+                        },
+                        events_not_sent: 0,
+                    }),
+                };
+            }
+            self.transport.sleep_millis(delay);
+            self.retries += 1;
+            attempt += 1;
+        }
+    }
+
+    /// `Retry-After` (seconds) when present, else `X-RateLimit-Reset` (microseconds since the
+    /// epoch, as the Dynatrace environment and cluster APIs document it).
+    fn throttle_delay(&mut self, response: &Response) -> Option<u64> {
+        if let Some(seconds) = response.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
+            return Some(seconds.saturating_mul(1000));
+        }
+        let reset_micros = response.header("x-ratelimit-reset").and_then(|v| v.trim().parse::<u64>().ok())?;
+        let now = self.transport.wall_millis();
+        Some((reset_micros / 1000).saturating_sub(now).max(1))
+    }
+
+    /// Exponential backoff with "equal jitter": between half and all of the capped delay.
+    fn backoff(&mut self, attempt: u32) -> u64 {
+        let base =
+            f64::from(self.policy.initial_delay_ms) * self.policy.multiplier.max(1.0).powi(attempt.min(64) as i32);
+        let capped = base.min(f64::from(self.policy.max_delay_ms)).max(1.0) as u64;
+        // xorshift64: jitter needs no cryptographic randomness (and no wasi:random import).
+        self.jitter_state ^= self.jitter_state << 13;
+        self.jitter_state ^= self.jitter_state >> 7;
+        self.jitter_state ^= self.jitter_state << 17;
+        capped / 2 + self.jitter_state % (capped / 2 + 1)
+    }
 }
 
 /// A failure for a response that is not what the caller needed, with the API's own message.

@@ -1,62 +1,67 @@
-//! Business-events ingest: byte-bounded batches, every response checked, partial success read.
+//! Business-events ingest: byte-bounded batches, every response checked, partial success read,
+//! refused events tried once more, oversized batches split.
 
 use crate::events::event_id_of;
-use crate::http::{self, Request, Transport};
+use crate::http::{self, Client, Request, Response};
 use crate::model::{ExportError, IngestTarget, RejectedEvent, Report, RequestFailure, TargetAuth};
 use crate::parse;
 use crate::secrets::{self, Secrets};
-use crate::sso;
+use crate::sso::{self, TokenSource};
 
 pub const API_TOKEN_PATH: &str = "/api/v2/bizevents/ingest";
 pub const PLATFORM_PATH: &str = "/platform/classic/environment-api/v2/bizevents/ingest";
 /// The API's documented cap is 5 MB per request.
 pub const MAX_BATCH_BYTES: u32 = 5_000_000;
+const CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 /// Sends `events` to the target (or, on a dry run, puts them in the report) and accounts for
 /// every one of them in `report`: accepted, rejected, or not sent with a failure saying why.
+/// Returns, per event, whether the ingest API acknowledged it.
 pub fn ingest(
-    transport: &mut dyn Transport,
+    http: &mut Client,
     secrets: &dyn Secrets,
     target: &IngestTarget,
-    events: Vec<String>,
+    events: &[String],
     report: &mut Report,
-) {
-    report.events_built += events.len() as u32;
+) -> Vec<bool> {
+    let mut accepted = vec![false; events.len()];
     if target.dry_run {
-        report.events.extend(events);
-        return;
+        report.events.extend(events.iter().cloned());
+        return accepted;
     }
     if events.is_empty() {
-        return;
+        return accepted;
     }
-    let (url, authorization) = match authorize(transport, &mut report.requests, secrets, target) {
-        Ok(found) => found,
+    let url = http::join(&target.environment_url, ingest_path(target));
+    let mut auth = match IngestAuth::new(secrets, target) {
+        Ok(auth) => auth,
         Err(error) => {
             report.failures.push(RequestFailure {
-                request: format!("POST {}", http::join(&target.environment_url, ingest_path(target))),
+                request: format!("POST {url}"),
                 status: None,
                 message: format!("cannot authenticate to the ingest API: {error}"),
                 events_not_sent: events.len() as u32,
             });
-            return;
+            return accepted;
         }
     };
     let limit = target.max_batch_bytes.clamp(1024, MAX_BATCH_BYTES) as usize;
-    for batch in batches(&events, limit) {
+    let mut sender = Sender { http, auth: &mut auth, url: &url, events, report, accepted: &mut accepted };
+    for batch in batches(events, limit) {
         match batch {
-            Batch::Oversized(index) => report.failures.push(RequestFailure {
-                request: format!("POST {url}"),
-                status: None,
-                message: format!(
-                    "event {} is {} bytes, more than the {limit}-byte request cap; not sent",
-                    event_id_of(&events[index]).unwrap_or("?"),
-                    events[index].len()
-                ),
-                events_not_sent: 1,
-            }),
-            Batch::Range(range) => send_batch(transport, &url, &authorization, &events[range], report),
+            Batch::Oversized(index) => sender.not_sent(
+                &[index],
+                None,
+                format!("event is {} bytes, more than the {limit}-byte request cap", events[index].len()),
+            ),
+            Batch::Range(range) => {
+                let indexes: Vec<usize> = range.collect();
+                sender.report.events_sent += indexes.len() as u32;
+                sender.post(&indexes, true);
+            }
         }
     }
+    accepted
 }
 
 fn ingest_path(target: &IngestTarget) -> &'static str {
@@ -66,21 +71,123 @@ fn ingest_path(target: &IngestTarget) -> &'static str {
     }
 }
 
-fn authorize(
-    transport: &mut dyn Transport,
-    requests: &mut u32,
-    secrets: &dyn Secrets,
-    target: &IngestTarget,
-) -> Result<(String, String), ExportError> {
-    let url = http::join(&target.environment_url, ingest_path(target));
-    let authorization = match &target.auth {
-        TargetAuth::ApiToken => format!("Api-Token {}", secrets.require(secrets::TARGET_API_TOKEN)?),
-        TargetAuth::OAuth(client) => {
-            let secret = secrets.require(secrets::TARGET_CLIENT_SECRET)?;
-            format!("Bearer {}", sso::fetch_token(transport, requests, client, &secret, sso::INGEST_SCOPE)?)
+enum IngestAuth {
+    ApiToken(String),
+    OAuth(TokenSource),
+}
+
+impl IngestAuth {
+    fn new(secrets: &dyn Secrets, target: &IngestTarget) -> Result<Self, ExportError> {
+        Ok(match &target.auth {
+            TargetAuth::ApiToken => IngestAuth::ApiToken(secrets.require(secrets::TARGET_API_TOKEN)?),
+            TargetAuth::OAuth(client) => IngestAuth::OAuth(TokenSource::new(
+                client.clone(),
+                secrets.require(secrets::TARGET_CLIENT_SECRET)?,
+                sso::INGEST_SCOPE,
+            )),
+        })
+    }
+}
+
+struct Sender<'s, 'h> {
+    http: &'s mut Client<'h>,
+    auth: &'s mut IngestAuth,
+    url: &'s str,
+    events: &'s [String],
+    report: &'s mut Report,
+    accepted: &'s mut [bool],
+}
+
+impl Sender<'_, '_> {
+    /// POSTs the events at `indexes` as one JSON array and records the outcome of each.
+    fn post(&mut self, indexes: &[usize], resend_refused: bool) {
+        let mut body = Vec::with_capacity(indexes.iter().map(|&i| self.events[i].len() + 1).sum::<usize>() + 2);
+        body.push(b'[');
+        for (n, &index) in indexes.iter().enumerate() {
+            if n > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(self.events[index].as_bytes());
         }
-    };
-    Ok((url, authorization))
+        body.push(b']');
+        let url = self.url.to_owned();
+        let build = |authorization: String| {
+            Request::post(url.clone(), CONTENT_TYPE, body.clone()).header("authorization", authorization)
+        };
+        let sent = match &mut *self.auth {
+            IngestAuth::ApiToken(token) => {
+                let request = build(format!("Api-Token {token}"));
+                self.http.send(&request).map(|response| (request, response)).map_err(ExportError::Request)
+            }
+            IngestAuth::OAuth(tokens) => tokens.send(self.http, build, |_| true),
+        };
+        let (request, response) = match sent {
+            Ok(sent) => sent,
+            Err(ExportError::Request(failure)) => return self.not_sent(indexes, failure.status, failure.message),
+            Err(error) => return self.not_sent(indexes, None, error.to_string()),
+        };
+        if response.is_success() {
+            for &index in indexes {
+                self.accepted[index] = true;
+            }
+            self.report.events_accepted += indexes.len() as u32;
+            return;
+        }
+        // 413: the API's cap is smaller than ours; halve until it fits.
+        if response.status == 413 && indexes.len() > 1 {
+            let (first, second) = indexes.split_at(indexes.len() / 2);
+            self.post(first, resend_refused);
+            self.post(second, resend_refused);
+            return;
+        }
+        if let Some(refused) = self.partial_success(indexes, &response) {
+            let refused_indexes: Vec<usize> = refused.iter().map(|(index, _)| *index).collect();
+            for &index in indexes {
+                if !refused_indexes.contains(&index) {
+                    self.accepted[index] = true;
+                    self.report.events_accepted += 1;
+                }
+            }
+            // The others were stored: resending the whole batch would duplicate them. The refused
+            // ones get one more try on their own (a refusal can be transient), then are reported.
+            if resend_refused {
+                self.post(&refused_indexes, false);
+            } else {
+                for (index, message) in refused {
+                    let event_id = event_id_of(&self.events[index]).unwrap_or("?").to_owned();
+                    self.report.rejected.push(RejectedEvent { event_id, message });
+                }
+            }
+            return;
+        }
+        let failure = http::failure(&request, &response);
+        self.not_sent(indexes, failure.status, failure.message);
+    }
+
+    /// A 400 naming the refused events by their index in the request: their event indexes.
+    fn partial_success(&self, indexes: &[usize], response: &Response) -> Option<Vec<(usize, String)>> {
+        if response.status != 400 {
+            return None;
+        }
+        let errors = parse::ingest_errors(&response.body).ok()?;
+        if errors.is_empty() || errors.iter().any(|(position, _)| *position >= indexes.len()) {
+            return None;
+        }
+        let mut refused: Vec<(usize, String)> =
+            errors.into_iter().map(|(position, message)| (indexes[position], message)).collect();
+        refused.sort_by_key(|(index, _)| *index);
+        refused.dedup_by_key(|(index, _)| *index);
+        Some(refused)
+    }
+
+    fn not_sent(&mut self, indexes: &[usize], status: Option<u16>, message: String) {
+        self.report.failures.push(RequestFailure {
+            request: format!("POST {}", self.url),
+            status,
+            message,
+            events_not_sent: indexes.len() as u32,
+        });
+    }
 }
 
 #[derive(Debug, PartialEq)]
@@ -115,54 +222,6 @@ fn batches(events: &[String], limit: usize) -> Vec<Batch> {
         out.push(Batch::Range(start..events.len()));
     }
     out
-}
-
-fn send_batch(transport: &mut dyn Transport, url: &str, authorization: &str, events: &[String], report: &mut Report) {
-    let mut body = Vec::with_capacity(events.iter().map(|e| e.len() + 1).sum::<usize>() + 2);
-    body.push(b'[');
-    for (i, event) in events.iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(event.as_bytes());
-    }
-    body.push(b']');
-    let request = Request::post(url.to_owned(), "application/json; charset=utf-8", body)
-        .header("authorization", authorization.to_owned());
-    let count = events.len() as u32;
-    report.events_sent += count;
-    let response = match http::send(transport, &mut report.requests, &request) {
-        Ok(response) => response,
-        Err(mut failure) => {
-            failure.events_not_sent = count;
-            report.failures.push(failure);
-            return;
-        }
-    };
-    if response.is_success() {
-        report.events_accepted += count;
-        return;
-    }
-    // 400 is a partial success: the events it names by index were refused, the others stored.
-    if response.status == 400
-        && let Ok(errors) = parse::ingest_errors(&response.body)
-        && !errors.is_empty()
-        && errors.iter().all(|(index, _)| *index < events.len())
-    {
-        let mut refused: Vec<usize> = errors.iter().map(|(index, _)| *index).collect();
-        refused.sort_unstable();
-        refused.dedup();
-        report.events_accepted += count - refused.len() as u32;
-        for (index, message) in errors {
-            report
-                .rejected
-                .push(RejectedEvent { event_id: event_id_of(&events[index]).unwrap_or("?").to_owned(), message });
-        }
-        return;
-    }
-    let mut failure = http::failure(&request, &response);
-    failure.events_not_sent = count;
-    report.failures.push(failure);
 }
 
 #[cfg(test)]

@@ -1,15 +1,20 @@
 //! The export jobs: one account (subscription and daily cost) or one Managed cluster (license
 //! usage), from reading the APIs to an acknowledged ingest.
 
+use std::collections::HashSet;
+
 use crate::events;
-use crate::http::{self, Request, Transport};
+use crate::http::{self, Client, Request, Response, Transport};
 use crate::ingest;
 use crate::model::{
-    AccountPlan, ClusterPlan, EventContext, ExportError, Report, RequestFailure, Subscription, SubscriptionSummary,
+    AccountPlan, ClusterPlan, DeliveryState, EventContext, ExportError, Report, Subscription, SubscriptionSummary,
 };
 use crate::parse;
 use crate::secrets::{self, Secrets};
-use crate::sso;
+use crate::sso::{self, TokenSource};
+use crate::time::{format_rfc3339, parse_instant_millis};
+
+const DAY_MS: i64 = 86_400_000;
 
 /// Exports one account. `Err` means nothing was sent; an `Ok` report may still list failures.
 pub fn export_account(
@@ -18,35 +23,40 @@ pub fn export_account(
     secrets: &dyn Secrets,
 ) -> Result<Report, ExportError> {
     let mut report = Report { subject: format!("account {}", plan.name), ..Report::default() };
+    let mut http = Client::new(transport, plan.retry);
     let client_secret = secrets.require(secrets::ACCOUNT_CLIENT_SECRET)?;
-    let token = sso::fetch_token(transport, &mut report.requests, &plan.client, &client_secret, sso::ACCOUNT_SCOPE)?;
-    let bearer = format!("Bearer {token}");
-    let accounts_url = http::join(&plan.api_url, &format!("/sub/v2/accounts/{}/subscriptions", plan.uuid));
-    let mut get = |url: String, report: &mut Report| -> Result<(Request, http::Response), RequestFailure> {
-        let request = Request::get(url).header("authorization", bearer.clone());
-        let response = http::send(transport, &mut report.requests, &request)?;
-        Ok((request, response))
-    };
+    let mut tokens = TokenSource::new(plan.client.clone(), client_secret, sso::ACCOUNT_SCOPE);
+    let outcome = export_account_with(plan, &mut http, &mut tokens, secrets, &mut report);
+    report.requests = http.requests;
+    report.retries = http.retries;
+    report.throttled = http.throttled;
+    outcome.map(|()| report)
+}
 
+fn export_account_with(
+    plan: &AccountPlan,
+    http: &mut Client,
+    tokens: &mut TokenSource,
+    secrets: &dyn Secrets,
+    report: &mut Report,
+) -> Result<(), ExportError> {
+    let accounts_url = http::join(&plan.api_url, &format!("/sub/v2/accounts/{}/subscriptions", plan.uuid));
     let subscription_uuid = match &plan.subscription {
         Some(uuid) => uuid.clone(),
         None => {
-            let (request, response) = get(accounts_url.clone(), &mut report).map_err(ExportError::Request)?;
+            let (request, response) = get_json(http, tokens, &accounts_url)?;
             if response.status != 200 {
                 return Err(ExportError::Request(http::failure(&request, &response)));
             }
             let list = parse::subscription_list(&response.body).map_err(|e| invalid(&request, e))?;
-            let chosen = choose_subscription(&plan.name, &plan.uuid, &list)?;
-            if let Some(note) = chosen.1 {
-                report.notes.push(note);
-            }
-            chosen.0.uuid.clone()
+            let (chosen, note) = choose_subscription(&plan.name, &plan.uuid, &list)?;
+            report.notes.extend(note);
+            chosen.uuid.clone()
         }
     };
     report.subscription_uuid = Some(subscription_uuid.clone());
 
-    let (request, response) =
-        get(format!("{accounts_url}/{subscription_uuid}"), &mut report).map_err(ExportError::Request)?;
+    let (request, response) = get_json(http, tokens, &format!("{accounts_url}/{subscription_uuid}"))?;
     let subscription: Option<Subscription> = match response.status {
         200 => Some(parse::subscription(&response.body).map_err(|e| invalid(&request, e))?),
         // DPS for Hybrid: an account may book against a subscription it cannot read the details
@@ -62,8 +72,7 @@ pub fn export_account(
         _ => return Err(ExportError::Request(http::failure(&request, &response))),
     };
 
-    let (request, response) =
-        get(format!("{accounts_url}/{subscription_uuid}/cost"), &mut report).map_err(ExportError::Request)?;
+    let (request, response) = get_json(http, tokens, &format!("{accounts_url}/{subscription_uuid}/cost"))?;
     if response.status != 200 {
         return Err(ExportError::Request(http::failure(&request, &response)));
     }
@@ -77,18 +86,96 @@ pub fn export_account(
         account_uuid: plan.uuid.clone(),
         account_name: plan.name.clone(),
     };
-    let mut batch = Vec::with_capacity(costs.len() + 1);
+    let mut status = None;
     if let Some(subscription) = subscription.as_ref().filter(|_| plan.emit_subscription_status) {
-        let status = events::subscription_status(&context, subscription, &plan.read_at)
-            .map_err(|e| ExportError::InvalidResponse(format!("GET {accounts_url}/{subscription_uuid}: {e}")))?;
-        batch.push(status);
+        status = Some(
+            events::subscription_status(&context, subscription, &plan.read_at)
+                .map_err(|e| ExportError::InvalidResponse(format!("GET {accounts_url}/{subscription_uuid}: {e}")))?,
+        );
     }
-    let cost_events = events::cost_booked(&context, &subscription_uuid, &costs).map_err(|e| invalid(&request, e))?;
-    report.newest_day =
-        costs.iter().max_by_key(|c| crate::time::parse_instant_millis(&c.start_time)).map(|c| c.start_time.clone());
-    batch.extend(cost_events);
-    ingest::ingest(transport, secrets, &plan.target, batch, &mut report);
-    Ok(report)
+    let days = events::cost_booked_by_day(&context, &subscription_uuid, &costs).map_err(|e| invalid(&request, e))?;
+    report.newest_day = costs.iter().max_by_key(|c| parse_instant_millis(&c.start_time)).map(|c| c.start_time.clone());
+    report.events_built = days.len() as u32 + u32::from(status.is_some());
+
+    // A state kept for another subscription (a new period, say) says nothing about this one.
+    let state = plan.state.as_ref().filter(|s| s.subscription_uuid == subscription_uuid);
+    let delivery = Delivery::plan(state, &days, plan.window_days);
+    report.events_skipped = delivery.skipped;
+    let mut batch: Vec<String> = status.into_iter().collect();
+    let first_cost = batch.len();
+    batch.extend(delivery.to_send.iter().map(|&i| events::with_exported_at(&days[i].1, &plan.read_at)));
+    let accepted = ingest::ingest(http, secrets, &plan.target, &batch, report);
+    if !plan.target.dry_run {
+        report.state = Some(delivery.next_state(&subscription_uuid, &days, &accepted[first_cost..]));
+    }
+    Ok(())
+}
+
+/// Which cost days to send, given what earlier runs delivered.
+struct Delivery {
+    /// Indexes into the day list.
+    to_send: Vec<usize>,
+    skipped: u32,
+    frozen_before: Option<i64>,
+    window_start: i64,
+    already_sent: HashSet<String>,
+}
+
+impl Delivery {
+    fn plan(state: Option<&DeliveryState>, days: &[(i64, String)], window_days: u32) -> Delivery {
+        let frozen_before = state.and_then(|s| s.frozen_before.as_deref()).and_then(parse_instant_millis);
+        let already_sent: HashSet<String> = state.map(|s| s.sent.iter().cloned().collect()).unwrap_or_default();
+        let newest = days.last().map_or(0, |(start, _)| *start);
+        // 0 days: nothing is ever final, every day is compared by id.
+        let window_start = if window_days == 0 { i64::MIN } else { newest - i64::from(window_days - 1) * DAY_MS };
+        let mut to_send = Vec::new();
+        let mut skipped = 0;
+        for (index, (start, event)) in days.iter().enumerate() {
+            let delivered = frozen_before.is_some_and(|frozen| *start < frozen)
+                || events::event_id_of(event).is_some_and(|id| already_sent.contains(id));
+            if delivered {
+                skipped += 1;
+            } else {
+                to_send.push(index);
+            }
+        }
+        Delivery { to_send, skipped, frozen_before, window_start, already_sent }
+    }
+
+    /// The state after this run: days before the window are final once every one of them was
+    /// delivered; within the window, the ids accepted now or before.
+    fn next_state(&self, subscription_uuid: &str, days: &[(i64, String)], accepted: &[bool]) -> DeliveryState {
+        let mut delivered: HashSet<usize> =
+            self.to_send.iter().zip(accepted).filter(|(_, ok)| **ok).map(|(index, _)| *index).collect();
+        let earliest_undelivered = self.to_send.iter().filter(|i| !delivered.contains(i)).map(|&i| days[i].0).min();
+        let mut frozen = self.window_start.min(earliest_undelivered.unwrap_or(i64::MAX));
+        if let Some(previous) = self.frozen_before {
+            frozen = frozen.max(previous);
+        }
+        delivered.extend(days.iter().enumerate().filter_map(|(index, (_, event))| {
+            events::event_id_of(event).filter(|id| self.already_sent.contains(*id)).map(|_| index)
+        }));
+        let mut sent: Vec<String> = delivered
+            .into_iter()
+            .filter(|&index| days[index].0 >= frozen)
+            .filter_map(|index| events::event_id_of(&days[index].1).map(str::to_owned))
+            .collect();
+        sent.sort_unstable();
+        DeliveryState {
+            subscription_uuid: subscription_uuid.to_owned(),
+            frozen_before: (!days.is_empty() && frozen > i64::MIN).then(|| format_rfc3339(frozen)),
+            sent,
+        }
+    }
+}
+
+/// GET with the account token; a 200 whose body is not JSON (a truncated transfer) is retried.
+fn get_json(http: &mut Client, tokens: &mut TokenSource, url: &str) -> Result<(Request, Response), ExportError> {
+    tokens.send(
+        http,
+        |authorization| Request::get(url.to_owned()).header("authorization", authorization),
+        |body| serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok(),
+    )
 }
 
 /// Exports one Managed cluster's license usage.
@@ -98,10 +185,26 @@ pub fn export_cluster(
     secrets: &dyn Secrets,
 ) -> Result<Report, ExportError> {
     let mut report = Report { subject: format!("cluster {}", plan.name), ..Report::default() };
+    let mut http = Client::new(transport, plan.retry);
+    let outcome = export_cluster_with(plan, &mut http, secrets, &mut report);
+    report.requests = http.requests;
+    report.retries = http.retries;
+    report.throttled = http.throttled;
+    outcome.map(|()| report)
+}
+
+fn export_cluster_with(
+    plan: &ClusterPlan,
+    http: &mut Client,
+    secrets: &dyn Secrets,
+    report: &mut Report,
+) -> Result<(), ExportError> {
     let token = secrets.require(secrets::CLUSTER_API_TOKEN)?;
     let request = Request::get(http::join(&plan.url, "/api/cluster/v2/clusterLicense"))
         .header("authorization", format!("Api-Token {token}"));
-    let response = http::send(transport, &mut report.requests, &request).map_err(ExportError::Request)?;
+    let response = http
+        .send_checked(&request, |body| serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok())
+        .map_err(ExportError::Request)?;
     match response.status {
         200 => {}
         422 => {
@@ -118,8 +221,9 @@ pub fn export_cluster(
     let events = events::cluster_quota(&plan.target.provider, &plan.name, &license, &plan.read_at)
         .map_err(|e| invalid(&request, e))?;
     report.records_read = events.len() as u32;
-    ingest::ingest(transport, secrets, &plan.target, events, &mut report);
-    Ok(report)
+    report.events_built = events.len() as u32;
+    ingest::ingest(http, secrets, &plan.target, &events, report);
+    Ok(())
 }
 
 /// The ACTIVE subscription of type REGULAR; with several, the most recently started, and a note
@@ -174,28 +278,68 @@ mod tests {
     use super::*;
     use crate::model::{IngestTarget, OAuthClient, TargetAuth};
 
-    /// Answers by `METHOD url` and records what was sent.
+    /// Answers by `METHOD url` (a sequence per route; its last answer repeats), records what was
+    /// sent, and keeps a clock that only sleeping advances.
+    /// Status (0: the connection drops), body and headers.
+    type Answer = (u16, String, Vec<(String, String)>);
+
     struct FakeApi {
-        routes: HashMap<String, (u16, String)>,
+        routes: HashMap<String, Vec<Answer>>,
         sent: Vec<Request>,
+        slept: Vec<u64>,
+        clock: u64,
     }
 
     impl FakeApi {
         fn new(routes: &[(&str, u16, &str)]) -> Self {
-            FakeApi {
-                routes: routes.iter().map(|(k, s, b)| (k.to_string(), (*s, b.to_string()))).collect(),
-                sent: Vec::new(),
+            let mut api = FakeApi { routes: HashMap::new(), sent: Vec::new(), slept: Vec::new(), clock: 0 };
+            for (route, status, body) in routes {
+                api.then(route, *status, body, &[]);
             }
+            api
+        }
+
+        /// Appends an answer to `route`'s sequence.
+        fn then(&mut self, route: &str, status: u16, body: &str, headers: &[(&str, &str)]) -> &mut Self {
+            let headers = headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+            self.routes.entry(route.to_owned()).or_default().push((status, body.to_owned(), headers));
+            self
+        }
+
+        fn posted_events(&self) -> Vec<Vec<serde_json::Value>> {
+            self.sent
+                .iter()
+                .filter(|r| r.url.contains("bizevents"))
+                .map(|r| serde_json::from_slice(&r.body).unwrap())
+                .collect()
         }
     }
 
     impl Transport for FakeApi {
-        fn send(&mut self, request: &Request) -> Result<http::Response, String> {
+        fn send(&mut self, request: &Request) -> Result<http::Response, http::TransportError> {
             self.sent.push(request.clone());
-            match self.routes.get(&request.describe()) {
-                Some((status, body)) => Ok(http::Response { status: *status, body: body.clone().into_bytes() }),
-                None => Err(format!("no route for {}", request.describe())),
+            let Some(answers) = self.routes.get_mut(&request.describe()) else {
+                let message = format!("no route for {}", request.describe());
+                return Err(http::TransportError { retryable: false, message });
+            };
+            let (status, body, headers) = if answers.len() > 1 { answers.remove(0) } else { answers[0].clone() };
+            if status == 0 {
+                return Err(http::TransportError { retryable: true, message: "connection reset".into() });
             }
+            Ok(http::Response { status, headers, body: body.into_bytes() })
+        }
+
+        fn monotonic_millis(&mut self) -> u64 {
+            self.clock
+        }
+
+        fn wall_millis(&mut self) -> u64 {
+            1_700_000_000_000 + self.clock
+        }
+
+        fn sleep_millis(&mut self, millis: u64) {
+            self.slept.push(millis);
+            self.clock += millis;
         }
     }
 
@@ -223,6 +367,9 @@ mod tests {
                 max_batch_bytes: 5_000_000,
                 dry_run: false,
             },
+            retry: http::RetryPolicy::default(),
+            state: None,
+            window_days: 35,
         }
     }
 
@@ -252,6 +399,8 @@ mod tests {
         let borrowed: Vec<(&str, u16, &str)> = routes.iter().map(|(k, s, b)| (k.as_str(), *s, b.as_str())).collect();
         FakeApi::new(&borrowed)
     }
+
+    const ONE_ACTIVE: &str = r#"{"data":[{"uuid":"s1","type":"REGULAR","name":"DPS","status":"ACTIVE"}]}"#;
 
     #[test]
     fn an_account_is_read_transformed_and_ingested_in_four_reads_and_one_post() {
@@ -319,13 +468,193 @@ mod tests {
     }
 
     #[test]
-    fn a_partial_ingest_success_counts_only_the_refused_events() {
-        let mut routes = happy_routes(r#"{"data":[{"uuid":"s1","type":"REGULAR","name":"DPS","status":"ACTIVE"}]}"#);
-        routes[4] =
-            (INGEST.into(), 400, r#"{"errors":[{"index":1,"id":"","source":"","message":"Invalid event"}]}"#.into());
-        let report = export_account(&plan(None), &mut api(&routes), &secrets()).unwrap();
+    fn a_partial_ingest_success_resends_only_the_refused_event_then_reports_it() {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(INGEST);
+        api.then(INGEST, 400, r#"{"errors":[{"index":1,"id":"","source":"","message":"Invalid event"}]}"#, &[]).then(
+            INGEST,
+            400,
+            r#"{"errors":[{"index":0,"id":"","source":"","message":"Invalid event"}]}"#,
+            &[],
+        );
+        let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
         assert_eq!((report.events_sent, report.events_accepted, report.rejected.len()), (3, 2, 1));
         assert_eq!(report.rejected[0].message, "Invalid event");
+        let posts = api.posted_events();
+        assert_eq!(posts.len(), 2);
+        assert_eq!(posts[1], vec![posts[0][1].clone()], "only the refused event is sent again");
+    }
+
+    #[test]
+    fn a_refused_event_accepted_on_its_second_try_counts_once() {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(INGEST);
+        api.then(INGEST, 400, r#"{"errors":[{"index":2,"message":"Temporarily unavailable"}]}"#, &[]).then(
+            INGEST,
+            202,
+            "",
+            &[],
+        );
+        let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
+        assert_eq!((report.events_accepted, report.rejected.len(), report.failures.len()), (3, 0, 0));
+        assert_eq!(report.state.unwrap().sent.len(), 2, "both cost days are remembered as delivered");
+    }
+
+    #[test]
+    fn transient_failures_are_retried_with_backoff_and_retry_after() {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        let cost = format!("{LIST}/s1/cost");
+        api.routes.remove(&cost);
+        api.then(&cost, 503, "busy", &[])
+            .then(&cost, 0, "", &[])
+            .then(&cost, 429, "{}", &[("retry-after", "7")])
+            .then(&cost, 200, r#"{"data":[{"startTime":"2026-11"#, &[])
+            .then(&cost, 200, COST, &[]);
+        let mut plan = plan(None);
+        plan.retry =
+            http::RetryPolicy { initial_delay_ms: 100, max_delay_ms: 1000, multiplier: 2.0, max_elapsed_ms: 60_000 };
+        let report = export_account(&plan, &mut api, &secrets()).unwrap();
+        assert_eq!((report.events_accepted, report.retries, report.throttled), (3, 4, 1));
+        assert_eq!(api.slept.len(), 4);
+        assert!((50..=100).contains(&api.slept[0]), "first backoff: {:?}", api.slept);
+        assert!((100..=200).contains(&api.slept[1]), "second backoff: {:?}", api.slept);
+        assert_eq!(api.slept[2], 7000, "Retry-After is honoured");
+    }
+
+    #[test]
+    fn a_429_without_retry_after_waits_for_the_rate_limit_reset() {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(INGEST);
+        let reset_micros = (1_700_000_000_000u64 + 2_500) * 1000;
+        api.then(INGEST, 429, "{}", &[("x-ratelimit-reset", &reset_micros.to_string())]).then(INGEST, 202, "", &[]);
+        let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
+        assert_eq!(report.events_accepted, 3);
+        assert_eq!(api.slept, vec![2_500]);
+    }
+
+    #[test]
+    fn retries_stop_at_the_time_budget_and_say_so() {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(INGEST);
+        api.then(INGEST, 502, r#"{"error":{"code":502,"message":"Bad Gateway"}}"#, &[]);
+        let mut plan = plan(None);
+        plan.retry =
+            http::RetryPolicy { initial_delay_ms: 1000, max_delay_ms: 4000, multiplier: 2.0, max_elapsed_ms: 10_000 };
+        let report = export_account(&plan, &mut api, &secrets()).unwrap();
+        assert_eq!(report.failures[0].status, Some(502));
+        assert_eq!(report.failures[0].events_not_sent, 3);
+        assert!(api.slept.iter().sum::<u64>() <= 10_000, "{:?}", api.slept);
+        assert!(report.retries >= 2);
+        assert!(report.state.unwrap().sent.is_empty(), "nothing is remembered as sent");
+    }
+
+    #[test]
+    fn permanent_failures_are_not_retried() {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(INGEST);
+        api.then(INGEST, 403, r#"{"error":{"code":403,"message":"Token is missing required scope."}}"#, &[]);
+        let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
+        assert_eq!((report.retries, api.slept.len()), (0, 0));
+    }
+
+    #[test]
+    fn an_expired_token_is_replaced_once_on_401() {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(LIST);
+        api.then(LIST, 401, r#"{"code":401,"message":"Token expired","errorsMap":{}}"#, &[]).then(
+            LIST,
+            200,
+            ONE_ACTIVE,
+            &[],
+        );
+        let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
+        assert_eq!(report.events_accepted, 3);
+        assert_eq!(api.sent.iter().filter(|r| r.url.ends_with("/token")).count(), 2);
+    }
+
+    #[test]
+    fn tokens_are_refreshed_before_they_expire() {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(TOKEN);
+        api.then(TOKEN, 200, r#"{"access_token":"t1","expires_in":1}"#, &[]).then(
+            TOKEN,
+            200,
+            r#"{"access_token":"t2","expires_in":300}"#,
+            &[],
+        );
+        let details = format!("{LIST}/s1");
+        api.routes.remove(&details);
+        // A 503 on the details makes the job wait at least 2 s: longer than the first token lives.
+        api.then(&details, 503, "", &[]).then(&details, 200, DETAILS, &[]);
+        let mut plan = plan(None);
+        plan.retry.initial_delay_ms = 4000;
+        export_account(&plan, &mut api, &secrets()).unwrap();
+        let last_cost = api.sent.iter().rev().find(|r| r.url.ends_with("/cost")).unwrap();
+        assert!(last_cost.headers.contains(&("authorization", "Bearer t2".into())), "{:?}", last_cost.headers);
+    }
+
+    #[test]
+    fn a_413_splits_the_batch_until_it_fits() {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(INGEST);
+        api.then(INGEST, 413, "", &[]).then(INGEST, 202, "", &[]);
+        let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
+        assert_eq!((report.events_sent, report.events_accepted), (3, 3));
+        let sizes: Vec<usize> = api.posted_events().iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![3, 1, 2]);
+    }
+
+    #[test]
+    fn a_rerun_sends_only_new_or_changed_days() {
+        let first = export_account(&plan(None), &mut api(&happy_routes(ONE_ACTIVE)), &secrets()).unwrap();
+        let state = first.state.unwrap();
+        assert_eq!(state.sent.len(), 2);
+
+        // Same data: only the status event goes.
+        let mut plan = plan(None);
+        plan.state = Some(state.clone());
+        let mut again = api(&happy_routes(ONE_ACTIVE));
+        let report = export_account(&plan, &mut again, &secrets()).unwrap();
+        assert_eq!((report.events_built, report.events_skipped, report.events_sent), (3, 2, 1));
+        assert_eq!(report.state.as_ref(), Some(&state));
+
+        // A late booking on the older day changes it and the running sum of the newer one.
+        let mut changed = happy_routes(ONE_ACTIVE);
+        changed[3].2 = COST.replace(r#""value":1,"#, r#""value":1.5,"#);
+        let mut late = api(&changed);
+        let report = export_account(&plan, &mut late, &secrets()).unwrap();
+        assert_eq!((report.events_skipped, report.events_sent), (0, 3));
+        let posted = late.posted_events();
+        assert!(posted[0][1..].iter().all(|e| e["exportedAt"] == "2026-11-23T00:00:00Z"));
+    }
+
+    #[test]
+    fn days_before_the_window_are_final_once_delivered() {
+        let mut plan = plan(None);
+        plan.window_days = 1;
+        let first = export_account(&plan, &mut api(&happy_routes(ONE_ACTIVE)), &secrets()).unwrap();
+        let state = first.state.unwrap();
+        assert_eq!(state.frozen_before.as_deref(), Some("2026-11-22T00:00:00Z"));
+        assert_eq!(state.sent.len(), 1, "only the window's day is remembered by id");
+
+        // The older day changes, but it is final: only the newer day (its running sum changed) goes.
+        plan.state = Some(state);
+        let mut changed = happy_routes(ONE_ACTIVE);
+        changed[3].2 = COST.replace(r#""value":1,"#, r#""value":1.5,"#);
+        let mut late = api(&changed);
+        let report = export_account(&plan, &mut late, &secrets()).unwrap();
+        assert_eq!((report.events_skipped, report.events_sent), (1, 2));
+    }
+
+    #[test]
+    fn an_undelivered_old_day_is_not_frozen() {
+        let mut plan = plan(None);
+        plan.window_days = 1;
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(INGEST);
+        api.then(INGEST, 403, "{}", &[]);
+        let report = export_account(&plan, &mut api, &secrets()).unwrap();
+        assert_eq!(report.state.unwrap().frozen_before.as_deref(), Some("2026-11-21T00:00:00Z"));
     }
 
     #[test]
@@ -365,6 +694,7 @@ mod tests {
             url: "https://cluster".into(),
             read_at: "2026-11-23".into(),
             target: plan(None).target,
+            retry: http::RetryPolicy::default(),
         };
         let secrets = HashMap::from([("cluster-api-token".to_owned(), "dt0c01.C.x".to_owned())]);
         let error = export_cluster(&plan, &mut api, &secrets).unwrap_err();

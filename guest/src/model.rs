@@ -1,6 +1,8 @@
 //! Plain Rust twins of the WIT records (`wit/exporter.wit`), so that all logic is testable natively.
 //! The wasm boundary (`component.rs`) converts between these and the generated bindings.
 
+pub use crate::http::RetryPolicy;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventContext {
     pub provider: String,
@@ -150,6 +152,13 @@ pub struct IngestTarget {
     pub dry_run: bool,
 }
 
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryState {
+    pub subscription_uuid: String,
+    pub frozen_before: Option<String>,
+    pub sent: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountPlan {
     pub name: String,
@@ -160,6 +169,9 @@ pub struct AccountPlan {
     pub emit_subscription_status: bool,
     pub read_at: String,
     pub target: IngestTarget,
+    pub retry: RetryPolicy,
+    pub state: Option<DeliveryState>,
+    pub window_days: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -168,6 +180,7 @@ pub struct ClusterPlan {
     pub url: String,
     pub read_at: String,
     pub target: IngestTarget,
+    pub retry: RetryPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -193,11 +206,15 @@ pub struct Report {
     pub events_built: u32,
     pub events_sent: u32,
     pub events_accepted: u32,
+    pub events_skipped: u32,
     pub requests: u32,
+    pub retries: u32,
+    pub throttled: u32,
     pub failures: Vec<RequestFailure>,
     pub rejected: Vec<RejectedEvent>,
     pub newest_day: Option<String>,
     pub events: Vec<String>,
+    pub state: Option<DeliveryState>,
 }
 
 /// Why a job could not run at all.

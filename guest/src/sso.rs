@@ -1,21 +1,75 @@
-//! OAuth 2.0 client-credentials tokens from the Dynatrace SSO.
+//! OAuth 2.0 client-credentials tokens from the Dynatrace SSO, refreshed before they expire.
 
-use crate::http::{self, Request, Transport};
+use crate::http::{self, Client, Request, Response};
 use crate::model::{ExportError, OAuthClient};
 use crate::parse;
 
 pub const ACCOUNT_SCOPE: &str = "account-uac-read";
 pub const INGEST_SCOPE: &str = "storage:events:write";
+/// Client-credentials tokens last 300 s; assumed when the SSO does not say.
+const DEFAULT_LIFETIME_MS: u64 = 300_000;
+/// Refresh this long before expiry (at most a tenth of the lifetime, for short-lived tokens).
+const REFRESH_MARGIN_MS: u64 = 30_000;
 
-/// Requests a token for `client` with `scope`. The SSO answers bad credentials and scopes with
-/// HTTP 400 and an `error_description`, which the error carries.
-pub fn fetch_token(
-    transport: &mut dyn Transport,
-    requests: &mut u32,
+/// A token for one client and scope, fetched when first needed and again before it expires.
+pub struct TokenSource {
+    client: OAuthClient,
+    secret: String,
+    scope: &'static str,
+    current: Option<(String, u64)>,
+}
+
+impl TokenSource {
+    pub fn new(client: OAuthClient, secret: String, scope: &'static str) -> Self {
+        TokenSource { client, secret, scope, current: None }
+    }
+
+    /// `Bearer <token>`, fetching a new token if there is none or it is about to expire.
+    pub fn authorization(&mut self, http: &mut Client) -> Result<String, ExportError> {
+        let now = http.now_millis();
+        if let Some((token, refresh_at)) = &self.current
+            && now < *refresh_at
+        {
+            return Ok(format!("Bearer {token}"));
+        }
+        let (token, lifetime_ms) = fetch_token(http, &self.client, &self.secret, self.scope)?;
+        let margin = REFRESH_MARGIN_MS.min(lifetime_ms / 10);
+        self.current = Some((token.clone(), now + lifetime_ms.saturating_sub(margin)));
+        Ok(format!("Bearer {token}"))
+    }
+
+    /// Forgets the token (after a 401), so that the next call fetches a new one.
+    pub fn invalidate(&mut self) {
+        self.current = None;
+    }
+
+    /// Sends the request built by `build` with a current token; on a 401, once more with a new one.
+    pub fn send(
+        &mut self,
+        http: &mut Client,
+        build: impl Fn(String) -> Request,
+        complete: impl Fn(&[u8]) -> bool + Copy,
+    ) -> Result<(Request, Response), ExportError> {
+        let request = build(self.authorization(http)?);
+        let response = http.send_checked(&request, complete).map_err(ExportError::Request)?;
+        if response.status != 401 {
+            return Ok((request, response));
+        }
+        self.invalidate();
+        let request = build(self.authorization(http)?);
+        let response = http.send_checked(&request, complete).map_err(ExportError::Request)?;
+        Ok((request, response))
+    }
+}
+
+/// Requests a token for `client` with `scope`: the token and its lifetime in milliseconds. The
+/// SSO answers bad credentials and scopes with HTTP 400 and an `error_description`.
+fn fetch_token(
+    http: &mut Client,
     client: &OAuthClient,
     client_secret: &str,
     scope: &str,
-) -> Result<String, ExportError> {
+) -> Result<(String, u64), ExportError> {
     let resource = client.account_uuid.as_ref().map(|uuid| format!("urn:dtaccount:{uuid}"));
     let mut form = vec![
         ("grant_type", "client_credentials"),
@@ -31,7 +85,7 @@ pub fn fetch_token(
         "application/x-www-form-urlencoded",
         http::form_encode(&form).into_bytes(),
     );
-    let response = http::send(transport, requests, &request).map_err(ExportError::Request)?;
+    let response = http.send(&request).map_err(ExportError::Request)?;
     if response.status != 200 {
         return Err(ExportError::Authentication(format!(
             "the SSO ({}) refused client {} for scope {scope} with HTTP {}: {}",
@@ -46,5 +100,9 @@ pub fn fetch_token(
     if grant.access_token.is_empty() {
         return Err(ExportError::InvalidResponse(format!("{}: access_token is empty", request.describe())));
     }
-    Ok(grant.access_token)
+    let lifetime = grant
+        .expires_in_seconds
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(DEFAULT_LIFETIME_MS, |s| (s * 1000.0) as u64);
+    Ok((grant.access_token, lifetime))
 }

@@ -5,12 +5,14 @@
 use crate::http::Transport;
 use crate::ingest::MAX_BATCH_BYTES;
 use crate::job;
-use crate::model::{AccountPlan, ClusterPlan, IngestTarget, OAuthClient, Report, TargetAuth};
+use crate::model::{AccountPlan, ClusterPlan, IngestTarget, OAuthClient, Report, RetryPolicy, TargetAuth};
 use crate::secrets::Secrets;
 
 pub const DEFAULT_TOKEN_URL: &str = "https://sso.dynatrace.com/sso/oauth2/token";
 pub const DEFAULT_API_URL: &str = "https://api.dynatrace.com";
 pub const DEFAULT_PROVIDER: &str = "dps4ma.ingester";
+/// Days of cost compared with what was sent and re-sent when changed (late bookings).
+pub const DEFAULT_WINDOW_DAYS: u32 = 35;
 
 /// Runs the account job when `account-uuid` is set and the cluster job when `cluster-url` is
 /// set. On a dry run the events go to stdout as NDJSON; the summary goes to stderr.
@@ -45,12 +47,21 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
             emit_subscription_status: true,
             read_at: read_at.clone(),
             target: target.clone(),
+            retry: RetryPolicy::default(),
+            state: None,
+            window_days: DEFAULT_WINDOW_DAYS,
         };
         let outcome = job::export_account(&plan, transport, config).map_err(|e| e.to_string());
         results.push((format!("account {}", plan.name), outcome));
     }
     if let Some(url) = value("cluster-url") {
-        let plan = ClusterPlan { name: value("cluster-name").unwrap_or_else(|| url.clone()), url, read_at, target };
+        let plan = ClusterPlan {
+            name: value("cluster-name").unwrap_or_else(|| url.clone()),
+            url,
+            read_at,
+            target,
+            retry: RetryPolicy::default(),
+        };
         let outcome = job::export_cluster(&plan, transport, config).map_err(|e| e.to_string());
         results.push((format!("cluster {}", plan.name), outcome));
     }

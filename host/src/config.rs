@@ -36,9 +36,29 @@ pub struct Config {
     pub concurrency: usize,
     pub limits: Limits,
     pub max_batch_bytes: u32,
+    pub retry: Retry,
+    /// Where delivery state is kept; `None` keeps none (every run sends every day).
+    pub state_file: Option<PathBuf>,
+    pub window_days: u32,
     pub target: Target,
     pub accounts: Vec<AccountConfig>,
     pub clusters: Vec<ClusterConfig>,
+}
+
+/// Retries of transient failures (see `retry-policy` in the WIT).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retry {
+    pub initial_delay_ms: u32,
+    pub max_delay_ms: u32,
+    pub multiplier: f64,
+    pub max_elapsed_ms: u32,
+}
+
+impl Default for Retry {
+    /// The OpenTelemetry Collector exporter's defaults: 5 s, x1.5, at most 30 s, give up after 300 s.
+    fn default() -> Self {
+        Retry { initial_delay_ms: 5_000, max_delay_ms: 30_000, multiplier: 1.5, max_elapsed_ms: 300_000 }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +111,10 @@ struct RawConfig {
     provider: Option<String>,
     concurrency: Option<usize>,
     max_batch_bytes: Option<u32>,
+    state_file: Option<PathBuf>,
+    window_days: Option<u32>,
+    #[serde(default)]
+    retry: RawRetry,
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
@@ -99,6 +123,15 @@ struct RawConfig {
     accounts: Vec<RawAccount>,
     #[serde(default)]
     clusters: Vec<RawCluster>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawRetry {
+    initial_delay_ms: Option<u32>,
+    max_delay_ms: Option<u32>,
+    multiplier: Option<f64>,
+    max_elapsed_seconds: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -223,6 +256,19 @@ impl Validator<'_> {
         if !(1..=64).contains(&concurrency) {
             return Err(self.error("concurrency", format!("{concurrency} is out of range (1 to 64)")));
         }
+        let retry = self.retry(&raw.retry)?;
+        let window_days = raw.window_days.unwrap_or(35);
+        if window_days > 400 {
+            return Err(
+                self.error("window-days", format!("{window_days} is out of range (0 to 400; 0: compare every day)"))
+            );
+        }
+        // The state file sits beside the config unless placed elsewhere; "" keeps no state.
+        let state_file = match raw.state_file {
+            Some(path) if path.as_os_str().is_empty() => None,
+            Some(path) => Some(self.relative(path)),
+            None => Some(self.relative(PathBuf::from("dtcost-state.json"))),
+        };
         let max_batch_bytes = raw.max_batch_bytes.unwrap_or(5_000_000);
         if !(1024..=5_000_000).contains(&max_batch_bytes) {
             return Err(self.error(
@@ -297,10 +343,48 @@ impl Validator<'_> {
             concurrency,
             limits,
             max_batch_bytes,
+            retry,
+            state_file,
+            window_days,
             target,
             accounts,
             clusters,
         })
+    }
+
+    fn retry(&self, raw: &RawRetry) -> Result<Retry, ConfigError> {
+        let defaults = Retry::default();
+        let retry = Retry {
+            initial_delay_ms: raw.initial_delay_ms.unwrap_or(defaults.initial_delay_ms),
+            max_delay_ms: raw.max_delay_ms.unwrap_or(defaults.max_delay_ms),
+            multiplier: raw.multiplier.unwrap_or(defaults.multiplier),
+            max_elapsed_ms: raw.max_elapsed_seconds.map_or(defaults.max_elapsed_ms, |s| s.saturating_mul(1000)),
+        };
+        if !(1..=600_000).contains(&retry.initial_delay_ms) {
+            return Err(self
+                .error("retry.initial-delay-ms", format!("{} is out of range (1 to 600000)", retry.initial_delay_ms)));
+        }
+        if retry.max_delay_ms < retry.initial_delay_ms || retry.max_delay_ms > 600_000 {
+            return Err(self.error(
+                "retry.max-delay-ms",
+                format!("{} must be between initial-delay-ms and 600000", retry.max_delay_ms),
+            ));
+        }
+        if !(1.0..=10.0).contains(&retry.multiplier) {
+            return Err(self.error("retry.multiplier", format!("{} is out of range (1.0 to 10.0)", retry.multiplier)));
+        }
+        if retry.max_elapsed_ms > 3_600_000 {
+            return Err(self.error("retry.max-elapsed-seconds", "at most 3600 (0 disables retries)"));
+        }
+        Ok(retry)
+    }
+
+    /// A path from the config, relative to the config file's folder.
+    fn relative(&self, path: PathBuf) -> PathBuf {
+        match self.base_dir {
+            Some(base) if path.is_relative() => base.join(path),
+            _ => path,
+        }
     }
 
     fn target(&self, raw: RawTarget) -> Result<Target, ConfigError> {
@@ -396,10 +480,7 @@ impl Validator<'_> {
                 None => Err(self.error(format!("{key}-env"), format!("environment variable {name} is not set"))),
             },
             (None, Some(file)) => {
-                let path = match self.base_dir {
-                    Some(base) if file.is_relative() => base.join(&file),
-                    _ => file.clone(),
-                };
+                let path = self.relative(file);
                 let text = std::fs::read_to_string(&path).map_err(|error| {
                     self.error(format!("{key}-file"), format!("cannot read {}: {error}", path.display()))
                 })?;

@@ -54,7 +54,7 @@ pub async fn demo(options: DemoOptions) -> anyhow::Result<bool> {
     );
 
     let runtime = Arc::new(tokio::task::spawn_blocking(Runtime::new).await??);
-    let outcomes = run::export_all(&config, runtime, RunOptions { dry_run: false }).await;
+    let outcomes = run::export_all(&config, runtime, RunOptions { dry_run: false }).await?;
     print!("{}", run::summary(&outcomes));
 
     let accepted = simulator.accepted_events();
@@ -152,6 +152,10 @@ fn demo_config(scenario: &Scenario, simulator: &Simulator) -> Config {
         concurrency: 4,
         limits: Limits::default(),
         max_batch_bytes: 5_000_000,
+        retry: crate::config::Retry::default(),
+        // Every demo starts from fresh data: nothing to remember.
+        state_file: None,
+        window_days: 35,
         target: Target {
             url: simulator.environment_url.clone(),
             auth: TargetAuth::ApiToken(Secret::new(scenario.ingest.api_token.clone())),

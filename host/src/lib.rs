@@ -6,3 +6,4 @@ pub mod demo;
 pub mod run;
 pub mod runtime;
 pub mod secret;
+pub mod state;

@@ -124,7 +124,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run { config, dry_run } => {
             let config = load(config)?;
-            let outcomes = run::export_all(&config, start_runtime().await?, RunOptions { dry_run }).await;
+            let outcomes = run::export_all(&config, start_runtime().await?, RunOptions { dry_run }).await?;
             if dry_run {
                 let mut stdout = std::io::stdout().lock();
                 for report in outcomes.iter().filter_map(|o| o.result.as_ref().ok()) {
@@ -156,7 +156,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     config.target.url
                 ),
             }
-            let outcomes = run::export_all(&config, start_runtime().await?, RunOptions { dry_run: true }).await;
+            let outcomes = run::export_all(&config, start_runtime().await?, RunOptions { dry_run: true }).await?;
             for outcome in &outcomes {
                 match &outcome.result {
                     Ok(report) => {

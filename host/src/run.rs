@@ -1,15 +1,17 @@
 //! One export run: a plan and a sandbox per account and cluster, run concurrently (bounded), and
 //! an outcome per job. One failing job never stops the others.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
 
 use crate::config::{AccountConfig, ClusterConfig, Config, Origin, TargetAuth as ConfigTargetAuth};
 use crate::runtime::{
-    AccountPlan, ClusterPlan, ExportError, IngestTarget, OauthClient, Report, Runtime, Sandbox, TargetAuth,
+    AccountPlan, ClusterPlan, DeliveryState, ExportError, IngestTarget, OauthClient, Report, RetryPolicy, Runtime,
+    Sandbox, TargetAuth,
 };
 use crate::secret::Secret;
+use crate::state::{AccountState, StateError, StateFile};
 
 /// What became of one account or cluster.
 #[derive(Debug)]
@@ -17,12 +19,15 @@ pub struct JobOutcome {
     /// `account <name>` or `cluster <name>`.
     pub subject: String,
     pub result: Result<Report, String>,
+    /// The delivery state could not be written (the next run sends these days again).
+    pub state_error: Option<String>,
 }
 
 impl JobOutcome {
     /// A job succeeded when it ran and every event it built was accepted (or, on a dry run, built).
     pub fn succeeded(&self) -> bool {
-        matches!(&self.result, Ok(report) if report.failures.is_empty() && report.rejected.is_empty())
+        self.state_error.is_none()
+            && matches!(&self.result, Ok(report) if report.failures.is_empty() && report.rejected.is_empty())
     }
 }
 
@@ -31,8 +36,18 @@ pub struct RunOptions {
     pub dry_run: bool,
 }
 
-/// Runs every account and cluster of `config`; outcomes come back in config order.
-pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOptions) -> Vec<JobOutcome> {
+/// Runs every account and cluster of `config`; outcomes come back in config order. The state
+/// file (if any) is read first, and written after each account whose events were acknowledged
+/// (never on a dry run).
+pub async fn export_all(
+    config: &Config,
+    runtime: Arc<Runtime>,
+    options: RunOptions,
+) -> Result<Vec<JobOutcome>, StateError> {
+    let state = match &config.state_file {
+        Some(path) => Some(Arc::new(Mutex::new(StateFile::load(path)?))),
+        None => None,
+    };
     let read_at = now_rfc3339();
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let mut tasks = tokio::task::JoinSet::new();
@@ -41,13 +56,27 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
         // DPS for Hybrid: when several accounts name one subscription, the first emits its status.
         let emit_status = account.subscription.is_none()
             || !config.accounts[..index].iter().any(|a| a.subscription == account.subscription);
-        let plan = account_plan(config, account, &target, emit_status, &read_at);
+        let previous = state.as_ref().and_then(|s| lock(s).account(&account.uuid).cloned());
+        let plan = account_plan(config, account, &target, emit_status, &read_at, previous);
         let sandbox = account_sandbox(config, account);
         let (runtime, permits, subject) = (runtime.clone(), permits.clone(), format!("account {}", account.name));
+        let (state, account_uuid) = (state.clone(), account.uuid.clone());
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let result = flatten(runtime.export_account(plan, sandbox).await);
-            (index, JobOutcome { subject, result })
+            let delivered = result.as_ref().ok().and_then(|report| report.state.clone());
+            let state_error = match (state, delivered) {
+                (Some(state), Some(delivered)) => {
+                    let entry = AccountState {
+                        subscription_uuid: delivered.subscription_uuid,
+                        frozen_before: delivered.frozen_before,
+                        sent: delivered.sent,
+                    };
+                    lock(&state).update(&account_uuid, entry).err().map(|e| e.to_string())
+                }
+                _ => None,
+            };
+            (index, JobOutcome { subject, result, state_error })
         });
     }
     for (offset, cluster) in config.clusters.iter().enumerate() {
@@ -56,6 +85,7 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
             url: cluster.url.clone(),
             read_at: read_at.clone(),
             target: target.clone(),
+            retry: retry_policy(config),
         };
         let sandbox = cluster_sandbox(config, cluster);
         let (runtime, permits, subject) = (runtime.clone(), permits.clone(), format!("cluster {}", cluster.name));
@@ -63,7 +93,7 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let result = flatten(runtime.export_cluster(plan, sandbox).await);
-            (index, JobOutcome { subject, result })
+            (index, JobOutcome { subject, result, state_error: None })
         });
     }
     let mut outcomes: Vec<(usize, JobOutcome)> = Vec::new();
@@ -73,12 +103,31 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
             // A panic in our own task code; the job's subject is lost with it, so say so plainly.
             Err(error) => outcomes.push((
                 usize::MAX,
-                JobOutcome { subject: "a job".into(), result: Err(format!("internal error: {error}")) },
+                JobOutcome {
+                    subject: "a job".into(),
+                    result: Err(format!("internal error: {error}")),
+                    state_error: None,
+                },
             )),
         }
     }
     outcomes.sort_by_key(|(index, _)| *index);
-    outcomes.into_iter().map(|(_, outcome)| outcome).collect()
+    Ok(outcomes.into_iter().map(|(_, outcome)| outcome).collect())
+}
+
+/// The state file's lock; a panic while it was held leaves nothing half-written (writes are
+/// atomic), so a poisoned lock is still usable.
+fn lock(state: &Mutex<StateFile>) -> std::sync::MutexGuard<'_, StateFile> {
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn retry_policy(config: &Config) -> RetryPolicy {
+    RetryPolicy {
+        initial_delay_ms: config.retry.initial_delay_ms,
+        max_delay_ms: config.retry.max_delay_ms,
+        multiplier: config.retry.multiplier,
+        max_elapsed_ms: config.retry.max_elapsed_ms,
+    }
 }
 
 fn flatten(result: Result<Result<Report, ExportError>, crate::runtime::RuntimeError>) -> Result<Report, String> {
@@ -125,6 +174,7 @@ fn account_plan(
     target: &IngestTarget,
     emit_status: bool,
     read_at: &str,
+    previous: Option<AccountState>,
 ) -> AccountPlan {
     AccountPlan {
         name: account.name.clone(),
@@ -139,6 +189,13 @@ fn account_plan(
         emit_subscription_status: emit_status,
         read_at: read_at.to_owned(),
         target: target.clone(),
+        retry: retry_policy(config),
+        state: previous.map(|s| DeliveryState {
+            subscription_uuid: s.subscription_uuid,
+            frozen_before: s.frozen_before,
+            sent: s.sent,
+        }),
+        window_days: config.window_days,
     }
 }
 
@@ -216,6 +273,11 @@ pub fn summary(outcomes: &[JobOutcome]) -> String {
                 }
             }
             Err(error) => out.push_str(&format!("FAILED {}: {error}\n", outcome.subject)),
+        }
+        if let Some(error) = &outcome.state_error {
+            out.push_str(&format!(
+                "       the delivery state was not saved (the next run sends these days again): {error}\n"
+            ));
         }
     }
     let failed = outcomes.iter().filter(|o| !o.succeeded()).count();

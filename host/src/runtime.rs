@@ -21,7 +21,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::dtcost::exporter::job::{
-    AccountPlan, ClusterPlan, ExportError, IngestTarget, OauthClient, Report, TargetAuth,
+    AccountPlan, ClusterPlan, DeliveryState, ExportError, IngestTarget, OauthClient, Report, RetryPolicy, TargetAuth,
 };
 
 /// The component, built for wasm32-wasip2 by build.rs and embedded in the binary.

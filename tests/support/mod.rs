@@ -219,11 +219,13 @@ pub fn expected_quota_events(scenario: &Scenario, cluster_index: usize) -> Vec<V
         .collect()
 }
 
-/// Events without the fields that are not data (`event.id`; the read time of status/quota events).
+/// Events without the fields that are not data (`event.id`, `exportedAt`; the read time of
+/// status and quota events).
 pub fn without_id(event: &Value) -> Value {
     let mut event = event.clone();
     let fields = event.as_object_mut().unwrap();
     fields.remove("event.id");
+    fields.remove("exportedAt");
     if fields["event.type"] != "dps.cost2.booked" {
         fields.remove("timestamp");
     }

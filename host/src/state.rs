@@ -1,0 +1,119 @@
+//! The state file: what earlier runs delivered, per account, so that a run sends only new or
+//! changed cost days. Written atomically (a temporary file renamed over the old one) after each
+//! account's events were acknowledged by the ingest API.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+const VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state file {path}: {message}")]
+    Unreadable { path: PathBuf, message: String },
+    #[error("state file {path}: cannot write it: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+/// What was delivered for one account's subscription (see `delivery-state` in the WIT).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountState {
+    pub subscription_uuid: String,
+    pub frozen_before: Option<String>,
+    pub sent: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateFileContent {
+    version: u32,
+    /// By account UUID.
+    accounts: BTreeMap<String, AccountState>,
+}
+
+/// The state file and its content in memory.
+#[derive(Debug)]
+pub struct StateFile {
+    path: PathBuf,
+    content: StateFileContent,
+}
+
+impl StateFile {
+    /// Loads `path`; a missing file is an empty state (the first run). An unreadable or corrupt
+    /// file is an error: running without it would send everything again.
+    pub fn load(path: &Path) -> Result<StateFile, StateError> {
+        let unreadable = |message: String| StateError::Unreadable { path: path.to_owned(), message };
+        let content = match std::fs::read(path) {
+            Ok(bytes) => {
+                let content: StateFileContent = serde_json::from_slice(&bytes).map_err(|error| {
+                    unreadable(format!(
+                        "{error}; if it is damaged, delete it (the next run then sends every day again)"
+                    ))
+                })?;
+                if content.version != VERSION {
+                    return Err(unreadable(format!("version {} is not {VERSION}", content.version)));
+                }
+                content
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                StateFileContent { version: VERSION, ..Default::default() }
+            }
+            Err(error) => return Err(unreadable(error.to_string())),
+        };
+        Ok(StateFile { path: path.to_owned(), content })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn account(&self, account_uuid: &str) -> Option<&AccountState> {
+        self.content.accounts.get(account_uuid)
+    }
+
+    /// Records an account's new state and writes the file.
+    pub fn update(&mut self, account_uuid: &str, state: AccountState) -> Result<(), StateError> {
+        self.content.accounts.insert(account_uuid.to_owned(), state);
+        self.save()
+    }
+
+    fn save(&self) -> Result<(), StateError> {
+        let write_error = |source| StateError::Write { path: self.path.clone(), source };
+        let json = serde_json::to_vec_pretty(&self.content).map_err(|e| write_error(std::io::Error::other(e)))?;
+        let temporary = self.path.with_extension("json.tmp");
+        let mut file = std::fs::File::create(&temporary).map_err(write_error)?;
+        file.write_all(&json).and_then(|()| file.sync_all()).map_err(write_error)?;
+        std::fs::rename(&temporary, &self.path).map_err(write_error)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_an_empty_state_and_updates_survive_a_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut state = StateFile::load(&path).unwrap();
+        assert!(state.account("a").is_none());
+        let entry = AccountState { subscription_uuid: "s".into(), frozen_before: None, sent: vec!["id".into()] };
+        state.update("a", entry.clone()).unwrap();
+        assert_eq!(StateFile::load(&path).unwrap().account("a"), Some(&entry));
+        assert!(!path.with_extension("json.tmp").exists());
+    }
+
+    #[test]
+    fn a_corrupt_file_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, "{\"version\":1,\"accounts\":{\"a\":").unwrap();
+        let error = StateFile::load(&path).unwrap_err().to_string();
+        assert!(error.starts_with(&format!("state file {}", path.display())) && error.contains("delete it"), "{error}");
+    }
+}
