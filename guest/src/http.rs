@@ -183,6 +183,13 @@ impl<'a> Client<'a> {
         }
     }
 
+    /// Waits as before retry number `attempt` (0-based) and counts it as a retry.
+    pub fn back_off(&mut self, attempt: u32) {
+        let delay = self.backoff(attempt);
+        self.transport.sleep_millis(delay);
+        self.retries += 1;
+    }
+
     /// `Retry-After` (seconds) when present, else `X-RateLimit-Reset` (microseconds since the
     /// epoch, as the Dynatrace environment and cluster APIs document it).
     fn throttle_delay(&mut self, response: &Response) -> Option<u64> {

@@ -13,6 +13,9 @@ pub const PLATFORM_PATH: &str = "/platform/classic/environment-api/v2/bizevents/
 /// The API's documented cap is 5 MB per request.
 pub const MAX_BATCH_BYTES: u32 = 5_000_000;
 const CONTENT_TYPE: &str = "application/json; charset=utf-8";
+/// How often events refused in a 400 partial success are sent again on their own (a refusal can
+/// be transient) before they are reported.
+const RESENDS_OF_REFUSED: u32 = 2;
 
 /// Sends `events` to the target (or, on a dry run, puts them in the report) and accounts for
 /// every one of them in `report`: accepted, rejected, or not sent with a failure saying why.
@@ -57,7 +60,7 @@ pub fn ingest(
             Batch::Range(range) => {
                 let indexes: Vec<usize> = range.collect();
                 sender.report.events_sent += indexes.len() as u32;
-                sender.post(&indexes, true);
+                sender.post(&indexes, RESENDS_OF_REFUSED);
             }
         }
     }
@@ -100,7 +103,7 @@ struct Sender<'s, 'h> {
 
 impl Sender<'_, '_> {
     /// POSTs the events at `indexes` as one JSON array and records the outcome of each.
-    fn post(&mut self, indexes: &[usize], resend_refused: bool) {
+    fn post(&mut self, indexes: &[usize], resends_left: u32) {
         let mut body = Vec::with_capacity(indexes.iter().map(|&i| self.events[i].len() + 1).sum::<usize>() + 2);
         body.push(b'[');
         for (n, &index) in indexes.iter().enumerate() {
@@ -136,8 +139,8 @@ impl Sender<'_, '_> {
         // 413: the API's cap is smaller than ours; halve until it fits.
         if response.status == 413 && indexes.len() > 1 {
             let (first, second) = indexes.split_at(indexes.len() / 2);
-            self.post(first, resend_refused);
-            self.post(second, resend_refused);
+            self.post(first, resends_left);
+            self.post(second, resends_left);
             return;
         }
         if let Some(refused) = self.partial_success(indexes, &response) {
@@ -149,9 +152,10 @@ impl Sender<'_, '_> {
                 }
             }
             // The others were stored: resending the whole batch would duplicate them. The refused
-            // ones get one more try on their own (a refusal can be transient), then are reported.
-            if resend_refused {
-                self.post(&refused_indexes, false);
+            // ones are tried again on their own, after a pause, then reported.
+            if resends_left > 0 {
+                self.http.back_off(RESENDS_OF_REFUSED - resends_left);
+                self.post(&refused_indexes, resends_left - 1);
             } else {
                 for (index, message) in refused {
                     let event_id = event_id_of(&self.events[index]).unwrap_or("?").to_owned();

@@ -481,8 +481,9 @@ mod tests {
         assert_eq!((report.events_sent, report.events_accepted, report.rejected.len()), (3, 2, 1));
         assert_eq!(report.rejected[0].message, "Invalid event");
         let posts = api.posted_events();
-        assert_eq!(posts.len(), 2);
+        assert_eq!(posts.len(), 3, "the batch, then the refused event twice more");
         assert_eq!(posts[1], vec![posts[0][1].clone()], "only the refused event is sent again");
+        assert_eq!(posts[2], posts[1]);
     }
 
     #[test]

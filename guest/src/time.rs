@@ -66,6 +66,12 @@ pub fn format_rfc3339(epoch_millis: i64) -> String {
     )
 }
 
+/// RFC 3339 text (UTC, milliseconds) of an instant: orders the runs of one second too.
+pub fn format_rfc3339_millis(epoch_millis: i64) -> String {
+    let seconds = format_rfc3339(epoch_millis);
+    format!("{}.{:03}Z", &seconds[..seconds.len() - 1], epoch_millis.rem_euclid(1000))
+}
+
 fn digits(bytes: &[u8]) -> Option<i64> {
     bytes.iter().try_fold(0i64, |acc, b| b.is_ascii_digit().then(|| acc * 10 + i64::from(b - b'0')))
 }
@@ -141,6 +147,12 @@ mod tests {
         }
         assert!(parse_instant_millis("2024-02-29").is_some());
         assert!(parse_instant_millis("2026-02-29").is_none());
+    }
+
+    #[test]
+    fn millisecond_formatting_round_trips() {
+        let text = "2026-11-24T00:40:01.007Z";
+        assert_eq!(format_rfc3339_millis(parse_instant_millis(text).unwrap()), text);
     }
 
     #[test]

@@ -97,8 +97,9 @@ fn main() -> ExitCode {
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, _) => "debug",
+        // Our own logs; other crates' debug output (wasmtime's) is not for users.
+        (false, 1) => "dtcost=info,warn",
+        (false, _) => "dtcost=debug,warn",
     };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DTCOST_LOG").unwrap_or_else(|_| level.into()))

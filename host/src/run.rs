@@ -231,10 +231,10 @@ fn origin(url: &str) -> Origin {
     Origin::parse(url).unwrap_or(Origin { scheme: "invalid".into(), host: url.into(), port: 0 })
 }
 
-/// Now, as RFC 3339 UTC with seconds precision.
+/// Now, as RFC 3339 UTC with milliseconds (the `exportedAt` that orders versions of a day).
 pub fn now_rfc3339() -> String {
-    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    dtcost_guest::time::format_rfc3339(seconds as i64 * 1000)
+    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    dtcost_guest::time::format_rfc3339_millis(millis as i64)
 }
 
 /// The human summary of a run, one block per job.
@@ -246,8 +246,18 @@ pub fn summary(outcomes: &[JobOutcome]) -> String {
                 let mark = if outcome.succeeded() { "ok    " } else { "FAILED" };
                 let subscription =
                     report.subscription_uuid.as_deref().map(|s| format!(", subscription {s}")).unwrap_or_default();
+                let skipped = if report.events_skipped > 0 {
+                    format!(" ({} delivered before)", report.events_skipped)
+                } else {
+                    String::new()
+                };
+                let retries = if report.retries > 0 {
+                    format!(", {} retries ({} throttled)", report.retries, report.throttled)
+                } else {
+                    String::new()
+                };
                 out.push_str(&format!(
-                    "{mark} {}{subscription}: {} records read, {} events built, {} sent, {} accepted, {} requests\n",
+                    "{mark} {}{subscription}: {} records read, {} events built{skipped}, {} sent, {} accepted, {} requests{retries}\n",
                     outcome.subject,
                     report.records_read,
                     report.events_built,

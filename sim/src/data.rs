@@ -19,6 +19,8 @@ pub struct Scenario {
     pub ingest: IngestAuth,
     /// Lifetime of SSO tokens; the real SSO issues 300 s client-credentials tokens.
     pub token_ttl: Duration,
+    /// The ingest API's payload cap (documented as 5 MB); lower it to provoke 413s.
+    pub max_ingest_bytes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -207,6 +209,7 @@ impl Scenario {
                 client_secret: format!("dt0s02.SIMINGEST.{}", rng.hex(64)),
             },
             token_ttl: Duration::from_secs(300),
+            max_ingest_bytes: crate::server::MAX_INGEST_BYTES,
         }
     }
 

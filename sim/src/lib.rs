@@ -8,4 +8,4 @@ pub mod data;
 pub mod server;
 
 pub use data::{Account, Cluster, Generate, IngestAuth, Licensing, Scenario, yesterday};
-pub use server::{LoggedRequest, Service, Simulator};
+pub use server::{Fault, FaultRule, LoggedRequest, Service, Simulator};

@@ -46,12 +46,41 @@ struct Grant {
     expires: Instant,
 }
 
+/// A failure the simulator can be told to produce, as the real services do under load.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// HTTP 429 with `Retry-After: <seconds>`, or, without, `X-RateLimit-Reset` (microseconds
+    /// since the epoch) 200 ms ahead, as the environment and cluster APIs document.
+    Throttle { retry_after_seconds: Option<u64> },
+    /// This status (502, 503, 504, ...) with the service's error body.
+    Status(u16),
+    /// The connection closes without an answer.
+    Drop,
+    /// The answer comes after this delay.
+    Slow(std::time::Duration),
+    /// A 200 whose JSON body is cut short.
+    Truncated,
+    /// Ingest: the request's first event is refused (400 partial success), the others stored.
+    RefuseFirstEvent,
+}
+
+/// Which requests get a fault: those of `service` (any when `None`), `times` times at most.
+#[derive(Debug, Clone)]
+pub struct FaultRule {
+    pub service: Option<Service>,
+    pub fault: Fault,
+    pub times: u32,
+}
+
 #[derive(Default)]
 struct Recorded {
     grants: HashMap<String, Grant>,
     accepted: Vec<Value>,
     log: Vec<LoggedRequest>,
     issued: u64,
+    faults: Vec<FaultRule>,
+    /// Ingest requests whose first event is to be refused.
+    refusals: u32,
 }
 
 struct Shared {
@@ -158,6 +187,11 @@ impl Simulator {
         self.shared.scenario().clone()
     }
 
+    /// Makes the next matching requests fail (rules apply in the order given).
+    pub fn inject(&self, rule: FaultRule) {
+        self.shared.recorded().faults.push(rule);
+    }
+
     /// Changes the data served from now on (e.g. a late booking between two runs).
     pub fn update(&self, change: impl FnOnce(&mut Scenario)) {
         change(&mut self.shared.scenario());
@@ -176,17 +210,83 @@ async fn log_request(
     next: Next,
 ) -> Response {
     let (method, path) = (request.method().to_string(), request.uri().path().to_owned());
-    let response = next.run(request).await;
+    let fault = {
+        let mut recorded = shared.recorded();
+        let rule = recorded.faults.iter_mut().find(|r| r.times > 0 && r.service.is_none_or(|s| s == service));
+        rule.map(|rule| {
+            rule.times -= 1;
+            rule.fault.clone()
+        })
+    };
+    let response = match fault {
+        None => next.run(request).await,
+        Some(fault) => faulty(&shared, service, fault, request, next).await,
+    };
     shared.recorded().log.push(LoggedRequest { service, method, path, status: response.status().as_u16() });
     response
+}
+
+async fn faulty(shared: &Shared, service: Service, fault: Fault, request: Request, next: Next) -> Response {
+    let error = |status: u16, message: &str| match service {
+        Service::Sso => sso_error_status(status, "temporarily_unavailable", message),
+        Service::AccountApi => dps_error(status, message),
+        Service::Environment | Service::Cluster(_) => env_error(status, message),
+    };
+    match fault {
+        Fault::Throttle { retry_after_seconds } => {
+            let mut response = error(429, "Too Many Requests");
+            let headers = response.headers_mut();
+            match retry_after_seconds {
+                Some(seconds) => {
+                    headers.insert(header::RETRY_AFTER, seconds.into());
+                }
+                None => {
+                    let reset = std::time::SystemTime::now() + std::time::Duration::from_millis(200);
+                    let micros = reset.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+                    headers.insert("x-ratelimit-reset", micros.into());
+                    headers.insert("x-ratelimit-limit", 50u64.into());
+                    headers.insert("x-ratelimit-remaining", 0u64.into());
+                }
+            }
+            response
+        }
+        Fault::Status(status) => error(status, "Injected failure"),
+        Fault::Drop => {
+            let (method, path) = (request.method().to_string(), request.uri().path().to_owned());
+            shared.recorded().log.push(LoggedRequest { service, method, path, status: 0 });
+            // Unwinding without a panic hook: the connection task ends and the socket closes silently.
+            std::panic::resume_unwind(Box::new("injected dropped connection"))
+        }
+        Fault::Slow(delay) => {
+            tokio::time::sleep(delay).await;
+            next.run(request).await
+        }
+        Fault::Truncated => {
+            let response = next.run(request).await;
+            let (mut parts, body) = response.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let cut = bytes.slice(..bytes.len() / 2);
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, axum::body::Body::from(cut))
+        }
+        Fault::RefuseFirstEvent => {
+            shared.recorded().refusals += 1;
+            next.run(request).await
+        }
+    }
 }
 
 // ---- SSO ----
 
 fn sso_error(error: &str, description: &str) -> Response {
-    let body = json!({"errorCode": 400, "message": "Bad Request", "issueId": "sim-issue",
+    sso_error_status(400, error, description)
+}
+
+fn sso_error_status(status: u16, error: &str, description: &str) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let body = json!({"errorCode": status, "message": code.canonical_reason().unwrap_or(""), "issueId": "sim-issue",
                       "error": error, "error_description": description});
-    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    (code, Json(body)).into_response()
 }
 
 async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -375,11 +475,9 @@ async fn ingest_platform(State(shared): State<Arc<Shared>>, headers: HeaderMap, 
 }
 
 fn ingest(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
-    if body.len() > MAX_INGEST_BYTES {
-        return env_error(
-            413,
-            &format!("Payload of {} bytes exceeds the limit of {MAX_INGEST_BYTES} bytes", body.len()),
-        );
+    let limit = shared.scenario().max_ingest_bytes;
+    if body.len() > limit {
+        return env_error(413, &format!("Payload of {} bytes exceeds the limit of {limit} bytes", body.len()));
     }
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !content_type.starts_with("application/json") && !content_type.starts_with("application/cloudevent") {
@@ -393,8 +491,15 @@ fn ingest(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
     };
     let mut errors = Vec::new();
     let mut recorded = shared.recorded();
+    let refuse_first = recorded.refusals > 0;
+    if refuse_first {
+        recorded.refusals -= 1;
+    }
     for (index, event) in events.into_iter().enumerate() {
         match event {
+            Value::Object(_) if refuse_first && index == 0 => errors.push(
+                json!({"index": 0, "id": "", "source": "", "message": "Invalid event: rejected by the pipeline (injected)"}),
+            ),
             Value::Object(mut fields) => {
                 fields.insert("event.kind".into(), json!("BIZ_EVENT"));
                 recorded.accepted.push(Value::Object(fields));

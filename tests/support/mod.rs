@@ -24,6 +24,7 @@ fn time_date(text: &str) -> dtcost_sim::data::Date {
 
 /// A config file and the environment that holds its secrets.
 pub struct Setup {
+    /// Holds the config, the ingest token file and the state file (`dtcost-state.json`).
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     pub env: Vec<(String, String)>,
@@ -114,6 +115,9 @@ pub async fn dtcost(scenario: &Scenario, setup: &Setup, args: &[&str]) -> Output
     };
     assert_no_secret(scenario, &output.stdout);
     assert_no_secret(scenario, &output.stderr);
+    if let Ok(state) = std::fs::read_to_string(setup.dir.path().join("dtcost-state.json")) {
+        assert_no_secret(scenario, &state);
+    }
     output
 }
 
