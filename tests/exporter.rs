@@ -253,3 +253,26 @@ async fn the_simulator_s_tokens_really_expire() {
     assert!(out.stderr.contains("HTTP 401: Token expired"), "{}", out.stderr);
     assert!(sim.accepted_events().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invalid_cost_record_stops_only_its_account_naming_record_and_field() {
+    let mut scenario = generate(2, 10, 0, false);
+    let subscription = scenario.accounts[1].subscriptions[0].clone();
+    scenario.accounts[1].costs.get_mut(&subscription).unwrap()[4]["value"] = serde_json::Value::Null;
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 1);
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("FAILED account Account 2"))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(
+        line.contains(&format!("/subscriptions/{subscription}/cost: data[4].value: expected a number, got null")),
+        "{line}"
+    );
+    let events = sim.accepted_events();
+    assert!(events.iter().all(|e| e["accountName"] != "Account 2"), "no event of the invalid account");
+    assert_same_events(&of_type(&events, "dps.cost2.booked"), &expected_cost_events(&scenario, 0));
+}

@@ -56,10 +56,13 @@ async fn run_with(scenario: Scenario, rules: Vec<FaultRule>) -> (Output, Simulat
 
 fn assert_complete(out: &Output, sim: &Simulator, scenario: &Scenario) -> Tally {
     assert_eq!(out.code, 0, "{}", out.stderr);
+    for event in sim.accepted_events() {
+        assert_no_secret(scenario, &event.to_string());
+    }
     let tally = tally(scenario, &sim.accepted_events());
     assert_eq!((tally.missing, tally.duplicated), (0, 0), "{tally:?}\n{}", out.stderr);
     assert_eq!(tally.accepted, tally.expected, "{tally:?}");
-    eprintln!("{tally:?}");
+    eprintln!("{} {tally:?}", std::thread::current().name().unwrap_or("?"));
     tally
 }
 

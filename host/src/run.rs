@@ -294,3 +294,60 @@ pub fn summary(outcomes: &[JobOutcome]) -> String {
     out.push_str(&format!("{} of {} exports succeeded\n", outcomes.len() - failed, outcomes.len()));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_account_and_cluster_gets_only_its_own_secret_and_hosts() {
+        let env: std::collections::HashMap<String, String> = [
+            ("T", "target-token"),
+            ("A1", "secret-of-account-1"),
+            ("A2", "secret-of-account-2"),
+            ("C1", "token-of-cluster-1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let config = Config::parse(
+            r#"
+            api-url = "https://api.example.com"
+            [target]
+            url = "https://env.example.com"
+            api-token-env = "T"
+            [[accounts]]
+            uuid = "7c0d4f5e-2b1a-4e8f-9a3d-1f2e3d4c5b6a"
+            client-id = "a1"
+            client-secret-env = "A1"
+            [[accounts]]
+            uuid = "8c0d4f5e-2b1a-4e8f-9a3d-1f2e3d4c5b6a"
+            client-id = "a2"
+            client-secret-env = "A2"
+            [[clusters]]
+            url = "https://cluster.example.com"
+            api-token-env = "C1"
+            "#,
+            "test.toml",
+            None,
+            &env,
+        )
+        .unwrap();
+        let values = |sandbox: &Sandbox| -> Vec<(String, String)> {
+            sandbox.config.iter().map(|(k, v)| (k.to_string(), v.expose().to_owned())).collect()
+        };
+        let second = account_sandbox(&config, &config.accounts[1]);
+        assert_eq!(
+            values(&second),
+            vec![
+                ("target-api-token".to_owned(), "target-token".to_owned()),
+                ("account-client-secret".to_owned(), "secret-of-account-2".to_owned())
+            ]
+        );
+        let hosts: Vec<String> = second.allowed.iter().map(|o| o.host.clone()).collect();
+        assert_eq!(hosts, ["env.example.com", "sso.dynatrace.com", "api.example.com"]);
+        let cluster = cluster_sandbox(&config, &config.clusters[0]);
+        assert!(values(&cluster).iter().all(|(_, v)| !v.starts_with("secret-of-account")));
+        assert!(cluster.allowed.iter().all(|o| o.host != "api.example.com" && o.host != "sso.dynatrace.com"));
+    }
+}
