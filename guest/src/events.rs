@@ -14,8 +14,8 @@ pub const COST_BOOKED: &str = "dps.cost2.booked";
 pub const LICENSE_QUOTA: &str = "cluster.license.quota";
 pub const DEFAULT_CURRENCY: &str = "USD";
 
-/// Namespace of dtcost's event ids (a fixed random UUID).
-const EVENT_ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_2b8e_4d3a_4c57_9e0f_a1b2_c3d4_e5f6);
+/// Seed of dtcost's event-id hash (a fixed random number: changing it changes every id).
+const EVENT_ID_SEED: u64 = 0x6f1c_2b8e_4d3a_4c57;
 
 /// One `dps.subscription.status` event.
 pub fn subscription_status(
@@ -214,23 +214,29 @@ fn instant(field: &str, text: &str) -> Result<i64, InvalidRecord> {
     })
 }
 
-/// Serialises `event` and puts a deterministic `event.id` first.
+/// Serialises `event` and puts a deterministic `event.id` first: a UUIDv8 made of the XXH3-128
+/// hash of the event type, the record key and the event's canonical text. (XXH3 rather than the
+/// SHA-1 of a UUIDv5: the ids need to be stable and distinct, not secret, and hashing was half the
+/// cost of a transform; see BENCHMARKS.md.)
 fn with_event_id(event_type: &str, key: &str, event: &impl Serialize) -> String {
+    const PREFIX: &[u8] = b"{\"event.id\":\"00000000-0000-0000-0000-000000000000\",";
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(PREFIX);
     // Serialising these structs cannot fail: every field is a string, a finite number or absent.
-    let content = serde_json::to_string(event).unwrap_or_default();
-    let mut name = String::with_capacity(event_type.len() + key.len() + content.len() + 2);
-    name.push_str(event_type);
-    name.push('\n');
-    name.push_str(key);
-    name.push('\n');
-    name.push_str(&content);
-    let id = uuid::Uuid::new_v5(&EVENT_ID_NAMESPACE, name.as_bytes());
-    let mut event = String::with_capacity(content.len() + 52);
-    event.push_str("{\"event.id\":\"");
-    event.push_str(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()));
-    event.push_str("\",");
-    event.push_str(&content[1..]);
-    event
+    let _ = serde_json::to_writer(&mut out, event);
+    let content = &out[PREFIX.len()..];
+    let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(EVENT_ID_SEED);
+    hasher.update(event_type.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(key.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(content);
+    let id = uuid::Builder::from_custom_bytes(hasher.digest128().to_be_bytes()).into_uuid();
+    id.hyphenated().encode_lower(&mut out[13..49]);
+    // The struct's own opening brace gives way to the id's.
+    out.remove(PREFIX.len());
+    // Only valid UTF-8 was written: the prefix, a serde_json document and a hex UUID.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Writes integral values as JSON integers (`1000000`, not `1000000.0`), as the API sent them.

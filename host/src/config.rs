@@ -69,7 +69,8 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_bytes: 128 << 20, timeout: std::time::Duration::from_secs(300) }
+        // Time enough for a job whose requests each use their whole retry budget a few times over.
+        Limits { memory_bytes: 128 << 20, timeout: std::time::Duration::from_secs(1800) }
     }
 }
 

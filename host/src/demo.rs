@@ -1,7 +1,7 @@
 //! `dtcost demo`: the whole export against the simulator, with generated data, and a summary a
 //! newcomer can read. No tenant, no network beyond loopback.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -79,40 +79,7 @@ pub async fn demo(options: DemoOptions) -> anyhow::Result<bool> {
 pub async fn simulate(options: DemoOptions, out: &Path) -> anyhow::Result<()> {
     let scenario = options.scenario();
     let simulator = Simulator::start(scenario.clone()).await?;
-    let secrets = out.join("secrets");
-    std::fs::create_dir_all(&secrets).with_context(|| format!("creating {}", secrets.display()))?;
-    let write_secret = |name: &str, value: &str| -> anyhow::Result<String> {
-        let path = secrets.join(name);
-        std::fs::write(&path, value).with_context(|| format!("writing {}", path.display()))?;
-        Ok(format!("secrets/{name}"))
-    };
-    let shared = scenario.accounts.first().map(|a| a.subscriptions[0].clone()).unwrap_or_default();
-    let mut toml = format!(
-        "# Written by `dtcost simulate`: a simulated Dynatrace on loopback. Its secrets are in secrets/.\n\
-         token-url = \"{}\"\napi-url = \"{}\"\n\n[target]\nurl = \"{}\"\napi-token-file = \"{}\"\n",
-        simulator.sso_url,
-        simulator.api_url,
-        simulator.environment_url,
-        write_secret("ingest-api-token", &scenario.ingest.api_token)?
-    );
-    for (index, account) in scenario.accounts.iter().enumerate() {
-        toml.push_str(&format!(
-            "\n[[accounts]]\nname = \"{}\"\nuuid = \"{}\"\nclient-id = \"{}\"\nclient-secret-file = \"{}\"\nsubscription = \"{shared}\"\n",
-            account.name,
-            account.uuid,
-            account.client_id,
-            write_secret(&format!("account-{}-client-secret", index + 1), &account.client_secret)?
-        ));
-    }
-    for (index, (cluster, url)) in scenario.clusters.iter().zip(&simulator.cluster_urls).enumerate() {
-        toml.push_str(&format!(
-            "\n[[clusters]]\nname = \"{}\"\nurl = \"{url}\"\napi-token-file = \"{}\"\n",
-            cluster.name,
-            write_secret(&format!("cluster-{}-api-token", index + 1), &cluster.api_token)?
-        ));
-    }
-    let config = out.join("dtcost.toml");
-    std::fs::write(&config, toml).with_context(|| format!("writing {}", config.display()))?;
+    let config = write_config(&scenario, &simulator, out, "")?;
     println!("simulated Dynatrace on loopback; config written to {}", config.display());
     println!(
         "  SSO {}  account API {}  environment {}",
@@ -124,6 +91,47 @@ pub async fn simulate(options: DemoOptions, out: &Path) -> anyhow::Result<()> {
     let accepted = simulator.accepted_events().len();
     println!("simulator stopped; it accepted {accepted} events");
     Ok(())
+}
+
+/// Writes `out/dtcost.toml` for the simulator, with its secrets in files under `out/secrets/`
+/// (never inline), each account naming the subscription it books against; `extra` is added to
+/// the top-level settings.
+pub fn write_config(scenario: &Scenario, simulator: &Simulator, out: &Path, extra: &str) -> anyhow::Result<PathBuf> {
+    let secrets = out.join("secrets");
+    std::fs::create_dir_all(&secrets).with_context(|| format!("creating {}", secrets.display()))?;
+    let write_secret = |name: &str, value: &str| -> anyhow::Result<String> {
+        let path = secrets.join(name);
+        std::fs::write(&path, value).with_context(|| format!("writing {}", path.display()))?;
+        Ok(format!("secrets/{name}"))
+    };
+    let mut toml = format!(
+        "# Written by dtcost for a simulated Dynatrace on loopback. Its secrets are in secrets/.\n\
+         token-url = \"{}\"\napi-url = \"{}\"\n{extra}\n\n[target]\nurl = \"{}\"\napi-token-file = \"{}\"\n",
+        simulator.sso_url,
+        simulator.api_url,
+        simulator.environment_url,
+        write_secret("ingest-api-token", &scenario.ingest.api_token)?
+    );
+    for (index, account) in scenario.accounts.iter().enumerate() {
+        toml.push_str(&format!(
+            "\n[[accounts]]\nname = \"{}\"\nuuid = \"{}\"\nclient-id = \"{}\"\nclient-secret-file = \"{}\"\nsubscription = \"{}\"\n",
+            account.name,
+            account.uuid,
+            account.client_id,
+            write_secret(&format!("account-{}-client-secret", index + 1), &account.client_secret)?,
+            account.subscriptions[0],
+        ));
+    }
+    for (index, (cluster, url)) in scenario.clusters.iter().zip(&simulator.cluster_urls).enumerate() {
+        toml.push_str(&format!(
+            "\n[[clusters]]\nname = \"{}\"\nurl = \"{url}\"\napi-token-file = \"{}\"\n",
+            cluster.name,
+            write_secret(&format!("cluster-{}-api-token", index + 1), &cluster.api_token)?
+        ));
+    }
+    let config = out.join("dtcost.toml");
+    std::fs::write(&config, toml).with_context(|| format!("writing {}", config.display()))?;
+    Ok(config)
 }
 
 async fn wait_for_shutdown() {

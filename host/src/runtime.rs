@@ -23,6 +23,7 @@ wasmtime::component::bindgen!({
 pub use exports::dtcost::exporter::job::{
     AccountPlan, ClusterPlan, DeliveryState, ExportError, IngestTarget, OauthClient, Report, RetryPolicy, TargetAuth,
 };
+pub use exports::dtcost::exporter::types::{CostRecord, EventContext, InvalidRecord};
 
 /// The component, built for wasm32-wasip2 by build.rs and embedded in the binary.
 pub const COMPONENT: &[u8] = include_bytes!(env!("DTCOST_GUEST_WASM"));
@@ -124,6 +125,28 @@ impl Runtime {
     ) -> Result<Result<Report, ExportError>, RuntimeError> {
         self.call(sandbox, move |instance, store| {
             Box::pin(async move { instance.dtcost_exporter_job().call_export_cluster(store, &plan).await })
+        })
+        .await
+    }
+
+    /// Calls the component's pure `cost-booked` transform (no network, no secrets): for
+    /// embedders and the benchmarks.
+    pub async fn cost_booked(
+        &self,
+        context: EventContext,
+        subscription_uuid: String,
+        costs: Vec<CostRecord>,
+    ) -> Result<Result<Vec<String>, InvalidRecord>, RuntimeError> {
+        let sandbox = Sandbox {
+            allowed: Vec::new(),
+            config: Vec::new(),
+            memory_bytes: 1 << 30,
+            timeout: Duration::from_secs(600),
+        };
+        self.call(sandbox, move |instance, store| {
+            Box::pin(async move {
+                instance.dtcost_exporter_transform().call_cost_booked(store, &context, &subscription_uuid, &costs).await
+            })
         })
         .await
     }

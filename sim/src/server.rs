@@ -177,6 +177,11 @@ impl Simulator {
         self.shared.recorded().accepted.clone()
     }
 
+    /// How many events the ingest API accepted (cheaper than `accepted_events().len()`).
+    pub fn accepted_count(&self) -> usize {
+        self.shared.recorded().accepted.len()
+    }
+
     /// Every request served, in order.
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.shared.recorded().log.clone()
