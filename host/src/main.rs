@@ -19,7 +19,15 @@ const EXIT_EXPORT_FAILED: u8 = 1;
 const EXIT_CONFIG: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "dtcost", version, about, long_about = None)]
+#[command(
+    name = "dtcost",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit codes: 0 every export succeeded and every event was accepted; 1 an account or cluster \
+                  failed, or events were not sent or refused (the summary says which); 2 the configuration or \
+                  the command line is wrong (nothing was exported)."
+)]
 struct Cli {
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -27,6 +35,9 @@ struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Log lines as text for people or JSON for machines (stderr).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -53,6 +64,11 @@ enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Serve the simulated Dynatrace until interrupted, and write a config (and secret files)
     /// that points at it, for `dtcost run` or another component runtime.
     Simulate {
@@ -62,6 +78,12 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = "dtcost-sim")]
         out: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 /// The simulator's generated data.
@@ -101,10 +123,13 @@ fn main() -> ExitCode {
         (false, 1) => "dtcost=info,warn",
         (false, _) => "dtcost=debug,warn",
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DTCOST_LOG").unwrap_or_else(|_| level.into()))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -189,6 +214,11 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Demo { data } => {
             let ok = demo::demo(data.into()).await?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPORT_FAILED) })
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(shell, &mut Cli::command(), "dtcost", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Simulate { data, out } => {
             demo::simulate(data.into(), &out).await?;
