@@ -276,3 +276,33 @@ async fn an_invalid_cost_record_stops_only_its_account_naming_record_and_field()
     assert!(events.iter().all(|e| e["accountName"] != "Account 2"), "no event of the invalid account");
     assert_same_events(&of_type(&events, "dps.cost2.booked"), &expected_cost_events(&scenario, 0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_keeps_exporting_until_sigterm_and_then_exits_cleanly() {
+    let scenario = generate(1, 5, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dtcost"))
+        .args(["run", "--every", "10m", "--config"])
+        .arg(&setup.config)
+        .env_clear()
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .envs(setup.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while sim.accepted_events().len() < 6 {
+        assert!(std::time::Instant::now() < deadline, "the first run never finished");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let out =
+        tokio::time::timeout(std::time::Duration::from_secs(10), child.wait_with_output()).await.unwrap().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stopping (signal received between runs)"), "{stderr}");
+    assert_no_secret(&scenario, &stderr);
+}

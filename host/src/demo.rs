@@ -134,7 +134,8 @@ pub fn write_config(scenario: &Scenario, simulator: &Simulator, out: &Path, extr
     Ok(config)
 }
 
-async fn wait_for_shutdown() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn wait_for_shutdown() {
     #[cfg(unix)]
     {
         let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

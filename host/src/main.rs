@@ -53,6 +53,10 @@ enum Command {
         /// Print the exact events as NDJSON on stdout and send nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Keep running: export now and then at this interval (e.g. `1h`, `30m`), until SIGTERM
+        /// or Ctrl-C, which end the wait (never a run in progress). The exit code is the last run's.
+        #[arg(long, value_name = "INTERVAL", value_parser = parse_interval, conflicts_with = "dry_run")]
+        every: Option<std::time::Duration>,
     },
     /// Authenticate every account and cluster and list what a run would export; sends nothing.
     Check {
@@ -148,20 +152,32 @@ fn main() -> ExitCode {
 
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run { config, dry_run } => {
+        Command::Run { config, dry_run, every } => {
             let config = load(config)?;
-            let outcomes = run::export_all(&config, start_runtime().await?, RunOptions { dry_run }).await?;
-            if dry_run {
-                let mut stdout = std::io::stdout().lock();
-                for report in outcomes.iter().filter_map(|o| o.result.as_ref().ok()) {
-                    for event in &report.events {
-                        use std::io::Write as _;
-                        writeln!(stdout, "{event}")?;
+            let runtime = start_runtime().await?;
+            let mut shutdown = std::pin::pin!(demo::wait_for_shutdown());
+            loop {
+                let outcomes = run::export_all(&config, runtime.clone(), RunOptions { dry_run }).await?;
+                if dry_run {
+                    let mut stdout = std::io::stdout().lock();
+                    for report in outcomes.iter().filter_map(|o| o.result.as_ref().ok()) {
+                        for event in &report.events {
+                            use std::io::Write as _;
+                            writeln!(stdout, "{event}")?;
+                        }
+                    }
+                }
+                eprint!("{}", run::summary(&outcomes));
+                let Some(interval) = every else { return Ok(exit_code(&outcomes)) };
+                tracing::info!("next run in {}", humantime::format_duration(interval));
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = &mut shutdown => {
+                        eprintln!("dtcost: stopping (signal received between runs)");
+                        return Ok(exit_code(&outcomes));
                     }
                 }
             }
-            eprint!("{}", run::summary(&outcomes));
-            Ok(exit_code(&outcomes))
         }
         Command::Check { config } => {
             let config = load(config)?;
@@ -225,6 +241,15 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `--every`: a human interval of at least a minute (the data changes daily; the API is shared).
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let interval = humantime::parse_duration(text).map_err(|e| format!("{text:?}: {e} (e.g. 1h, 30m)"))?;
+    if interval < std::time::Duration::from_secs(60) {
+        return Err(format!("{text:?}: at least 1m"));
+    }
+    Ok(interval)
 }
 
 fn load(path: Option<PathBuf>) -> anyhow::Result<Config> {
