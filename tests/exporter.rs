@@ -282,7 +282,7 @@ async fn every_keeps_exporting_until_sigterm_and_then_exits_cleanly() {
     let scenario = generate(1, 5, 0, false);
     let sim = Simulator::start(scenario.clone()).await.unwrap();
     let setup = write_config(&scenario, &sim, &ConfigOptions::default());
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dtcost"))
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dtcost"))
         .args(["run", "--every", "10m", "--config"])
         .arg(&setup.config)
         .env_clear()
