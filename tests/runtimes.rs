@@ -62,7 +62,7 @@ async fn node_through_jco_exports_the_same_events_as_our_host() {
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/node");
     let jco = example.join("node_modules/.bin/jco");
     if !jco.exists() {
-        eprintln!("SKIPPED: jco is not installed (npm ci --prefix examples/node)");
+        eprintln!("SKIPPED: jco is not installed (npm install --prefix examples/node)");
         return;
     }
     let transpiled = std::process::Command::new(&jco)
