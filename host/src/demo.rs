@@ -36,7 +36,7 @@ impl DemoOptions {
 }
 
 /// Runs the demo; `Ok(true)` when every generated event was accepted.
-pub async fn demo(options: DemoOptions) -> anyhow::Result<bool> {
+pub async fn demo(options: DemoOptions, report: Option<&Path>) -> anyhow::Result<bool> {
     let started = Instant::now();
     let scenario = options.scenario();
     let simulator = Simulator::start(scenario.clone()).await?;
@@ -68,6 +68,11 @@ pub async fn demo(options: DemoOptions) -> anyhow::Result<bool> {
         accepted.len(),
         started.elapsed().as_secs_f64()
     );
+    if let Some(path) = report {
+        std::fs::write(path, crate::report::render(&accepted, &run::now_rfc3339()))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("report written to {}", path.display());
+    }
     let everything_accepted = outcomes.iter().all(run::JobOutcome::succeeded) && accepted.len() == built as usize;
     if everything_accepted {
         println!("every generated event was accepted.");

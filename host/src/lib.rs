@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod report;
 pub mod run;
 pub mod runtime;
 pub mod secret;

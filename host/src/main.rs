@@ -63,10 +63,22 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Write a self-contained HTML report (burn-up and forecast per subscription, daily cost per
+    /// account, license usage) from what a run would read now; sends nothing.
+    Report {
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Where to write the page.
+        #[arg(short, long, value_name = "FILE", default_value = "report.html")]
+        out: PathBuf,
+    },
     /// Start a simulated Dynatrace on loopback with generated data, export into it, and summarise.
     Demo {
         #[command(flatten)]
         data: DataArgs,
+        /// Also write the HTML report of what was exported to this file.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions {
@@ -227,8 +239,23 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(exit_code(&outcomes))
         }
-        Command::Demo { data } => {
-            let ok = demo::demo(data.into()).await?;
+        Command::Report { config, out } => {
+            let mut config = load(config)?;
+            // The report shows every day, not only those a run would still send.
+            config.state_file = None;
+            let outcomes = run::export_all(&config, start_runtime().await?, RunOptions { dry_run: true }).await?;
+            let events: Vec<serde_json::Value> = outcomes
+                .iter()
+                .filter_map(|o| o.result.as_ref().ok())
+                .flat_map(|report| report.events.iter().filter_map(|e| serde_json::from_str(e).ok()))
+                .collect();
+            std::fs::write(&out, dtcost::report::render(&events, &run::now_rfc3339()))?;
+            eprint!("{}", run::summary(&outcomes));
+            eprintln!("report written to {}", out.display());
+            Ok(exit_code(&outcomes))
+        }
+        Command::Demo { data, report } => {
+            let ok = demo::demo(data.into(), report.as_deref()).await?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPORT_FAILED) })
         }
         Command::Completions { shell } => {
