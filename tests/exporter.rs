@@ -173,6 +173,7 @@ async fn check_authenticates_everything_and_lists_what_it_would_send() {
         "{}",
         out.stdout
     );
+    assert!(out.stdout.contains("hint: check the client-id and the secret"), "{}", out.stdout);
     assert!(
         out.stdout.contains("ok     account Account 2")
             && out.stdout.contains("12 records read; a run would send 13 events"),

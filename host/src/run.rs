@@ -97,9 +97,13 @@ pub async fn export_all(
         });
     }
     let mut outcomes: Vec<(usize, JobOutcome)> = Vec::new();
+    let progress = Progress::new(tasks.len());
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(outcome) => outcomes.push(outcome),
+            Ok(outcome) => {
+                progress.done(&outcome.1);
+                outcomes.push(outcome)
+            }
             // A panic in our own task code; the job's subject is lost with it, so say so plainly.
             Err(error) => outcomes.push((
                 usize::MAX,
@@ -111,8 +115,54 @@ pub async fn export_all(
             )),
         }
     }
+    progress.finish();
     outcomes.sort_by_key(|(index, _)| *index);
     Ok(outcomes.into_iter().map(|(_, outcome)| outcome).collect())
+}
+
+/// Progress of a run: a bar when stderr is a terminal, log lines (`-v`) otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: usize,
+    done: std::cell::Cell<usize>,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        use std::io::IsTerminal as _;
+        let bar = (std::io::stderr().is_terminal() && total > 1).then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} exports {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress { bar, total, done: std::cell::Cell::new(0) }
+    }
+
+    fn done(&self, outcome: &JobOutcome) {
+        self.done.set(self.done.get() + 1);
+        match &self.bar {
+            Some(bar) => {
+                bar.set_message(outcome.subject.clone());
+                bar.inc(1);
+            }
+            None => tracing::info!(
+                "{} {} ({}/{})",
+                outcome.subject,
+                if outcome.succeeded() { "done" } else { "failed" },
+                self.done.get(),
+                self.total
+            ),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// The state file's lock; a panic while it was held leaves nothing half-written (writes are
@@ -139,6 +189,14 @@ fn flatten(result: Result<Result<Report, ExportError>, crate::runtime::RuntimeEr
 }
 
 pub fn describe_export_error(error: &ExportError) -> String {
+    let message = describe(error);
+    match hint(error, &message) {
+        Some(hint) => format!("{message}\n       hint: {hint}"),
+        None => message,
+    }
+}
+
+fn describe(error: &ExportError) -> String {
     match error {
         ExportError::MissingConfig(message) => format!("configuration: {message}"),
         ExportError::Authentication(message) => format!("authentication failed: {message}"),
@@ -148,6 +206,42 @@ pub fn describe_export_error(error: &ExportError) -> String {
             None => format!("{} failed: {}", failure.request, failure.message),
         },
         ExportError::InvalidResponse(message) => format!("invalid response: {message}"),
+    }
+}
+
+/// What the user can do about an error, when the error says enough to tell.
+fn hint(error: &ExportError, message: &str) -> Option<&'static str> {
+    let text = message.to_lowercase();
+    if text.contains("invalid client credentials") || text.contains("invalid_client") {
+        return Some("check the client-id and the secret that client-secret-env or client-secret-file names");
+    }
+    if text.contains("missing following scopes") || text.contains("missing scope") {
+        return Some(
+            "give the OAuth client the scope named above (account-uac-read for accounts, storage:events:write \
+             for an OAuth target): Account Management > Identity & access management > OAuth clients",
+        );
+    }
+    if text.contains("html page") {
+        return Some(
+            "token-url must be the SSO token endpoint (https://sso.dynatrace.com/sso/oauth2/token), not an environment URL",
+        );
+    }
+    if text.contains("invalid resource") {
+        return Some("the account uuid is not the account this OAuth client belongs to: check accounts[].uuid");
+    }
+    match error {
+        ExportError::Request(failure) if failure.status == Some(401) && failure.request.contains("/sub/") => Some(
+            "the account API refused the token: check that accounts[].uuid is the account the OAuth client belongs to",
+        ),
+        ExportError::Request(failure) if failure.status == Some(401) && failure.request.contains("/clusterLicense") => {
+            Some(
+                "the cluster refused its token: use a cluster API token (Cluster Management Console > Settings > API tokens) with ServiceProviderAPI",
+            )
+        }
+        ExportError::Request(failure) if failure.message.contains("refused the request") => {
+            Some("the component asked for a host the configuration does not name; check the URLs in the config")
+        }
+        _ => None,
     }
 }
 
