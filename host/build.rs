@@ -13,6 +13,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     println!("cargo:rerun-if-env-changed=DTCOST_GUEST_WASM");
+    println!("cargo:rerun-if-env-changed=CARGO_HOME");
 
     // A prebuilt component may be supplied (e.g. a reproducible release build).
     if let Some(prebuilt) = std::env::var_os("DTCOST_GUEST_WASM") {
@@ -44,6 +45,16 @@ fn main() {
     ] {
         command.env_remove(variable);
     }
+    // A reproducible component: the same source gives the same bytes wherever it is checked out
+    // (paths in panic messages are remapped; the rest is deterministic in rustc).
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    let mut flags = vec![format!("--remap-path-prefix={}=/dtcost", root.display())];
+    if let Some(cargo_home) = cargo_home {
+        flags.push(format!("--remap-path-prefix={}=/cargo", cargo_home.display()));
+    }
+    command.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"));
     let status = command.status().expect("failed to run cargo to build the guest component");
     if !status.success() {
         panic!(
