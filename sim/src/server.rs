@@ -320,10 +320,9 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         };
         (scenario.token_ttl, client)
     };
-    let Some((secret, account, permitted)) = client.filter(|(secret, ..)| secret == field("client_secret")) else {
+    let Some((_, account, permitted)) = client.filter(|(secret, ..)| secret == field("client_secret")) else {
         return sso_error("invalid_client", "Invalid client credentials. UNSUCCESSFUL_OAUTH_CLIENT_AUTHENTICATION");
     };
-    let _ = secret;
     let scopes: Vec<String> = field("scope").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
     if let Some(missing) = scopes.iter().find(|scope| scope.as_str() != permitted) {
         return sso_error(
