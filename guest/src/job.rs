@@ -27,10 +27,15 @@ pub fn export_account(
     let client_secret = secrets.require(secrets::ACCOUNT_CLIENT_SECRET)?;
     let mut tokens = TokenSource::new(plan.client.clone(), client_secret, sso::ACCOUNT_SCOPE);
     let outcome = export_account_with(plan, &mut http, &mut tokens, secrets, &mut report);
+    outcome.map(|()| with_request_counts(report, &http))
+}
+
+/// The report with what the client counted (requests, retries, 429s).
+fn with_request_counts(mut report: Report, http: &Client) -> Report {
     report.requests = http.requests;
     report.retries = http.retries;
     report.throttled = http.throttled;
-    outcome.map(|()| report)
+    report
 }
 
 fn export_account_with(
@@ -187,10 +192,7 @@ pub fn export_cluster(
     let mut report = Report { subject: format!("cluster {}", plan.name), ..Report::default() };
     let mut http = Client::new(transport, plan.retry);
     let outcome = export_cluster_with(plan, &mut http, secrets, &mut report);
-    report.requests = http.requests;
-    report.retries = http.retries;
-    report.throttled = http.throttled;
-    outcome.map(|()| report)
+    outcome.map(|()| with_request_counts(report, &http))
 }
 
 fn export_cluster_with(
