@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::runtime::RetryPolicy;
 use crate::secret::Secret;
 
 pub const DEFAULT_TOKEN_URL: &str = "https://sso.dynatrace.com/sso/oauth2/token";
@@ -36,7 +37,7 @@ pub struct Config {
     pub concurrency: usize,
     pub limits: Limits,
     pub max_batch_bytes: u32,
-    pub retry: Retry,
+    pub retry: RetryPolicy,
     /// Where delivery state is kept; `None` keeps none (every run sends every day).
     pub state_file: Option<PathBuf>,
     pub window_days: u32,
@@ -45,19 +46,15 @@ pub struct Config {
     pub clusters: Vec<ClusterConfig>,
 }
 
-/// Retries of transient failures (see `retry-policy` in the WIT).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Retry {
-    pub initial_delay_ms: u32,
-    pub max_delay_ms: u32,
-    pub multiplier: f64,
-    pub max_elapsed_ms: u32,
-}
-
-impl Default for Retry {
-    /// The OpenTelemetry Collector exporter's defaults: 5 s, x1.5, at most 30 s, give up after 300 s.
-    fn default() -> Self {
-        Retry { initial_delay_ms: 5_000, max_delay_ms: 30_000, multiplier: 1.5, max_elapsed_ms: 300_000 }
+/// The component's own retry defaults (the OpenTelemetry Collector exporter's: 5 s, x1.5, at most
+/// 30 s, give up after 300 s), as the WIT `retry-policy` the plans carry.
+pub fn default_retry() -> RetryPolicy {
+    let defaults = dtcost_guest::http::RetryPolicy::default();
+    RetryPolicy {
+        initial_delay_ms: defaults.initial_delay_ms,
+        max_delay_ms: defaults.max_delay_ms,
+        multiplier: defaults.multiplier,
+        max_elapsed_ms: defaults.max_elapsed_ms,
     }
 }
 
@@ -353,9 +350,9 @@ impl Validator<'_> {
         })
     }
 
-    fn retry(&self, raw: &RawRetry) -> Result<Retry, ConfigError> {
-        let defaults = Retry::default();
-        let retry = Retry {
+    fn retry(&self, raw: &RawRetry) -> Result<RetryPolicy, ConfigError> {
+        let defaults = default_retry();
+        let retry = RetryPolicy {
             initial_delay_ms: raw.initial_delay_ms.unwrap_or(defaults.initial_delay_ms),
             max_delay_ms: raw.max_delay_ms.unwrap_or(defaults.max_delay_ms),
             multiplier: raw.multiplier.unwrap_or(defaults.multiplier),

@@ -166,7 +166,7 @@ fn demo_config(scenario: &Scenario, simulator: &Simulator) -> Config {
         concurrency: 4,
         limits: Limits::default(),
         max_batch_bytes: 5_000_000,
-        retry: crate::config::Retry::default(),
+        retry: crate::config::default_retry(),
         // Every demo starts from fresh data: nothing to remember.
         state_file: None,
         window_days: 35,

@@ -7,11 +7,11 @@ use tokio::sync::Semaphore;
 
 use crate::config::{AccountConfig, ClusterConfig, Config, Origin, TargetAuth as ConfigTargetAuth};
 use crate::runtime::{
-    AccountPlan, ClusterPlan, DeliveryState, ExportError, IngestTarget, OauthClient, Report, RetryPolicy, Runtime,
-    Sandbox, TargetAuth,
+    AccountPlan, ClusterPlan, DeliveryState, ExportError, IngestTarget, OauthClient, Report, Runtime, Sandbox,
+    TargetAuth,
 };
 use crate::secret::Secret;
-use crate::state::{AccountState, StateError, StateFile};
+use crate::state::{StateError, StateFile};
 
 /// What became of one account or cluster.
 #[derive(Debug)]
@@ -67,12 +67,7 @@ pub async fn export_all(
             let delivered = result.as_ref().ok().and_then(|report| report.state.clone());
             let state_error = match (state, delivered) {
                 (Some(state), Some(delivered)) => {
-                    let entry = AccountState {
-                        subscription_uuid: delivered.subscription_uuid,
-                        frozen_before: delivered.frozen_before,
-                        sent: delivered.sent,
-                    };
-                    lock(&state).update(&account_uuid, entry).err().map(|e| e.to_string())
+                    lock(&state).update(&account_uuid, delivered).err().map(|e| e.to_string())
                 }
                 _ => None,
             };
@@ -85,7 +80,7 @@ pub async fn export_all(
             url: cluster.url.clone(),
             read_at: read_at.clone(),
             target: target.clone(),
-            retry: retry_policy(config),
+            retry: config.retry,
         };
         let sandbox = cluster_sandbox(config, cluster);
         let (runtime, permits, subject) = (runtime.clone(), permits.clone(), format!("cluster {}", cluster.name));
@@ -169,15 +164,6 @@ impl Progress {
 /// atomic), so a poisoned lock is still usable.
 fn lock(state: &Mutex<StateFile>) -> std::sync::MutexGuard<'_, StateFile> {
     state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn retry_policy(config: &Config) -> RetryPolicy {
-    RetryPolicy {
-        initial_delay_ms: config.retry.initial_delay_ms,
-        max_delay_ms: config.retry.max_delay_ms,
-        multiplier: config.retry.multiplier,
-        max_elapsed_ms: config.retry.max_elapsed_ms,
-    }
 }
 
 fn flatten(result: Result<Result<Report, ExportError>, crate::runtime::RuntimeError>) -> Result<Report, String> {
@@ -268,7 +254,7 @@ fn account_plan(
     target: &IngestTarget,
     emit_status: bool,
     read_at: &str,
-    previous: Option<AccountState>,
+    previous: Option<DeliveryState>,
 ) -> AccountPlan {
     AccountPlan {
         name: account.name.clone(),
@@ -283,12 +269,8 @@ fn account_plan(
         emit_subscription_status: emit_status,
         read_at: read_at.to_owned(),
         target: target.clone(),
-        retry: retry_policy(config),
-        state: previous.map(|s| DeliveryState {
-            subscription_uuid: s.subscription_uuid,
-            frozen_before: s.frozen_before,
-            sent: s.sent,
-        }),
+        retry: config.retry,
+        state: previous,
         window_days: config.window_days,
     }
 }

@@ -18,6 +18,8 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "dtcost:exporter/embedder",
     exports: { default: async },
+    // The state file stores `delivery-state` records as they are.
+    additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
 });
 
 pub use exports::dtcost::exporter::job::{

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+// What was delivered for one account's subscription: the WIT `delivery-state`, stored as is.
+use crate::runtime::DeliveryState;
+
 const VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,21 +21,12 @@ pub enum StateError {
     Write { path: PathBuf, source: std::io::Error },
 }
 
-/// What was delivered for one account's subscription (see `delivery-state` in the WIT).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AccountState {
-    pub subscription_uuid: String,
-    pub frozen_before: Option<String>,
-    pub sent: Vec<String>,
-}
-
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StateFileContent {
     version: u32,
     /// By account UUID.
-    accounts: BTreeMap<String, AccountState>,
+    accounts: BTreeMap<String, DeliveryState>,
 }
 
 /// The state file and its content in memory.
@@ -71,12 +65,12 @@ impl StateFile {
         &self.path
     }
 
-    pub fn account(&self, account_uuid: &str) -> Option<&AccountState> {
+    pub fn account(&self, account_uuid: &str) -> Option<&DeliveryState> {
         self.content.accounts.get(account_uuid)
     }
 
     /// Records an account's new state and writes the file.
-    pub fn update(&mut self, account_uuid: &str, state: AccountState) -> Result<(), StateError> {
+    pub fn update(&mut self, account_uuid: &str, state: DeliveryState) -> Result<(), StateError> {
         self.content.accounts.insert(account_uuid.to_owned(), state);
         self.save()
     }
@@ -102,7 +96,7 @@ mod tests {
         let path = dir.path().join("state.json");
         let mut state = StateFile::load(&path).unwrap();
         assert!(state.account("a").is_none());
-        let entry = AccountState { subscription_uuid: "s".into(), frozen_before: None, sent: vec!["id".into()] };
+        let entry = DeliveryState { subscription_uuid: "s".into(), frozen_before: None, sent: vec!["id".into()] };
         state.update("a", entry.clone()).unwrap();
         assert_eq!(StateFile::load(&path).unwrap().account("a"), Some(&entry));
         assert!(!path.with_extension("json.tmp").exists());
