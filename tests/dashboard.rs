@@ -4,7 +4,14 @@
 
 use serde_json::Value;
 
-const EMITTED: [&str; 3] = ["dps.subscription.status", "dps.cost2.booked", "cluster.license.quota"];
+const EMITTED: [&str; 6] = [
+    "dps.subscription.status",
+    "dps.cost2.booked",
+    "cluster.license.quota",
+    "dps.cost.environment.booked",
+    "dps.budget.alert",
+    "dtcost.run.summary",
+];
 
 fn dashboard() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../dashboards/dtcost.json");
@@ -68,6 +75,15 @@ fn every_query_reads_an_event_type_dtcost_emits_and_counts_each_day_once() {
         assert!(!types.is_empty(), "tile {key} filters on an event type");
         for event_type in types {
             assert!(EMITTED.contains(&event_type), "tile {key} reads {event_type:?}, which dtcost does not emit");
+        }
+        if query.contains("dps.cost.environment.booked") {
+            assert!(
+                query.contains(
+                    "dedup {accountUuid, subscriptionUuid, startTime, clusterId, environmentId, capabilityKey}, \
+                     sort: {exportedAt desc}"
+                ),
+                "tile {key} counts each environment's cost day once"
+            );
         }
         if query.contains("dps.cost2.booked") {
             assert!(

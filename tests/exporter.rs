@@ -7,7 +7,7 @@ use dtcost_sim::{Licensing, Service, Simulator};
 use support::*;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn exports_one_account_exactly_in_five_requests() {
+async fn exports_one_account_exactly_in_seven_requests() {
     let scenario = generate(1, 30, 0, false);
     let sim = Simulator::start(scenario.clone()).await.unwrap();
     let setup = write_config(&scenario, &sim, &ConfigOptions::default());
@@ -15,7 +15,7 @@ async fn exports_one_account_exactly_in_five_requests() {
     assert_eq!(out.code, 0, "{}", out.stderr);
 
     let events = sim.accepted_events();
-    assert_eq!(events.len(), 31);
+    assert_eq!(events.len(), 32, "30 days, the status and the run summary");
     assert_same_events(&of_type(&events, "dps.cost2.booked"), &expected_cost_events(&scenario, 0));
     assert_same_events(&of_type(&events, "dps.subscription.status"), &[expected_status_event(&scenario, 0)]);
     assert_unique_ids(&events);
@@ -24,10 +24,16 @@ async fn exports_one_account_exactly_in_five_requests() {
         of_type(&events, "dps.cost2.booked").iter().map(|e| e["startTime"].as_str().unwrap()).collect();
     assert!(starts.windows(2).all(|w| w[0] < w[1]));
 
-    // 1 token + subscription list + details + cost + 1 ingest POST.
+    // 1 token + subscription list + details + cost + Dynatrace's forecast + 1 ingest POST, and
+    // the run summary's POST.
     let requests = sim.requests();
-    assert_eq!(requests.len(), 5, "{requests:#?}");
-    assert_eq!(requests.iter().filter(|r| r.service == Service::Environment).count(), 1);
+    assert_eq!(requests.len(), 7, "{requests:#?}");
+    assert_eq!(requests.iter().filter(|r| r.service == Service::Environment).count(), 2);
+    let summary = run_summary(&events);
+    assert_eq!((summary["status"].as_str(), summary["accountsOk"].as_u64()), (Some("ok"), Some(1)));
+    assert_eq!((summary["eventsBuilt"].as_u64(), summary["eventsAccepted"].as_u64()), (Some(31), Some(31)));
+    assert_eq!(summary["requests"], 6, "the account's requests");
+    assert_eq!(summary["newestCostDay"], format!("{DAY}T00:00:00Z"));
     assert!(out.stderr.contains("1 of 1 exports succeeded"), "{}", out.stderr);
 }
 
@@ -43,7 +49,7 @@ async fn accounts_sharing_a_subscription_each_export_their_cost_and_its_status_o
     let expected: Vec<_> = (0..3).flat_map(|i| expected_cost_events(&scenario, i)).collect();
     assert_same_events(&of_type(&events, "dps.cost2.booked"), &expected);
     assert_same_events(&of_type(&events, "dps.subscription.status"), &[expected_status_event(&scenario, 0)]);
-    assert_eq!(events.len(), 3 * 20 + 1);
+    assert_eq!(events.len(), 3 * 20 + 1 + 1, "3 x 20 days, one status, the run summary");
     assert_unique_ids(&events);
 }
 
@@ -118,7 +124,12 @@ async fn a_dry_run_prints_the_exact_events_and_sends_nothing() {
     assert!(sim.accepted_events().is_empty());
     assert!(sim.requests().iter().all(|r| r.service != Service::Environment), "no ingest request on a dry run");
 
-    let printed: Vec<serde_json::Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut printed: Vec<serde_json::Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_unique_ids(&printed);
+    let summary = run_summary(&printed);
+    assert_eq!((summary["dryRun"].as_bool(), summary["eventsBuilt"].as_u64()), (Some(true), Some(25)));
+    assert_eq!(summary["eventsSent"], 0);
+    printed.retain(|e| e["event.type"] != "dtcost.run.summary");
     let mut expected: Vec<_> = (0..2).flat_map(|i| expected_cost_events(&scenario, i)).collect();
     expected.extend((0..2).map(|i| expected_status_event(&scenario, i)));
     expected.extend(expected_quota_events(&scenario, 0));
@@ -126,7 +137,6 @@ async fn a_dry_run_prints_the_exact_events_and_sends_nothing() {
         event.as_object_mut().unwrap().remove("event.kind"); // set by the ingest API, not by us
     }
     assert_same_events(&printed.iter().collect::<Vec<_>>(), &expected);
-    assert_unique_ids(&printed);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -155,10 +165,10 @@ async fn an_oauth_target_ingests_through_the_platform_path() {
     let setup = write_config(&scenario, &sim, &ConfigOptions { oauth_target: true, ..ConfigOptions::default() });
     let out = dtcost(&scenario, &setup, &["run"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(sim.accepted_events().len(), 6);
+    assert_eq!(sim.accepted_events().len(), 7, "5 days, the status, the run summary");
     let ingest: Vec<_> = sim.requests().into_iter().filter(|r| r.service == Service::Environment).collect();
-    assert_eq!(ingest.len(), 1);
-    assert_eq!(ingest[0].path, "/platform/classic/environment-api/v2/bizevents/ingest");
+    assert_eq!(ingest.len(), 2, "the account's events, then the run summary");
+    assert!(ingest.iter().all(|r| r.path == "/platform/classic/environment-api/v2/bizevents/ingest"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -239,7 +249,7 @@ async fn batches_are_split_by_bytes_and_every_one_is_acknowledged() {
         e.to_string().len() + 1
     };
     let bytes: usize = events.iter().map(sent_bytes).sum();
-    assert!(posts >= bytes.div_ceil(2000) && posts <= 41, "{posts} POSTs for {bytes} bytes");
+    assert!(posts >= bytes.div_ceil(2000) && posts <= 42, "{posts} POSTs for {bytes} bytes");
     assert!(out.stderr.contains("41 sent, 41 accepted"), "{}", out.stderr);
 }
 
@@ -252,7 +262,10 @@ async fn the_simulator_s_tokens_really_expire() {
     let out = dtcost(&scenario, &setup, &["run"]).await;
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("HTTP 401: Token expired"), "{}", out.stderr);
-    assert!(sim.accepted_events().is_empty());
+    let events = sim.accepted_events();
+    assert_eq!(events.len(), 1, "only the run summary, which says so");
+    let summary = run_summary(&events);
+    assert_eq!((summary["status"].as_str(), summary["accountsFailed"].as_u64()), (Some("failed"), Some(1)));
 }
 
 #[tokio::test(flavor = "multi_thread")]

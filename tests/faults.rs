@@ -27,14 +27,16 @@ fn rule(service: Option<Service>, fault: Fault, times: u32) -> FaultRule {
     FaultRule { service, fault, times }
 }
 
-/// Every expected event (cost days, statuses, quotas) must be among the accepted ones.
+/// Every expected event (cost days, statuses, quotas) must be among the accepted ones. The runs'
+/// summary events are not data: [`assert_complete`] checks them.
 fn tally(scenario: &Scenario, accepted: &[Value]) -> Tally {
+    let accepted: Vec<&Value> = accepted.iter().filter(|e| e["event.type"] != "dtcost.run.summary").collect();
     let mut expected: Vec<Value> =
         (0..scenario.accounts.len()).flat_map(|i| expected_cost_events(scenario, i)).collect();
     expected.extend((0..scenario.accounts.len()).map(|i| expected_status_event(scenario, i)));
     expected.extend((0..scenario.clusters.len()).flat_map(|i| expected_quota_events(scenario, i)));
     let mut by_id: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
-    for event in accepted {
+    for event in &accepted {
         by_id.entry(event["event.id"].as_str().unwrap()).or_default().push(event);
     }
     let duplicated = by_id.values().map(|copies| copies.len() - 1).sum();
@@ -62,6 +64,10 @@ fn assert_complete(out: &Output, sim: &Simulator, scenario: &Scenario) -> Tally 
     let tally = tally(scenario, &sim.accepted_events());
     assert_eq!((tally.missing, tally.duplicated), (0, 0), "{tally:?}\n{}", out.stderr);
     assert_eq!(tally.accepted, tally.expected, "{tally:?}");
+    // The run's own account of it agrees.
+    let summary = run_summary(&sim.accepted_events());
+    assert_eq!(summary["status"], "ok", "{summary}");
+    assert_eq!(summary["eventsAccepted"], tally.accepted, "{summary}");
     eprintln!("{} {tally:?}", std::thread::current().name().unwrap_or("?"));
     tally
 }
@@ -133,7 +139,7 @@ async fn refused_events_are_resent_alone_never_the_whole_batch() {
     let (out, sim, scenario) = run_with(generate(1, 10, 0, false), vec![refuse]).await;
     assert_complete(&out, &sim, &scenario);
     let posts = sim.requests().into_iter().filter(|r| r.service == Service::Environment).count();
-    assert_eq!(posts, 2, "one batch, then the one refused event");
+    assert_eq!(posts, 3, "one batch, then the one refused event; then the run summary");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -188,7 +194,9 @@ async fn permanent_failures_are_reported_with_their_message_not_retried() {
         "{}",
         out.stderr
     );
-    assert_eq!(sim.requests().iter().filter(|r| r.service == Service::Environment).count(), 1);
+    // The account's POST, not retried; then the run summary's, which is accepted.
+    assert_eq!(sim.requests().iter().filter(|r| r.service == Service::Environment).count(), 2);
+    assert_eq!(run_summary(&sim.accepted_events())["eventsAccepted"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -197,12 +205,14 @@ async fn a_rerun_sends_only_new_or_changed_days_and_dedup_keeps_one_per_day() {
     let sim = Simulator::start(scenario.clone()).await.unwrap();
     let setup = write_config(&scenario, &sim, &ConfigOptions::default());
     assert_eq!(dtcost(&scenario, &setup, &["run"]).await.code, 0);
-    assert_eq!(sim.accepted_events().len(), 42);
+    assert_eq!(sim.accepted_events().len(), 2 * 20 + 2 + 1, "days, statuses, the run summary");
 
     // Unchanged: only the status events go again.
     let out = dtcost(&scenario, &setup, &["run"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(sim.accepted_events().len(), 44);
+    assert_eq!(sim.accepted_events().len(), 43 + 2 + 1);
+    let summaries = of_type(&sim.accepted_events(), "dtcost.run.summary").into_iter().cloned().collect::<Vec<_>>();
+    assert_eq!(summaries[1]["eventsSkipped"], 40, "{}", summaries[1]);
     assert!(out.stderr.contains("21 events built (20 delivered before), 1 sent"), "{}", out.stderr);
 
     // A late booking changes account 1's fifth-newest day: it and the four newer days go again.

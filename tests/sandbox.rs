@@ -37,6 +37,8 @@ fn plan(scenario: &dtcost_sim::Scenario, sim: &Simulator, api_url: &str) -> Acco
         retry: RetryPolicy { initial_delay_ms: 10, max_delay_ms: 100, multiplier: 2.0, max_elapsed_ms: 5_000 },
         state: None,
         window_days: 35,
+        environment_cost: None,
+        budget_alerting: dtcost::config::default_budget_alerting(),
     }
 }
 

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use dtcost_guest::http::{Method, Request, Response, RetryPolicy, Transport, TransportError};
-use dtcost_guest::model::{AccountPlan, ClusterPlan, CostRecord, EventContext, IngestTarget, OAuthClient, TargetAuth};
+use dtcost_guest::model::{
+    AccountPlan, BudgetAlerting, ClusterPlan, CostRecord, EventContext, IngestTarget, OAuthClient, TargetAuth,
+};
 use dtcost_sim::{Generate, Scenario, Simulator};
 
 const ACCOUNTS: usize = 100;
@@ -195,6 +197,8 @@ fn native_pipeline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
             retry: RetryPolicy::default(),
             state: None,
             window_days: 35,
+            environment_cost: None,
+            budget_alerting: BudgetAlerting::default(),
         };
         let secrets = HashMap::from([
             ("account-client-secret".to_owned(), account.client_secret.clone()),
@@ -287,7 +291,8 @@ fn baseline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
             account_uuid: account.uuid.clone(),
             account_name: account.name.clone(),
         };
-        post(&mut http, &dtcost_guest::events::subscription_status(&context, &details, &read_at)?)?;
+        let outlook = dtcost_guest::budget::outlook(&details, &costs)?;
+        post(&mut http, &dtcost_guest::events::subscription_status(&context, &details, &outlook, None, &read_at)?)?;
         for event in dtcost_guest::events::cost_booked(&context, &subscription_uuid, &costs)? {
             post(&mut http, &event)?;
         }

@@ -20,7 +20,7 @@ use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingReque
 use crate::http::{self, Request, Response, Transport, TransportError};
 use crate::model;
 use crate::secrets::Secrets;
-use crate::{events, job};
+use crate::{budget, environment, events, job};
 
 /// Responses larger than this are refused rather than buffered (the largest documented DPS
 /// response, `/usage`, is about 1 MB).
@@ -33,9 +33,16 @@ impl wit_transform::Guest for Component {
     fn subscription_status(
         context: wit::EventContext,
         subscription: wit::Subscription,
+        costs: Vec<wit::CostRecord>,
+        dynatrace_forecast: Option<wit::AccountForecast>,
         read_at: String,
     ) -> Result<String, wit::InvalidRecord> {
-        events::subscription_status(&context.into(), &subscription.into(), &read_at).map_err(Into::into)
+        let subscription: model::Subscription = subscription.into();
+        let costs: Vec<model::CostRecord> = costs.into_iter().map(Into::into).collect();
+        let outlook = budget::outlook(&subscription, &costs)?;
+        let dynatrace_forecast = dynatrace_forecast.map(model::AccountForecast::from);
+        events::subscription_status(&context.into(), &subscription, &outlook, dynatrace_forecast.as_ref(), &read_at)
+            .map_err(Into::into)
     }
 
     fn cost_booked(
@@ -55,6 +62,22 @@ impl wit_transform::Guest for Component {
     ) -> Result<Vec<String>, wit::InvalidRecord> {
         events::cluster_quota(&provider, &cluster_name, &license.into(), &read_at).map_err(Into::into)
     }
+
+    fn environment_cost_booked(
+        context: wit::EventContext,
+        subscription_uuid: String,
+        costs: Vec<wit::EnvironmentCost>,
+        daily_totals: Vec<wit::CostRecord>,
+    ) -> Result<Vec<String>, wit::InvalidRecord> {
+        let costs: Vec<model::EnvironmentCost> = costs.into_iter().map(Into::into).collect();
+        let totals: Vec<model::CostRecord> = daily_totals.into_iter().map(Into::into).collect();
+        let built = environment::environment_cost_booked(&context.into(), &subscription_uuid, &costs, &totals)?;
+        Ok(built.events.into_iter().map(|(_, event)| event).collect())
+    }
+
+    fn run_summary(provider: String, figures: wit::RunFigures, read_at: String) -> Result<String, wit::InvalidRecord> {
+        events::run_summary(&provider, &figures.into(), &read_at).map_err(Into::into)
+    }
 }
 
 impl wit_job::Guest for Component {
@@ -64,6 +87,10 @@ impl wit_job::Guest for Component {
 
     fn export_cluster(plan: wit_job::ClusterPlan) -> Result<wit_job::Report, wit_job::ExportError> {
         job::export_cluster(&plan.into(), &mut WasiHttp, &ConfigStore).map(Into::into).map_err(Into::into)
+    }
+
+    fn send_events(target: wit_job::IngestTarget, retry: wit_job::RetryPolicy, events: Vec<String>) -> wit_job::Report {
+        job::send_events(&target.into(), retry.into(), &events, &mut WasiHttp, &ConfigStore).into()
     }
 }
 
@@ -254,6 +281,62 @@ impl From<wit::CostRecord> for model::CostRecord {
     }
 }
 
+impl From<wit::EnvironmentCost> for model::EnvironmentCost {
+    fn from(c: wit::EnvironmentCost) -> Self {
+        Self {
+            cluster_id: c.cluster_id,
+            environment_id: c.environment_id,
+            capability_key: c.capability_key,
+            capability_name: c.capability_name,
+            start_time: c.start_time,
+            end_time: c.end_time,
+            value: c.value,
+            currency_code: c.currency_code,
+            booking_date: c.booking_date,
+        }
+    }
+}
+
+impl From<wit::AccountForecast> for model::AccountForecast {
+    fn from(f: wit::AccountForecast) -> Self {
+        Self {
+            median: f.median,
+            lower: f.lower,
+            upper: f.upper,
+            budget: f.budget,
+            budget_percent: f.budget_percent,
+            budget_date: f.budget_date,
+            created_at: f.created_at,
+        }
+    }
+}
+
+impl From<wit::RunFigures> for model::RunFigures {
+    fn from(s: wit::RunFigures) -> Self {
+        Self {
+            accounts_ok: s.accounts_ok,
+            accounts_failed: s.accounts_failed,
+            clusters_ok: s.clusters_ok,
+            clusters_failed: s.clusters_failed,
+            records_read: s.records_read,
+            events_built: s.events_built,
+            events_sent: s.events_sent,
+            events_accepted: s.events_accepted,
+            events_rejected: s.events_rejected,
+            events_skipped: s.events_skipped,
+            requests: s.requests,
+            retries: s.retries,
+            throttled: s.throttled,
+            unattributed_days: s.unattributed_days,
+            budget_alerts: s.budget_alerts,
+            duration_ms: s.duration_ms,
+            newest_cost_day: s.newest_cost_day,
+            dry_run: s.dry_run,
+            version: s.version,
+        }
+    }
+}
+
 impl From<wit::UsageStatus> for model::UsageStatus {
     fn from(s: wit::UsageStatus) -> Self {
         match s {
@@ -353,6 +436,38 @@ impl From<model::DeliveryState> for wit_job::DeliveryState {
     }
 }
 
+impl From<wit_job::AlertState> for model::AlertState {
+    fn from(s: wit_job::AlertState) -> Self {
+        Self { subscription_uuid: s.subscription_uuid, period_start: s.period_start, fired: s.fired }
+    }
+}
+
+impl From<model::AlertState> for wit_job::AlertState {
+    fn from(s: model::AlertState) -> Self {
+        Self { subscription_uuid: s.subscription_uuid, period_start: s.period_start, fired: s.fired }
+    }
+}
+
+impl From<wit_job::AccountState> for model::AccountState {
+    fn from(s: wit_job::AccountState) -> Self {
+        Self {
+            cost: s.cost.map(Into::into),
+            environment_cost: s.environment_cost.map(Into::into),
+            alerts: s.alerts.map(Into::into),
+        }
+    }
+}
+
+impl From<model::AccountState> for wit_job::AccountState {
+    fn from(s: model::AccountState) -> Self {
+        Self {
+            cost: s.cost.map(Into::into),
+            environment_cost: s.environment_cost.map(Into::into),
+            alerts: s.alerts.map(Into::into),
+        }
+    }
+}
+
 impl From<wit_job::AccountPlan> for model::AccountPlan {
     fn from(p: wit_job::AccountPlan) -> Self {
         Self {
@@ -367,6 +482,15 @@ impl From<wit_job::AccountPlan> for model::AccountPlan {
             retry: p.retry.into(),
             state: p.state.map(Into::into),
             window_days: p.window_days,
+            environment_cost: p.environment_cost.map(|e| model::EnvironmentCostPlan {
+                days: e.days,
+                window_days: e.window_days,
+                page_size: e.page_size,
+            }),
+            budget_alerting: model::BudgetAlerting {
+                thresholds: p.budget_alerting.thresholds,
+                forecast_exceeds_budget: p.budget_alerting.forecast_exceeds_budget,
+            },
         }
     }
 }
@@ -404,6 +528,13 @@ impl From<model::Report> for wit_job::Report {
                 .map(|e| wit_job::RejectedEvent { event_id: e.event_id, message: e.message })
                 .collect(),
             newest_day: r.newest_day,
+            reconciliation: r.reconciliation.map(|c| wit_job::Reconciliation {
+                days_compared: c.days_compared,
+                days_unattributed: c.days_unattributed,
+                unattributed: c.unattributed,
+                currency: c.currency,
+            }),
+            alerts: r.alerts,
             events: r.events,
             state: r.state.map(Into::into),
         }

@@ -6,21 +6,28 @@
 
 use serde::Serialize;
 
-use crate::model::{ClusterLicense, CostRecord, EventContext, InvalidRecord, Subscription, UnitUsage};
+use crate::budget::{Outlook, StatusOutlook};
+use crate::model::{
+    AccountForecast, ClusterLicense, CostRecord, EventContext, InvalidRecord, RunFigures, Subscription, UnitUsage,
+};
 use crate::time::parse_instant_millis;
 
 pub const SUBSCRIPTION_STATUS: &str = "dps.subscription.status";
 pub const COST_BOOKED: &str = "dps.cost2.booked";
 pub const LICENSE_QUOTA: &str = "cluster.license.quota";
+pub const RUN_SUMMARY: &str = "dtcost.run.summary";
 pub const DEFAULT_CURRENCY: &str = "USD";
 
 /// Seed of dtcost's event-id hash (a fixed random number: changing it changes every id).
 const EVENT_ID_SEED: u64 = 0x6f1c_2b8e_4d3a_4c57;
 
-/// One `dps.subscription.status` event.
+/// One `dps.subscription.status` event, with the outlook of its period (see [`budget::outlook`])
+/// and Dynatrace's own forecast of the account beside it.
 pub fn subscription_status(
     context: &EventContext,
     subscription: &Subscription,
+    outlook: &Outlook,
+    dynatrace_forecast: Option<&AccountForecast>,
     read_at: &str,
 ) -> Result<String, InvalidRecord> {
     finite("budget.total", subscription.budget.total)?;
@@ -42,6 +49,7 @@ pub fn subscription_status(
         start_time: &subscription.current_period.start_time,
         end_time: &subscription.current_period.end_time,
         days_remaining: subscription.current_period.days_remaining,
+        outlook: StatusOutlook::new(outlook, subscription.budget.total, dynatrace_forecast)?,
     };
     let key = format!("{}|{}", subscription.uuid, context.account_uuid);
     Ok(with_event_id(SUBSCRIPTION_STATUS, &key, &event))
@@ -176,6 +184,45 @@ pub fn cluster_quota(
     Ok(events)
 }
 
+/// The `dtcost.run.summary` event of a run at `read_at`.
+pub fn run_summary(provider: &str, summary: &RunFigures, read_at: &str) -> Result<String, InvalidRecord> {
+    let read = instant("readAt", read_at)?;
+    let newest = match &summary.newest_cost_day {
+        Some(day) => Some(instant("newestCostDay", day)?),
+        None => None,
+    };
+    let failed = summary.accounts_failed + summary.clusters_failed;
+    let event = SummaryEvent {
+        event_type: RUN_SUMMARY,
+        provider,
+        timestamp: read_at,
+        status: if failed == 0 && summary.events_rejected == 0 { "ok" } else { "failed" },
+        accounts_ok: summary.accounts_ok,
+        accounts_failed: summary.accounts_failed,
+        clusters_ok: summary.clusters_ok,
+        clusters_failed: summary.clusters_failed,
+        records_read: summary.records_read,
+        events_built: summary.events_built,
+        events_sent: summary.events_sent,
+        events_accepted: summary.events_accepted,
+        events_rejected: summary.events_rejected,
+        events_skipped: summary.events_skipped,
+        requests: summary.requests,
+        retries: summary.retries,
+        throttled: summary.throttled,
+        unattributed_days: summary.unattributed_days,
+        budget_alerts: summary.budget_alerts,
+        duration_ms: summary.duration_ms,
+        newest_cost_day: summary.newest_cost_day.as_deref(),
+        // Hours from the start of the newest cost day to the run: a day is booked the day after,
+        // so a healthy export sees 24 to 48.
+        data_lag_hours: newest.map(|newest| ((read - newest) as f64 / 360_000.0).round() / 10.0),
+        dry_run: summary.dry_run,
+        version: &summary.version,
+    };
+    Ok(with_event_id(RUN_SUMMARY, read_at, &event))
+}
+
 /// The `event.id` of an event text, as [`with_event_id`] put it there.
 pub fn event_id_of(event: &str) -> Option<&str> {
     let rest = event.strip_prefix("{\"event.id\":\"")?;
@@ -204,11 +251,15 @@ fn check_unit(field: &str, usage: &UnitUsage) -> Result<(), InvalidRecord> {
     Ok(())
 }
 
-fn finite(field: &str, value: f64) -> Result<(), InvalidRecord> {
-    if value.is_finite() { Ok(()) } else { Err(InvalidRecord::new(field, format!("{value} is not a finite number"))) }
+pub(crate) fn finite(field: &str, value: f64) -> Result<f64, InvalidRecord> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(InvalidRecord::new(field, format!("{value} is not a finite number")))
+    }
 }
 
-fn instant(field: &str, text: &str) -> Result<i64, InvalidRecord> {
+pub(crate) fn instant(field: &str, text: &str) -> Result<i64, InvalidRecord> {
     parse_instant_millis(text).ok_or_else(|| {
         InvalidRecord::new(field, format!("{text:?} is neither a YYYY-MM-DD date nor an RFC 3339 date-time"))
     })
@@ -218,7 +269,7 @@ fn instant(field: &str, text: &str) -> Result<i64, InvalidRecord> {
 /// hash of the event type, the record key and the event's canonical text. (XXH3 rather than the
 /// SHA-1 of a UUIDv5: the ids need to be stable and distinct, not secret, and hashing was half the
 /// cost of a transform; see BENCHMARKS.md.)
-fn with_event_id(event_type: &str, key: &str, event: &impl Serialize) -> String {
+pub(crate) fn with_event_id(event_type: &str, key: &str, event: &impl Serialize) -> String {
     const PREFIX: &[u8] = b"{\"event.id\":\"00000000-0000-0000-0000-000000000000\",";
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(PREFIX);
@@ -240,7 +291,7 @@ fn with_event_id(event_type: &str, key: &str, event: &impl Serialize) -> String 
 }
 
 /// Writes integral values as JSON integers (`1000000`, not `1000000.0`), as the API sent them.
-fn number<S: serde::Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn number<S: serde::Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
     const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
     if value.fract() == 0.0 && value.abs() < EXACT {
         serializer.serialize_i64(*value as i64)
@@ -249,7 +300,7 @@ fn number<S: serde::Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::
     }
 }
 
-fn optional_number<S: serde::Serializer>(value: &Option<f64>, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn optional_number<S: serde::Serializer>(value: &Option<f64>, serializer: S) -> Result<S::Ok, S::Error> {
     match value {
         Some(value) => number(value, serializer),
         None => serializer.serialize_none(),
@@ -286,6 +337,8 @@ struct StatusEvent<'a> {
     end_time: &'a str,
     #[serde(rename = "daysRemaining", serialize_with = "number")]
     days_remaining: f64,
+    #[serde(flatten)]
+    outlook: StatusOutlook<'a>,
 }
 
 #[derive(Serialize)]
@@ -358,6 +411,39 @@ struct QuotaEvent<'a> {
     remaining_overage: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
     remaining_overage_percent: Option<f64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SummaryEvent<'a> {
+    #[serde(rename = "event.type")]
+    event_type: &'a str,
+    #[serde(rename = "event.provider")]
+    provider: &'a str,
+    timestamp: &'a str,
+    status: &'a str,
+    accounts_ok: u32,
+    accounts_failed: u32,
+    clusters_ok: u32,
+    clusters_failed: u32,
+    records_read: u32,
+    events_built: u32,
+    events_sent: u32,
+    events_accepted: u32,
+    events_rejected: u32,
+    events_skipped: u32,
+    requests: u32,
+    retries: u32,
+    throttled: u32,
+    unattributed_days: u32,
+    budget_alerts: u32,
+    duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    newest_cost_day: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
+    data_lag_hours: Option<f64>,
+    dry_run: bool,
+    version: &'a str,
 }
 
 #[cfg(test)]
@@ -477,11 +563,17 @@ mod tests {
         }
     }
 
+    /// The outlook of [`subscription`] without cost data: no forecast.
+    fn outlook() -> Outlook {
+        crate::budget::outlook(&subscription(), &[]).unwrap()
+    }
+
     #[test]
     fn the_status_event_has_the_walkthrough_fields_and_flat_twins() {
-        let event: Value =
-            serde_json::from_str(&subscription_status(&context(), &subscription(), "2026-11-23T10:00:00Z").unwrap())
-                .unwrap();
+        let event: Value = serde_json::from_str(
+            &subscription_status(&context(), &subscription(), &outlook(), None, "2026-11-23T10:00:00Z").unwrap(),
+        )
+        .unwrap();
         assert_eq!(event["event.type"], "dps.subscription.status");
         assert_eq!(event["event.provider"], "dps4ma.ingester");
         assert_eq!(event["uuid"], "sub-1");
@@ -500,10 +592,14 @@ mod tests {
 
     #[test]
     fn the_status_event_refuses_a_bad_read_time_or_non_finite_budget() {
-        assert_eq!(subscription_status(&context(), &subscription(), "now").unwrap_err().field, "readAt");
+        assert_eq!(
+            subscription_status(&context(), &subscription(), &outlook(), None, "now").unwrap_err().field,
+            "readAt"
+        );
         let mut broken = subscription();
         broken.budget.used = f64::INFINITY;
-        assert_eq!(subscription_status(&context(), &broken, "2026-11-23").unwrap_err().field, "budget.used");
+        let error = subscription_status(&context(), &broken, &outlook(), None, "2026-11-23").unwrap_err();
+        assert_eq!(error.field, "budget.used");
     }
 
     fn unit(status: UsageStatus, overage: Option<OverageUsage>) -> UnitUsage {

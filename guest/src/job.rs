@@ -3,16 +3,17 @@
 
 use std::collections::HashSet;
 
-use crate::events;
 use crate::http::{self, Client, Request, Response, Transport};
-use crate::ingest;
 use crate::model::{
-    AccountPlan, ClusterPlan, DeliveryState, EventContext, ExportError, Report, Subscription, SubscriptionSummary,
+    AccountForecast, AccountPlan, AccountState, AlertState, ClusterPlan, CostRecord, DeliveryState, EnvironmentCost,
+    EnvironmentCostPlan, EventContext, ExportError, IngestTarget, InvalidRecord, Report, RequestFailure, RetryPolicy,
+    Subscription, SubscriptionSummary,
 };
 use crate::parse;
 use crate::secrets::{self, Secrets};
 use crate::sso::{self, TokenSource};
 use crate::time::{format_rfc3339, parse_instant_millis};
+use crate::{budget, environment, events, ingest};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -84,6 +85,7 @@ fn export_account_with(
     let currency =
         subscription.as_ref().and_then(|s| s.budget.currency_code.as_deref()).unwrap_or(events::DEFAULT_CURRENCY);
     let costs = parse::cost_list(&response.body, currency).map_err(|e| invalid(&request, e))?;
+    let cost_request = request;
     report.records_read = costs.len() as u32;
 
     let context = EventContext {
@@ -91,29 +93,215 @@ fn export_account_with(
         account_uuid: plan.uuid.clone(),
         account_name: plan.name.clone(),
     };
-    let mut status = None;
+    let previous = plan.state.clone().unwrap_or_default();
+    let mut batch: Vec<String> = Vec::new();
+    let mut alerts: Vec<budget::Alert> = Vec::new();
+    let mut alert_state = previous.alerts.clone();
     if let Some(subscription) = subscription.as_ref().filter(|_| plan.emit_subscription_status) {
-        status = Some(
-            events::subscription_status(&context, subscription, &plan.read_at)
-                .map_err(|e| ExportError::InvalidResponse(format!("GET {accounts_url}/{subscription_uuid}: {e}")))?,
+        let described = |e: InvalidRecord| {
+            ExportError::InvalidResponse(format!("GET {accounts_url}/{subscription_uuid} and its cost: {e}"))
+        };
+        let outlook = budget::outlook(subscription, &costs).map_err(described)?;
+        let dynatrace_forecast = read_account_forecast(plan, http, tokens, &accounts_url, report);
+        batch.push(
+            events::subscription_status(&context, subscription, &outlook, dynatrace_forecast.as_ref(), &plan.read_at)
+                .map_err(described)?,
         );
+        // Alerts fire once per period: a state of another subscription or period is over.
+        let period_start = &subscription.current_period.start_time;
+        let fired = previous
+            .alerts
+            .filter(|a| a.subscription_uuid == subscription_uuid && &a.period_start == period_start)
+            .map(|a| a.fired)
+            .unwrap_or_default();
+        alerts = budget::budget_alerts(&context, subscription, &outlook, &plan.budget_alerting, &fired, &plan.read_at)
+            .map_err(described)?;
+        batch.extend(alerts.iter().map(|alert| alert.event.clone()));
+        alert_state = Some(AlertState {
+            subscription_uuid: subscription_uuid.clone(),
+            period_start: period_start.clone(),
+            fired,
+        });
     }
-    let days = events::cost_booked_by_day(&context, &subscription_uuid, &costs).map_err(|e| invalid(&request, e))?;
+    let first_cost = batch.len();
+
+    let days =
+        events::cost_booked_by_day(&context, &subscription_uuid, &costs).map_err(|e| invalid(&cost_request, e))?;
+    let newest = days.last().map(|(start, _)| *start);
     report.newest_day = costs.iter().max_by_key(|c| parse_instant_millis(&c.start_time)).map(|c| c.start_time.clone());
-    report.events_built = days.len() as u32 + u32::from(status.is_some());
 
     // A state kept for another subscription (a new period, say) says nothing about this one.
-    let state = plan.state.as_ref().filter(|s| s.subscription_uuid == subscription_uuid);
-    let delivery = Delivery::plan(state, &days, plan.window_days);
-    report.events_skipped = delivery.skipped;
-    let mut batch: Vec<String> = status.into_iter().collect();
-    let first_cost = batch.len();
+    let of_this = |state: Option<DeliveryState>| state.filter(|s| s.subscription_uuid == subscription_uuid);
+    let delivery = Delivery::plan(of_this(previous.cost).as_ref(), &days, plan.window_days);
     batch.extend(delivery.to_send.iter().map(|&i| events::with_exported_at(&days[i].1, &plan.read_at)));
+    let first_environment = batch.len();
+
+    let mut environment = None;
+    if let Some(environment_plan) = &plan.environment_cost {
+        let end = newest
+            .unwrap_or_else(|| parse_instant_millis(&plan.read_at).unwrap_or(0).div_euclid(DAY_MS) * DAY_MS)
+            + DAY_MS;
+        let start = end - i64::from(environment_plan.days.max(1)) * DAY_MS;
+        match read_environment_costs(plan, environment_plan, http, tokens, &subscription_uuid, start, end) {
+            Ok(rows) => {
+                report.records_read += rows.len() as u32;
+                let totals: Vec<CostRecord> = costs
+                    .iter()
+                    .filter(|c| parse_instant_millis(&c.start_time).is_some_and(|t| (start..end).contains(&t)))
+                    .cloned()
+                    .collect();
+                let built = environment::environment_cost_booked(&context, &subscription_uuid, &rows, &totals)
+                    .map_err(|e| {
+                        ExportError::InvalidResponse(format!(
+                            "GET {}/{subscription_uuid}/environments/cost (v3) and {}: {e}",
+                            plan_v3_base(plan),
+                            cost_request.describe()
+                        ))
+                    })?;
+                report.reconciliation = built.reconciliation;
+                let delivery = Delivery::plan(
+                    of_this(previous.environment_cost.clone()).as_ref(),
+                    &built.events,
+                    plan.window_days,
+                );
+                batch.extend(
+                    delivery.to_send.iter().map(|&i| events::with_exported_at(&built.events[i].1, &plan.read_at)),
+                );
+                environment = Some((built.events, delivery));
+            }
+            Err(failure) => report.failures.push(failure),
+        }
+    }
+
+    let (environment_built, environment_skipped) =
+        environment.as_ref().map_or((0, 0), |(built, delivery)| (built.len() as u32, delivery.skipped));
+    report.events_built = first_cost as u32 + days.len() as u32 + environment_built;
+    report.events_skipped = delivery.skipped + environment_skipped;
     let accepted = ingest::ingest(http, secrets, &plan.target, &batch, report);
+    report.alerts = alerts.iter().map(|alert| alert.message.clone()).collect();
     if !plan.target.dry_run {
-        report.state = Some(delivery.next_state(&subscription_uuid, &days, &accepted[first_cost..]));
+        if let Some(state) = alert_state.as_mut() {
+            let raised = alerts.iter().zip(&accepted[first_cost - alerts.len()..first_cost]);
+            state.fired.extend(raised.filter(|(_, ok)| **ok).map(|(alert, _)| alert.key.clone()));
+        }
+        let environment_cost = match &environment {
+            Some((built, delivery)) => {
+                Some(delivery.next_state(&subscription_uuid, built, &accepted[first_environment..]))
+            }
+            // Not read this time: what was delivered before still holds.
+            None => previous.environment_cost,
+        };
+        report.state = Some(AccountState {
+            cost: Some(delivery.next_state(&subscription_uuid, &days, &accepted[first_cost..first_environment])),
+            environment_cost,
+            alerts: alert_state,
+        });
     }
     Ok(())
+}
+
+/// The account's own forecast; `None` when it has none (some accounts answer 404, and none is
+/// made before 15 days of data), which is not a failure. Other failures are noted, not fatal:
+/// the forecast only adds figures beside dtcost's.
+fn read_account_forecast(
+    plan: &AccountPlan,
+    http: &mut Client,
+    tokens: &mut TokenSource,
+    accounts_url: &str,
+    report: &mut Report,
+) -> Option<AccountForecast> {
+    let url = format!("{accounts_url}/forecast");
+    let left_out = |why: String| format!("Dynatrace's forecast left out: {why}");
+    let (request, response) = match get_json(http, tokens, &url) {
+        Ok(exchange) => exchange,
+        Err(error) => {
+            report.notes.push(left_out(error.to_string()));
+            return None;
+        }
+    };
+    match response.status {
+        200 => match parse::account_forecast(&response.body) {
+            Ok(forecast) => Some(forecast),
+            Err(error) => {
+                report.notes.push(left_out(format!("{}: {error}", request.describe())));
+                None
+            }
+        },
+        404 => {
+            report
+                .notes
+                .push(format!("account {} has no Dynatrace forecast (HTTP 404); dtcost's own is used", plan.name));
+            None
+        }
+        status => {
+            let failure = http::failure(&request, &response);
+            report.notes.push(left_out(format!("{} answered HTTP {status}: {}", failure.request, failure.message)));
+            None
+        }
+    }
+}
+
+fn plan_v3_base(plan: &AccountPlan) -> String {
+    http::join(&plan.api_url, &format!("/sub/v3/accounts/{}/subscriptions", plan.uuid))
+}
+
+/// Walks `GET /sub/v3/.../environments/cost` over [start, end) in windows of at most
+/// `window-days` days: the first page of a window with `startTime`/`endTime`, the next ones with
+/// `page-key` alone (the safe reading of the contract), until `nextPageKey` is null, empty or
+/// absent. Each request has the client's retries (long walks are known to meet 502s).
+fn read_environment_costs(
+    plan: &AccountPlan,
+    environment_plan: &EnvironmentCostPlan,
+    http: &mut Client,
+    tokens: &mut TokenSource,
+    subscription_uuid: &str,
+    start: i64,
+    end: i64,
+) -> Result<Vec<EnvironmentCost>, RequestFailure> {
+    let url = format!("{}/{subscription_uuid}/environments/cost", plan_v3_base(plan));
+    let window = i64::from(environment_plan.window_days.max(1)) * DAY_MS;
+    let mut rows = Vec::new();
+    let mut from = start;
+    while from < end {
+        let to = (from + window).min(end);
+        let (from_text, to_text) = (format_rfc3339(from), format_rfc3339(to));
+        let page_size = environment_plan.page_size.map(|size| size.to_string());
+        let mut query = vec![("startTime", from_text.as_str()), ("endTime", to_text.as_str())];
+        if let Some(size) = &page_size {
+            query.push(("page-size", size));
+        }
+        let mut next = format!("{url}?{}", http::form_encode(&query));
+        let mut seen_keys = HashSet::new();
+        loop {
+            let (request, response) = get_json(http, tokens, &next).map_err(|error| match error {
+                ExportError::Request(failure) => failure,
+                other => RequestFailure {
+                    request: format!("GET {next}"),
+                    status: None,
+                    message: other.to_string(),
+                    events_not_sent: 0,
+                },
+            })?;
+            let failed = |message: String| RequestFailure {
+                request: request.describe(),
+                status: Some(response.status),
+                message: format!("cost per environment not exported: {message}"),
+                events_not_sent: 0,
+            };
+            if response.status != 200 {
+                return Err(failed(parse::error_message(&response.body)));
+            }
+            let (page, next_key) = parse::environment_cost_page(&response.body).map_err(|e| failed(e.to_string()))?;
+            rows.extend(page);
+            let Some(key) = next_key else { break };
+            if !seen_keys.insert(key.clone()) {
+                return Err(failed(format!("the API sent page key {key:?} twice; stopped to avoid a loop")));
+            }
+            next = format!("{url}?{}", http::form_encode(&[("page-key", key.as_str())]));
+        }
+        from = to;
+    }
+    Ok(rows)
 }
 
 /// Which cost days to send, given what earlier runs delivered.
@@ -181,6 +369,21 @@ fn get_json(http: &mut Client, tokens: &mut TokenSource, url: &str) -> Result<(R
         |authorization| Request::get(url.to_owned()).header("authorization", authorization),
         |body| serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok(),
     )
+}
+
+/// Ingests events built elsewhere (the run summary), with the same delivery rules as the jobs.
+pub fn send_events(
+    target: &IngestTarget,
+    retry: RetryPolicy,
+    events: &[String],
+    transport: &mut dyn Transport,
+    secrets: &dyn Secrets,
+) -> Report {
+    let mut report = Report { subject: "run summary".to_owned(), ..Report::default() };
+    let mut http = Client::new(transport, retry);
+    report.events_built = events.len() as u32;
+    ingest::ingest(&mut http, secrets, target, events, &mut report);
+    with_request_counts(report, &http)
 }
 
 /// Exports one Managed cluster's license usage.
@@ -278,7 +481,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::model::{IngestTarget, OAuthClient, TargetAuth};
+    use crate::model::{BudgetAlerting, EnvironmentCostPlan, OAuthClient, TargetAuth};
 
     /// Answers by `METHOD url` (a sequence per route; its last answer repeats), records what was
     /// sent, and keeps a clock that only sleeping advances.
@@ -372,6 +575,8 @@ mod tests {
             retry: http::RetryPolicy::default(),
             state: None,
             window_days: 35,
+            environment_cost: None,
+            budget_alerting: BudgetAlerting::default(),
         }
     }
 
@@ -394,6 +599,7 @@ mod tests {
             (format!("{LIST}/s1"), 200, DETAILS.into()),
             (format!("{LIST}/s1/cost"), 200, COST.into()),
             (INGEST.into(), 202, String::new()),
+            (format!("{LIST}/forecast"), 404, r#"{"code":404,"message":"No forecast","errorsMap":{}}"#.into()),
         ]
     }
 
@@ -405,12 +611,12 @@ mod tests {
     const ONE_ACTIVE: &str = r#"{"data":[{"uuid":"s1","type":"REGULAR","name":"DPS","status":"ACTIVE"}]}"#;
 
     #[test]
-    fn an_account_is_read_transformed_and_ingested_in_four_reads_and_one_post() {
+    fn an_account_is_read_transformed_and_ingested_in_five_reads_and_one_post() {
         let list = r#"{"data":[{"uuid":"old","type":"REGULAR","name":"o","status":"EXPIRED","startTime":"2025-01-01"},
                                {"uuid":"s1","type":"REGULAR","name":"DPS","status":"ACTIVE","startTime":"2026-01-01"}]}"#;
         let mut api = api(&happy_routes(list));
         let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
-        assert_eq!((report.events_built, report.events_sent, report.events_accepted, report.requests), (3, 3, 3, 5));
+        assert_eq!((report.events_built, report.events_sent, report.events_accepted, report.requests), (3, 3, 3, 6));
         assert_eq!(report.subscription_uuid.as_deref(), Some("s1"));
         assert_eq!(report.newest_day.as_deref(), Some("2026-11-22T00:00:00Z"));
         let token = String::from_utf8(api.sent[0].body.clone()).unwrap();
@@ -500,7 +706,7 @@ mod tests {
         );
         let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
         assert_eq!((report.events_accepted, report.rejected.len(), report.failures.len()), (3, 0, 0));
-        assert_eq!(report.state.unwrap().sent.len(), 2, "both cost days are remembered as delivered");
+        assert_eq!(report.state.unwrap().cost.unwrap().sent.len(), 2, "both cost days are remembered as delivered");
     }
 
     #[test]
@@ -548,7 +754,7 @@ mod tests {
         assert_eq!(report.failures[0].events_not_sent, 3);
         assert!(api.slept.iter().sum::<u64>() <= 10_000, "{:?}", api.slept);
         assert!(report.retries >= 2);
-        assert!(report.state.unwrap().sent.is_empty(), "nothing is remembered as sent");
+        assert!(report.state.unwrap().cost.unwrap().sent.is_empty(), "nothing is remembered as sent");
     }
 
     #[test]
@@ -611,7 +817,7 @@ mod tests {
     fn a_rerun_sends_only_new_or_changed_days() {
         let first = export_account(&plan(None), &mut api(&happy_routes(ONE_ACTIVE)), &secrets()).unwrap();
         let state = first.state.unwrap();
-        assert_eq!(state.sent.len(), 2);
+        assert_eq!(state.cost.as_ref().unwrap().sent.len(), 2);
 
         // Same data: only the status event goes.
         let mut plan = plan(None);
@@ -637,8 +843,9 @@ mod tests {
         plan.window_days = 1;
         let first = export_account(&plan, &mut api(&happy_routes(ONE_ACTIVE)), &secrets()).unwrap();
         let state = first.state.unwrap();
-        assert_eq!(state.frozen_before.as_deref(), Some("2026-11-22T00:00:00Z"));
-        assert_eq!(state.sent.len(), 1, "only the window's day is remembered by id");
+        let cost = state.cost.as_ref().unwrap();
+        assert_eq!(cost.frozen_before.as_deref(), Some("2026-11-22T00:00:00Z"));
+        assert_eq!(cost.sent.len(), 1, "only the window's day is remembered by id");
 
         // The older day changes, but it is final: only the newer day (its running sum changed) goes.
         plan.state = Some(state);
@@ -657,7 +864,7 @@ mod tests {
         api.routes.remove(INGEST);
         api.then(INGEST, 403, "{}", &[]);
         let report = export_account(&plan, &mut api, &secrets()).unwrap();
-        assert_eq!(report.state.unwrap().frozen_before.as_deref(), Some("2026-11-21T00:00:00Z"));
+        assert_eq!(report.state.unwrap().cost.unwrap().frozen_before.as_deref(), Some("2026-11-21T00:00:00Z"));
     }
 
     #[test]
@@ -683,6 +890,136 @@ mod tests {
             "invalid response: GET https://api/sub/v2/accounts/acc/subscriptions/s1/cost: data[0].value: expected a number, got null"
         );
         assert!(api.sent.iter().all(|r| r.method == http::Method::Get || r.url.contains("token")), "nothing ingested");
+    }
+
+    const V3: &str = "GET https://api/sub/v3/accounts/acc/subscriptions/s1/environments/cost";
+
+    /// Cost per environment: two windows of at most 20 days over the last 30 (the first empty),
+    /// the second in two pages, the second page after a 502.
+    fn with_environment_cost(routes: Vec<(String, u16, String)>) -> (FakeApi, AccountPlan) {
+        let mut api = api(&routes);
+        let first = format!("{V3}?startTime=2026-10-24T00%3A00%3A00Z&endTime=2026-11-13T00%3A00%3A00Z&page-size=2");
+        api.then(&first, 200, r#"{"data":[],"lastModifiedTime":"x"}"#, &[]);
+        let second = format!("{V3}?startTime=2026-11-13T00%3A00%3A00Z&endTime=2026-11-23T00%3A00%3A00Z&page-size=2");
+        api.then(
+            &second,
+            200,
+            r#"{"data":[{"clusterId":null,"environmentId":"abc12345","cost":[
+                {"startTime":"2026-11-21T00:00:00Z","endTime":"2026-11-22T00:00:00Z","value":1,"currencyCode":"USD",
+                 "capabilityKey":"LOGS","capabilityName":"Log Monitoring Classic","bookingDate":"2026-11-22T00:00:00Z"},
+                {"startTime":"2026-11-22T00:00:00Z","endTime":"2026-11-23T00:00:00Z","value":1.5,"currencyCode":"USD",
+                 "capabilityKey":"LOGS","capabilityName":"Log Monitoring Classic","bookingDate":"2026-11-23T00:00:00Z"}]}],
+              "lastModifiedTime":"x","nextPageKey":"k/1="}"#,
+            &[],
+        );
+        let next = format!("{V3}?page-key=k%2F1%3D");
+        api.then(&next, 502, r#"{"error":{"code":502,"message":"Bad Gateway"}}"#, &[]).then(
+            &next,
+            200,
+            r#"{"data":[{"clusterId":"c-1","environmentId":"f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b","cost":[
+                {"startTime":"2026-11-22T00:00:00Z","endTime":"2026-11-23T00:00:00Z","value":0.25,"currencyCode":"USD",
+                 "capabilityKey":"FULLSTACK_MONITORING","capabilityName":"Full-Stack Monitoring","bookingDate":"2026-11-23T00:00:00Z"}]}],
+              "lastModifiedTime":"x","nextPageKey":""}"#,
+            &[],
+        );
+        let mut plan = plan(None);
+        plan.environment_cost = Some(EnvironmentCostPlan { days: 30, window_days: 20, page_size: Some(2) });
+        plan.retry.initial_delay_ms = 10;
+        (api, plan)
+    }
+
+    #[test]
+    fn cost_per_environment_is_walked_in_windows_and_pages_and_reconciled() {
+        let (mut api, plan) = with_environment_cost(happy_routes(ONE_ACTIVE));
+        let report = export_account(&plan, &mut api, &secrets()).unwrap();
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        let walked: Vec<&str> = api.sent.iter().map(|r| r.url.as_str()).filter(|u| u.contains("/sub/v3/")).collect();
+        assert_eq!(walked.len(), 4, "two windows, the second in two pages, one of them retried: {walked:?}");
+        assert!(walked[3].ends_with("/environments/cost?page-key=k%2F1%3D"), "later pages send the key alone");
+        assert_eq!(report.retries, 1);
+        assert_eq!(report.records_read, 2 + 3, "cost days and environment rows");
+
+        // 1 status, 2 cost days, 3 environment rows and the 0.25 of day 22 no environment claims.
+        assert_eq!((report.events_built, report.events_accepted), (7, 7));
+        let reconciliation = report.reconciliation.clone().unwrap();
+        assert_eq!((reconciliation.days_compared, reconciliation.days_unattributed), (2, 1));
+        assert_eq!(reconciliation.unattributed, 0.25);
+        let posted = api.posted_events().concat();
+        let environments: Vec<(&str, &str, f64)> = posted
+            .iter()
+            .filter(|e| e["event.type"] == "dps.cost.environment.booked")
+            .map(|e| {
+                (e["startTime"].as_str().unwrap(), e["environmentId"].as_str().unwrap(), e["value"].as_f64().unwrap())
+            })
+            .collect();
+        assert_eq!(
+            environments,
+            [
+                ("2026-11-21T00:00:00Z", "abc12345", 1.0),
+                ("2026-11-22T00:00:00Z", "abc12345", 1.5),
+                ("2026-11-22T00:00:00Z", "f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b", 0.25),
+                ("2026-11-22T00:00:00Z", "unattributed", 0.25),
+            ]
+        );
+        assert!(
+            posted
+                .iter()
+                .all(|e| e["exportedAt"] == "2026-11-23T00:00:00Z" || e["event.type"] != "dps.cost.environment.booked")
+        );
+
+        // Run again with the state: nothing of it is sent twice.
+        let state = report.state.unwrap();
+        assert_eq!(state.environment_cost.as_ref().unwrap().sent.len(), 4);
+        let (mut again, mut plan) = with_environment_cost(happy_routes(ONE_ACTIVE));
+        plan.state = Some(state);
+        let report = export_account(&plan, &mut again, &secrets()).unwrap();
+        assert_eq!((report.events_built, report.events_skipped, report.events_sent), (7, 6, 1));
+    }
+
+    #[test]
+    fn a_failed_environment_walk_still_delivers_the_daily_cost_and_says_what_was_not_read() {
+        let (mut api, plan) = with_environment_cost(happy_routes(ONE_ACTIVE));
+        let next = format!("{V3}?page-key=k%2F1%3D");
+        api.routes.remove(&next);
+        api.then(&next, 400, r#"{"code":400,"message":"Invalid page key","errorsMap":{}}"#, &[]);
+        let report = export_account(&plan, &mut api, &secrets()).unwrap();
+        assert_eq!(report.events_accepted, 3, "status and cost days still go");
+        assert_eq!(report.failures.len(), 1);
+        assert_eq!(report.failures[0].status, Some(400));
+        assert!(report.failures[0].message.contains("cost per environment not exported: Invalid page key"));
+        assert_eq!(report.state.unwrap().environment_cost, None, "nothing is remembered as delivered");
+    }
+
+    #[test]
+    fn budget_alerts_fire_once_per_period_and_only_when_accepted() {
+        let nearly_spent = DETAILS.replace(r#""used":3"#, r#""used":92"#);
+        let mut routes = happy_routes(ONE_ACTIVE);
+        routes[2].2 = nearly_spent.clone();
+        let first = export_account(&plan(None), &mut api(&routes), &secrets()).unwrap();
+        assert_eq!(first.alerts.len(), 2, "{:?}", first.alerts);
+        assert!(first.alerts[1].contains("past the 90 % threshold"), "{}", first.alerts[1]);
+        let state = first.state.unwrap();
+        assert_eq!(state.alerts.as_ref().unwrap().fired, ["used:75", "used:90"]);
+
+        let mut plan = plan(None);
+        plan.state = Some(state.clone());
+        let mut again = api(&routes);
+        let report = export_account(&plan, &mut again, &secrets()).unwrap();
+        assert!(report.alerts.is_empty(), "already raised this period");
+        assert!(again.posted_events().concat().iter().all(|e| e["event.type"] != "dps.budget.alert"));
+
+        // A new period starts afresh.
+        let mut next_period = routes.clone();
+        next_period[2].2 = nearly_spent.replace("2026-01-01", "2026-11-01");
+        let report = export_account(&plan, &mut api(&next_period), &secrets()).unwrap();
+        assert_eq!(report.alerts.len(), 2);
+
+        // Refused by the ingest API: not remembered, so the next run raises it again.
+        let mut refused = api(&routes);
+        refused.routes.remove(INGEST);
+        refused.then(INGEST, 403, "{}", &[]);
+        let report = export_account(&super::tests::plan(None), &mut refused, &secrets()).unwrap();
+        assert!(report.state.unwrap().alerts.unwrap().fired.is_empty());
     }
 
     #[test]

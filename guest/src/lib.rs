@@ -2,7 +2,10 @@
 //! them as business events. Everything here but `component` is plain Rust, tested natively;
 //! `component` is the thin wasm boundary (wit-bindgen exports, wasi:http transport, wasi:config).
 
+pub mod budget;
+pub mod environment;
 pub mod events;
+pub mod forecast;
 pub mod http;
 pub mod ingest;
 pub mod job;

@@ -116,6 +116,53 @@ pub struct ClusterLicense {
     pub ddu_units: Option<UnitUsage>,
 }
 
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvironmentCost {
+    pub cluster_id: Option<String>,
+    pub environment_id: String,
+    pub capability_key: String,
+    pub capability_name: String,
+    pub start_time: String,
+    pub end_time: String,
+    pub value: f64,
+    pub currency_code: String,
+    pub booking_date: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountForecast {
+    pub median: f64,
+    pub lower: f64,
+    pub upper: f64,
+    pub budget: f64,
+    pub budget_percent: f64,
+    pub budget_date: Option<String>,
+    pub created_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunFigures {
+    pub accounts_ok: u32,
+    pub accounts_failed: u32,
+    pub clusters_ok: u32,
+    pub clusters_failed: u32,
+    pub records_read: u32,
+    pub events_built: u32,
+    pub events_sent: u32,
+    pub events_accepted: u32,
+    pub events_rejected: u32,
+    pub events_skipped: u32,
+    pub requests: u32,
+    pub retries: u32,
+    pub throttled: u32,
+    pub unattributed_days: u32,
+    pub budget_alerts: u32,
+    pub duration_ms: u64,
+    pub newest_cost_day: Option<String>,
+    pub dry_run: bool,
+    pub version: String,
+}
+
 /// A record a transform refuses: which field, and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -159,6 +206,40 @@ pub struct DeliveryState {
     pub sent: Vec<String>,
 }
 
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertState {
+    pub subscription_uuid: String,
+    pub period_start: String,
+    pub fired: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountState {
+    pub cost: Option<DeliveryState>,
+    pub environment_cost: Option<DeliveryState>,
+    pub alerts: Option<AlertState>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EnvironmentCostPlan {
+    pub days: u32,
+    pub window_days: u32,
+    pub page_size: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetAlerting {
+    pub thresholds: Vec<f64>,
+    pub forecast_exceeds_budget: bool,
+}
+
+impl Default for BudgetAlerting {
+    /// 75, 90 and 100 % of the budget, and a forecast above it.
+    fn default() -> Self {
+        BudgetAlerting { thresholds: vec![75.0, 90.0, 100.0], forecast_exceeds_budget: true }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountPlan {
     pub name: String,
@@ -170,8 +251,10 @@ pub struct AccountPlan {
     pub read_at: String,
     pub target: IngestTarget,
     pub retry: RetryPolicy,
-    pub state: Option<DeliveryState>,
+    pub state: Option<AccountState>,
     pub window_days: u32,
+    pub environment_cost: Option<EnvironmentCostPlan>,
+    pub budget_alerting: BudgetAlerting,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -213,8 +296,18 @@ pub struct Report {
     pub failures: Vec<RequestFailure>,
     pub rejected: Vec<RejectedEvent>,
     pub newest_day: Option<String>,
+    pub reconciliation: Option<Reconciliation>,
+    pub alerts: Vec<String>,
     pub events: Vec<String>,
-    pub state: Option<DeliveryState>,
+    pub state: Option<AccountState>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reconciliation {
+    pub days_compared: u32,
+    pub days_unattributed: u32,
+    pub unattributed: f64,
+    pub currency: String,
 }
 
 /// Why a job could not run at all.

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::model::{Budget, Period};
+use crate::model::{AccountForecast, Budget, EnvironmentCost, Period};
 use crate::model::{
     ClusterLicense, CostRecord, OverageUsage, Subscription, SubscriptionSummary, UnitUsage, UsageStatus,
 };
@@ -92,6 +92,52 @@ pub fn cost_list(body: &[u8], default_currency: &str) -> Result<Vec<CostRecord>>
             })
         })
         .collect()
+}
+
+/// One page of the v3 `/environments/cost`: its rows, flattened, and the key of the next page.
+/// A `nextPageKey` that is null, empty or absent ends the walk (the schema marks it required,
+/// but the last page has to say "none" somehow, and which way is unverified).
+pub fn environment_cost_page(body: &[u8]) -> Result<(Vec<EnvironmentCost>, Option<String>)> {
+    let root = json(body)?;
+    let root = Obj::root(&root)?;
+    let mut rows = Vec::new();
+    for environment in root.array("data")? {
+        let environment = environment?;
+        // SaaS environments have no cluster; the API's value for them is unverified (null or "").
+        let cluster_id = environment.opt_string("clusterId")?.filter(|id| !id.is_empty());
+        let environment_id = environment.string("environmentId")?;
+        for row in environment.array("cost")? {
+            let row = row?;
+            rows.push(EnvironmentCost {
+                cluster_id: cluster_id.clone(),
+                environment_id: environment_id.clone(),
+                capability_key: row.string("capabilityKey")?,
+                capability_name: row.opt_string("capabilityName")?.unwrap_or_default(),
+                start_time: row.string("startTime")?,
+                end_time: row.string("endTime")?,
+                value: row.number("value")?,
+                currency_code: row.string("currencyCode")?,
+                booking_date: row.opt_string("bookingDate")?,
+            });
+        }
+    }
+    let next_page_key = root.opt_string("nextPageKey")?.filter(|key| !key.is_empty());
+    Ok((rows, next_page_key))
+}
+
+/// The account's `Forecast`.
+pub fn account_forecast(body: &[u8]) -> Result<AccountForecast> {
+    let root = json(body)?;
+    let root = Obj::root(&root)?;
+    Ok(AccountForecast {
+        median: root.number("forecastMedian")?,
+        lower: root.number("forecastLower")?,
+        upper: root.number("forecastUpper")?,
+        budget: root.number("budget")?,
+        budget_percent: root.number("forecastBudgetPct")?,
+        budget_date: root.opt_string("forecastBudgetDate")?,
+        created_at: root.opt_string("forecastCreatedAt")?,
+    })
 }
 
 /// `clusterLicense`. `licenseKey` and `contactEmailAddress` are deliberately not read.
@@ -316,6 +362,42 @@ mod tests {
         assert_eq!(costs[1].last_booking_date.as_deref(), Some("2026-03-26"));
         assert_eq!(costs[2].currency_code, "EUR", "a record without currencyCode takes the subscription's");
         assert_eq!(costs[2].last_booking_date, None);
+    }
+
+    #[test]
+    fn an_environment_cost_page_is_flattened_and_any_empty_next_key_ends_the_walk() {
+        let page = |next: &str| {
+            format!(
+                r#"{{"data":[{{"clusterId":"c-1","environmentId":"f1e2","cost":[
+                    {{"startTime":"2026-03-24T00:00:00Z","endTime":"2026-03-25T00:00:00Z","value":120.5,"currencyCode":"USD",
+                      "capabilityKey":"FULLSTACK_MONITORING","capabilityName":"Full-Stack Monitoring","bookingDate":"2026-03-25T00:00:00Z"}}]}},
+                  {{"clusterId":{},"environmentId":"abc12345","cost":[]}}],
+                  "lastModifiedTime":"2026-03-26T07:12:44Z"{next}}}"#,
+                if next.is_empty() { "\"\"" } else { "null" }
+            )
+        };
+        let (rows, next) = environment_cost_page(page(r#","nextPageKey":"eyJvZmZzZXQiOjJ9""#).as_bytes()).unwrap();
+        assert_eq!(next.as_deref(), Some("eyJvZmZzZXQiOjJ9"));
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].cluster_id.as_deref(), Some("c-1"));
+        assert_eq!((rows[0].capability_key.as_str(), rows[0].value), ("FULLSTACK_MONITORING", 120.5));
+        for end in [r#","nextPageKey":null"#, r#","nextPageKey":"""#, ""] {
+            assert_eq!(environment_cost_page(page(end).as_bytes()).unwrap().1, None, "{end:?} ends the walk");
+        }
+        let bad = br#"{"data":[{"environmentId":"e","cost":[{"startTime":"x","endTime":"y","currencyCode":"USD","capabilityKey":"K"}]}]}"#;
+        assert_eq!(
+            environment_cost_page(bad).unwrap_err().to_string(),
+            "data[0].cost[0].value: missing, expected a number"
+        );
+    }
+
+    #[test]
+    fn an_account_forecast_is_read_with_or_without_a_budget_date() {
+        let body = br#"{"forecastMedian":243100.4,"forecastLower":228900.0,"forecastUpper":259750.9,"budget":250000,
+            "forecastBudgetPct":97.24,"forecastBudgetDate":null,"forecastCreatedAt":"2026-03-26T03:00:00Z"}"#;
+        let forecast = account_forecast(body).unwrap();
+        assert_eq!((forecast.median, forecast.budget_percent, forecast.budget_date), (243100.4, 97.24, None));
+        assert_eq!(account_forecast(b"{}").unwrap_err().path, "forecastMedian");
     }
 
     #[test]

@@ -5,7 +5,10 @@
 use crate::http::Transport;
 use crate::ingest::MAX_BATCH_BYTES;
 use crate::job;
-use crate::model::{AccountPlan, ClusterPlan, IngestTarget, OAuthClient, Report, RetryPolicy, TargetAuth};
+use crate::model::{
+    AccountPlan, BudgetAlerting, ClusterPlan, EnvironmentCostPlan, IngestTarget, OAuthClient, Report, RetryPolicy,
+    TargetAuth,
+};
 use crate::secrets::Secrets;
 
 pub const DEFAULT_TOKEN_URL: &str = "https://sso.dynatrace.com/sso/oauth2/token";
@@ -13,6 +16,8 @@ pub const DEFAULT_API_URL: &str = "https://api.dynatrace.com";
 pub const DEFAULT_PROVIDER: &str = "dps4ma.ingester";
 /// Days of cost compared with what was sent and re-sent when changed (late bookings).
 pub const DEFAULT_WINDOW_DAYS: u32 = 35;
+/// Days of cost per environment read, and the longest window walked at once (dtctl's default).
+pub const DEFAULT_ENVIRONMENT_COST_DAYS: u32 = 30;
 
 /// Runs the account job when `account-uuid` is set and the cluster job when `cluster-url` is
 /// set. On a dry run the events go to stdout as NDJSON; the summary goes to stderr.
@@ -38,6 +43,16 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
     let mut results: Vec<(String, Result<Report, String>)> = Vec::new();
     if let Some(uuid) = value("account-uuid") {
         let uuid = uuid.strip_prefix("urn:dtaccount:").unwrap_or(&uuid).to_owned();
+        let environment_cost = match value("environment-cost-days") {
+            Some(days) => Some(EnvironmentCostPlan {
+                days: days.parse().ok().filter(|d| *d > 0).ok_or_else(|| {
+                    format!("config key `environment-cost-days`: {days:?} is not a positive number of days")
+                })?,
+                window_days: DEFAULT_ENVIRONMENT_COST_DAYS,
+                page_size: None,
+            }),
+            None => None,
+        };
         let plan = AccountPlan {
             name: value("account-name").unwrap_or_else(|| uuid.clone()),
             client: OAuthClient { client_id: required("client-id")?, token_url, account_uuid: Some(uuid.clone()) },
@@ -50,6 +65,9 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
             retry: RetryPolicy::default(),
             state: None,
             window_days: DEFAULT_WINDOW_DAYS,
+            environment_cost,
+            // Without a state, alerts fire again on every run: the host keeps one.
+            budget_alerting: BudgetAlerting::default(),
         };
         let outcome = job::export_account(&plan, transport, config).map_err(|e| e.to_string());
         results.push((format!("account {}", plan.name), outcome));

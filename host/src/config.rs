@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::runtime::RetryPolicy;
+use crate::runtime::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy};
 use crate::secret::Secret;
 
 pub const DEFAULT_TOKEN_URL: &str = "https://sso.dynatrace.com/sso/oauth2/token";
@@ -41,6 +41,9 @@ pub struct Config {
     /// Where delivery state is kept; `None` keeps none (every run sends every day).
     pub state_file: Option<PathBuf>,
     pub window_days: u32,
+    /// How accounts with `environment-cost = true` read cost per environment.
+    pub environment_cost: EnvironmentCostPlan,
+    pub budget_alerting: BudgetAlerting,
     pub target: Target,
     pub accounts: Vec<AccountConfig>,
     pub clusters: Vec<ClusterConfig>,
@@ -56,6 +59,17 @@ pub fn default_retry() -> RetryPolicy {
         multiplier: defaults.multiplier,
         max_elapsed_ms: defaults.max_elapsed_ms,
     }
+}
+
+/// Cost per environment: the last 30 days (dtctl's default), walked in windows of 30 days (long
+/// walks of the v3 endpoint are known to fail with 502s), with the API's own page size.
+pub fn default_environment_cost() -> EnvironmentCostPlan {
+    EnvironmentCostPlan { days: 30, window_days: 30, page_size: None }
+}
+
+/// Alerts at 75, 90 and 100 % of the budget used, and when the forecast exceeds it.
+pub fn default_budget_alerting() -> BudgetAlerting {
+    BudgetAlerting { thresholds: vec![75.0, 90.0, 100.0], forecast_exceeds_budget: true }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +104,8 @@ pub struct AccountConfig {
     pub client_id: String,
     pub client_secret: Secret,
     pub subscription: Option<String>,
+    /// Read cost per environment and capability (opt-in: it can be large).
+    pub environment_cost: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +132,10 @@ struct RawConfig {
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
+    environment_cost: RawEnvironmentCost,
+    #[serde(default)]
+    budget: RawBudget,
+    #[serde(default)]
     target: RawTarget,
     #[serde(default)]
     accounts: Vec<RawAccount>,
@@ -130,6 +150,21 @@ struct RawRetry {
     max_delay_ms: Option<u32>,
     multiplier: Option<f64>,
     max_elapsed_seconds: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawEnvironmentCost {
+    days: Option<u32>,
+    window_days: Option<u32>,
+    page_size: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawBudget {
+    thresholds: Option<Vec<f64>>,
+    forecast_exceeds_budget: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -160,6 +195,7 @@ struct RawAccount {
     client_secret_env: Option<String>,
     client_secret_file: Option<PathBuf>,
     subscription: Option<String>,
+    environment_cost: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -287,6 +323,8 @@ impl Validator<'_> {
             }
             limits.timeout = std::time::Duration::from_secs(seconds);
         }
+        let environment_cost = self.environment_cost(&raw.environment_cost)?;
+        let budget_alerting = self.budget(raw.budget)?;
         let target = self.target(raw.target)?;
 
         let single_account = raw.accounts.len() <= 1;
@@ -344,6 +382,8 @@ impl Validator<'_> {
             retry,
             state_file,
             window_days,
+            environment_cost,
+            budget_alerting,
             target,
             accounts,
             clusters,
@@ -375,6 +415,37 @@ impl Validator<'_> {
             return Err(self.error("retry.max-elapsed-seconds", "at most 3600 (0 disables retries)"));
         }
         Ok(retry)
+    }
+
+    fn environment_cost(&self, raw: &RawEnvironmentCost) -> Result<EnvironmentCostPlan, ConfigError> {
+        let defaults = default_environment_cost();
+        let days = raw.days.unwrap_or(defaults.days);
+        if !(1..=400).contains(&days) {
+            return Err(self.error("environment-cost.days", format!("{days} is out of range (1 to 400)")));
+        }
+        let window_days = raw.window_days.unwrap_or(defaults.window_days);
+        if !(1..=90).contains(&window_days) {
+            return Err(self.error("environment-cost.window-days", format!("{window_days} is out of range (1 to 90)")));
+        }
+        if let Some(size) = raw.page_size
+            && !(1..=10_000).contains(&size)
+        {
+            return Err(self.error("environment-cost.page-size", format!("{size} is out of range (1 to 10000)")));
+        }
+        Ok(EnvironmentCostPlan { days, window_days, page_size: raw.page_size })
+    }
+
+    fn budget(&self, raw: RawBudget) -> Result<BudgetAlerting, ConfigError> {
+        let defaults = default_budget_alerting();
+        let thresholds = raw.thresholds.unwrap_or(defaults.thresholds);
+        if let Some(bad) = thresholds.iter().find(|t| !(t.is_finite() && **t > 0.0 && **t <= 1000.0)) {
+            return Err(self.error(
+                "budget.thresholds",
+                format!("{bad} is not a percentage of the budget (above 0, at most 1000)"),
+            ));
+        }
+        let forecast_exceeds_budget = raw.forecast_exceeds_budget.unwrap_or(defaults.forecast_exceeds_budget);
+        Ok(BudgetAlerting { thresholds, forecast_exceeds_budget })
     }
 
     /// A path from the config, relative to the config file's folder.
@@ -446,6 +517,7 @@ impl Validator<'_> {
             client_id,
             client_secret,
             subscription,
+            environment_cost: raw.environment_cost.unwrap_or(false),
         })
     }
 

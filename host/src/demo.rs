@@ -54,14 +54,14 @@ pub async fn demo(options: DemoOptions, report: Option<&Path>) -> anyhow::Result
     );
 
     let runtime = Arc::new(tokio::task::spawn_blocking(Runtime::new).await??);
-    let outcomes = run::export_all(&config, runtime, RunOptions { dry_run: false }).await?;
-    print!("{}", run::summary(&outcomes));
+    let run = run::export_all(&config, runtime, RunOptions { dry_run: false, summary_event: true }).await?;
+    print!("{}", run::summary(&run));
 
     let accepted = simulator.accepted_events();
     println!();
     print_cost(&accepted);
     print_licenses(&accepted);
-    let built: u32 = outcomes.iter().filter_map(|o| o.result.as_ref().ok()).map(|r| r.events_built).sum();
+    let built: u32 = run.outcomes.iter().filter_map(|o| o.result.as_ref().ok()).map(|r| r.events_built).sum();
     let requests = simulator.requests().len();
     println!(
         "\nevents: {built} built, {} accepted by the simulated ingest API; {requests} HTTP requests; {:.2} s",
@@ -73,7 +73,7 @@ pub async fn demo(options: DemoOptions, report: Option<&Path>) -> anyhow::Result
             .with_context(|| format!("writing {}", path.display()))?;
         println!("report written to {}", path.display());
     }
-    let everything_accepted = outcomes.iter().all(run::JobOutcome::succeeded) && accepted.len() == built as usize;
+    let everything_accepted = run.succeeded() && accepted.len() == built as usize;
     if everything_accepted {
         println!("every generated event was accepted.");
     }
@@ -119,7 +119,7 @@ pub fn write_config(scenario: &Scenario, simulator: &Simulator, out: &Path, extr
     );
     for (index, account) in scenario.accounts.iter().enumerate() {
         toml.push_str(&format!(
-            "\n[[accounts]]\nname = \"{}\"\nuuid = \"{}\"\nclient-id = \"{}\"\nclient-secret-file = \"{}\"\nsubscription = \"{}\"\n",
+            "\n[[accounts]]\nname = \"{}\"\nuuid = \"{}\"\nclient-id = \"{}\"\nclient-secret-file = \"{}\"\nsubscription = \"{}\"\nenvironment-cost = true\n",
             account.name,
             account.uuid,
             account.client_id,
@@ -170,6 +170,8 @@ fn demo_config(scenario: &Scenario, simulator: &Simulator) -> Config {
         // Every demo starts from fresh data: nothing to remember.
         state_file: None,
         window_days: 35,
+        environment_cost: crate::config::default_environment_cost(),
+        budget_alerting: crate::config::default_budget_alerting(),
         target: Target {
             url: simulator.environment_url.clone(),
             auth: TargetAuth::ApiToken(Secret::new(scenario.ingest.api_token.clone())),
@@ -183,6 +185,7 @@ fn demo_config(scenario: &Scenario, simulator: &Simulator) -> Config {
                 client_id: a.client_id.clone(),
                 client_secret: Secret::new(a.client_secret.clone()),
                 subscription: shared.clone(),
+                environment_cost: true,
             })
             .collect(),
         clusters: scenario

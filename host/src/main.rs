@@ -170,24 +170,23 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let runtime = start_runtime().await?;
             let mut shutdown = std::pin::pin!(demo::wait_for_shutdown());
             loop {
-                let outcomes = run::export_all(&config, runtime.clone(), RunOptions { dry_run }).await?;
+                let outcome =
+                    run::export_all(&config, runtime.clone(), RunOptions { dry_run, summary_event: true }).await?;
                 if dry_run {
                     let mut stdout = std::io::stdout().lock();
-                    for report in outcomes.iter().filter_map(|o| o.result.as_ref().ok()) {
-                        for event in &report.events {
-                            use std::io::Write as _;
-                            writeln!(stdout, "{event}")?;
-                        }
+                    for event in outcome.events() {
+                        use std::io::Write as _;
+                        writeln!(stdout, "{event}")?;
                     }
                 }
-                eprint!("{}", run::summary(&outcomes));
-                let Some(interval) = every else { return Ok(exit_code(&outcomes)) };
+                eprint!("{}", run::summary(&outcome));
+                let Some(interval) = every else { return Ok(exit_code(&outcome)) };
                 tracing::info!("next run in {}", humantime::format_duration(interval));
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}
                     _ = &mut shutdown => {
                         eprintln!("dtcost: stopping (signal received between runs)");
-                        return Ok(exit_code(&outcomes));
+                        return Ok(exit_code(&outcome));
                     }
                 }
             }
@@ -211,8 +210,9 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     config.target.url
                 ),
             }
-            let outcomes = run::export_all(&config, start_runtime().await?, RunOptions { dry_run: true }).await?;
-            for outcome in &outcomes {
+            let options = RunOptions { dry_run: true, summary_event: false };
+            let run = run::export_all(&config, start_runtime().await?, options).await?;
+            for outcome in &run.outcomes {
                 match &outcome.result {
                     Ok(report) => {
                         let subscription = report
@@ -238,22 +238,19 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     Err(error) => println!("FAILED {}: {error}", outcome.subject),
                 }
             }
-            Ok(exit_code(&outcomes))
+            Ok(exit_code(&run))
         }
         Command::Report { config, out } => {
             let mut config = load(config)?;
             // The report shows every day, not only those a run would still send.
             config.state_file = None;
-            let outcomes = run::export_all(&config, start_runtime().await?, RunOptions { dry_run: true }).await?;
-            let events: Vec<serde_json::Value> = outcomes
-                .iter()
-                .filter_map(|o| o.result.as_ref().ok())
-                .flat_map(|report| report.events.iter().filter_map(|e| serde_json::from_str(e).ok()))
-                .collect();
+            let options = RunOptions { dry_run: true, summary_event: false };
+            let run = run::export_all(&config, start_runtime().await?, options).await?;
+            let events: Vec<serde_json::Value> = run.events().filter_map(|e| serde_json::from_str(e).ok()).collect();
             std::fs::write(&out, dtcost::report::render(&events, &run::now_rfc3339()))?;
-            eprint!("{}", run::summary(&outcomes));
+            eprint!("{}", run::summary(&run));
             eprintln!("report written to {}", out.display());
-            Ok(exit_code(&outcomes))
+            Ok(exit_code(&run))
         }
         Command::Demo { data, report } => {
             let ok = demo::demo(data.into(), report.as_deref()).await?;
@@ -290,6 +287,6 @@ async fn start_runtime() -> anyhow::Result<Arc<Runtime>> {
     Ok(Arc::new(tokio::task::spawn_blocking(Runtime::new).await??))
 }
 
-fn exit_code(outcomes: &[run::JobOutcome]) -> ExitCode {
-    if outcomes.iter().all(run::JobOutcome::succeeded) { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPORT_FAILED) }
+fn exit_code(run: &run::RunOutcome) -> ExitCode {
+    if run.succeeded() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPORT_FAILED) }
 }

@@ -11,8 +11,6 @@ const WIDTH: f64 = 760.0;
 const HEIGHT: f64 = 260.0;
 const MARGIN: f64 = 48.0;
 const DAY_MS: f64 = 86_400_000.0;
-/// Days of recent cost whose mean daily cost projects the rest of the period.
-const FORECAST_WINDOW_DAYS: usize = 30;
 const COLOURS: [&str; 8] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
 /// The page for these events (as dtcost emits them; other events are ignored).
@@ -94,14 +92,15 @@ fn burn_up(page: &mut String, subscription: &str, days: &[&CostDay], status: Opt
     let budget = status.and_then(|s| s["budget"].as_f64());
     let period_end =
         status.and_then(|s| dtcost_guest::time::parse_instant_millis(&text(s, "endTime"))).map(|ms| ms as f64);
-    // Forecast: the mean daily cost of the last 30 days, carried to the end of the period.
-    let recent: Vec<f64> = daily.values().rev().take(FORECAST_WINDOW_DAYS).copied().collect();
-    let mean = if recent.is_empty() { 0.0 } else { recent.iter().sum::<f64>() / recent.len() as f64 };
+    // The component's forecast (on the status event): one model, in one place.
+    let figure = |field: &str| status.and_then(|s| s[field].as_f64());
     let last = cumulative.last().copied();
-    let forecast = match (last, period_end) {
-        (Some((day, cost)), Some(end)) if end > day => Some((end, cost + mean * (end - day) / DAY_MS)),
+    let forecast = match (last, period_end, figure("forecastCost")) {
+        (Some((day, _)), Some(end), Some(cost)) if end > day => Some((end, cost)),
         _ => None,
     };
+    let band =
+        forecast.and_then(|(end, _)| Some(((end, figure("forecastCostLower")?), (end, figure("forecastCostUpper")?))));
     let _ = write!(
         page,
         "<h2>Subscription {}</h2><p>Booked to date: <b>{:.2} {cur}</b>{}{}</p>",
@@ -114,18 +113,20 @@ fn burn_up(page: &mut String, subscription: &str, days: &[&CostDay], status: Opt
                 cur = escape(&currency)
             ))
             .unwrap_or_default(),
-        forecast
-            .map(|(_, f)| format!(
-                "; forecast at the end of the period: <b>{f:.2} {}</b> (mean of the last {FORECAST_WINDOW_DAYS} days)",
-                escape(&currency)
-            ))
-            .unwrap_or_default(),
+        match (forecast, band) {
+            (Some((_, f)), Some(((_, lower), (_, upper)))) => format!(
+                "; forecast at the end of the period: <b>{f:.2} {cur}</b> (90 % band {lower:.2} to {upper:.2})",
+                cur = escape(&currency)
+            ),
+            (Some((_, f)), None) => format!("; forecast at the end of the period: <b>{f:.2} {}</b>", escape(&currency)),
+            _ => "; no forecast yet (it needs 15 days of cost)".to_owned(),
+        },
         cur = escape(&currency),
     );
     let (Some(first), Some(last)) = (cumulative.first(), cumulative.last()) else { return };
     let x_max = forecast.map_or(last.0, |(end, _)| end).max(first.0 + DAY_MS);
-    let y_max =
-        [last.1, budget.unwrap_or(0.0), forecast.map_or(0.0, |(_, f)| f)].into_iter().fold(1.0, f64::max) * 1.05;
+    let highest = band.map_or(forecast.map_or(0.0, |(_, f)| f), |(_, (_, upper))| upper);
+    let y_max = [last.1, budget.unwrap_or(0.0), highest].into_iter().fold(1.0, f64::max) * 1.05;
     let chart = Chart { x_min: first.0, x_max, y_max };
     page.push_str(
         "<svg id=\"burn-up\" role=\"img\" aria-label=\"burn-up\" viewBox=\"0 0 760 260\" width=\"760\" height=\"260\">",
@@ -143,6 +144,10 @@ fn burn_up(page: &mut String, subscription: &str, days: &[&CostDay], status: Opt
     chart.polyline(page, "cost", COLOURS[0], &cumulative);
     if let Some(end) = forecast {
         chart.polyline(page, "forecast", "#999", &[*last, end]);
+    }
+    if let Some((lower, upper)) = band {
+        chart.polyline(page, "forecast-band", "#ccc", &[*last, lower]);
+        chart.polyline(page, "forecast-band", "#ccc", &[*last, upper]);
     }
     page.push_str("</svg><p class=\"legend\"><span style=\"color:#1f77b4\">&#9632; cost to date</span><span style=\"color:#999\">&#9632; forecast</span><span style=\"color:#d62728\">&#9632; budget</span></p>");
 }
@@ -292,7 +297,8 @@ mod tests {
     #[test]
     fn the_page_has_a_burn_up_with_budget_and_forecast_daily_lines_and_license_bars() {
         let events = vec![
-            json!({"event.type": "dps.subscription.status", "uuid": "s", "name": "DPS", "budget": 1000, "endTime": "2026-12-31"}),
+            json!({"event.type": "dps.subscription.status", "uuid": "s", "name": "DPS", "budget": 1000, "endTime": "2026-12-31",
+                   "forecastCost": 950.5, "forecastCostLower": 900, "forecastCostUpper": 1001}),
             cost("a", "2026-11-01T00:00:00Z", 10.0, "2026-11-02T00:00:00.000Z"),
             cost("a", "2026-11-02T00:00:00Z", 20.0, "2026-11-03T00:00:00.000Z"),
             // A later version of the same day replaces the first.
@@ -304,6 +310,8 @@ mod tests {
         let page = render(&events, "2026-11-24T00:00:00Z");
         assert!(page.contains("Booked to date: <b>40.00 USD</b> of a 1000.00 USD budget (4.0 %)"), "{page}");
         assert!(page.contains("class=\"budget\"") && page.contains("class=\"forecast\""));
+        assert!(page.contains("forecast at the end of the period: <b>950.50 USD</b> (90 % band 900.00 to 1001.00)"));
+        assert_eq!(page.matches("class=\"forecast-band\"").count(), 2);
         assert_eq!(page.matches("class=\"account\"").count(), 2);
         assert!(page.contains("&lt;a&gt;"), "names are escaped");
         assert!(page.contains("120.0 %"), "overage shows beyond the quota");

@@ -7,17 +7,27 @@ use tokio::sync::Semaphore;
 
 use crate::config::{AccountConfig, ClusterConfig, Config, Origin, TargetAuth as ConfigTargetAuth};
 use crate::runtime::{
-    AccountPlan, ClusterPlan, DeliveryState, ExportError, IngestTarget, OauthClient, Report, Runtime, Sandbox,
-    TargetAuth,
+    AccountPlan, AccountState, ClusterPlan, ExportError, IngestTarget, OauthClient, Report, RunFigures, Runtime,
+    Sandbox, TargetAuth,
 };
 use crate::secret::Secret;
 use crate::state::{StateError, StateFile};
 
-/// What became of one account or cluster.
+/// What a job exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    Account,
+    Cluster,
+    /// The run's `dtcost.run.summary` event.
+    Summary,
+}
+
+/// What became of one account or cluster (or the run summary event).
 #[derive(Debug)]
 pub struct JobOutcome {
-    /// `account <name>` or `cluster <name>`.
+    /// `account <name>`, `cluster <name>` or `run summary`.
     pub subject: String,
+    pub kind: JobKind,
     pub result: Result<Report, String>,
     /// The delivery state could not be written (the next run sends these days again).
     pub state_error: Option<String>,
@@ -34,16 +44,34 @@ impl JobOutcome {
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
     pub dry_run: bool,
+    /// End the run with a `dtcost.run.summary` event (built, and sent unless on a dry run).
+    pub summary_event: bool,
 }
 
-/// Runs every account and cluster of `config`; outcomes come back in config order. The state
+/// A run: what became of each job, and the run's figures (those of its summary event).
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// In config order: accounts, clusters, then the summary event's job when there is one.
+    pub outcomes: Vec<JobOutcome>,
+    pub figures: RunFigures,
+}
+
+impl RunOutcome {
+    pub fn succeeded(&self) -> bool {
+        self.outcomes.iter().all(JobOutcome::succeeded)
+    }
+
+    /// Every event built, in ingest order (filled on a dry run).
+    pub fn events(&self) -> impl Iterator<Item = &String> {
+        self.outcomes.iter().filter_map(|o| o.result.as_ref().ok()).flat_map(|report| &report.events)
+    }
+}
+
+/// Runs every account and cluster of `config`, then sends the run's summary event. The state
 /// file (if any) is read first, and written after each account whose events were acknowledged
 /// (never on a dry run).
-pub async fn export_all(
-    config: &Config,
-    runtime: Arc<Runtime>,
-    options: RunOptions,
-) -> Result<Vec<JobOutcome>, StateError> {
+pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOptions) -> Result<RunOutcome, StateError> {
+    let started = std::time::Instant::now();
     let state = match &config.state_file {
         Some(path) => Some(Arc::new(Mutex::new(StateFile::load(path)?))),
         None => None,
@@ -60,6 +88,7 @@ pub async fn export_all(
         let plan = account_plan(config, account, &target, emit_status, &read_at, previous);
         let sandbox = account_sandbox(config, account);
         let (runtime, permits, subject) = (runtime.clone(), permits.clone(), format!("account {}", account.name));
+        let kind = JobKind::Account;
         let (state, account_uuid) = (state.clone(), account.uuid.clone());
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
@@ -71,7 +100,7 @@ pub async fn export_all(
                 }
                 _ => None,
             };
-            (index, JobOutcome { subject, result, state_error })
+            (index, JobOutcome { subject, kind, result, state_error })
         });
     }
     for (offset, cluster) in config.clusters.iter().enumerate() {
@@ -88,7 +117,7 @@ pub async fn export_all(
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let result = flatten(runtime.export_cluster(plan, sandbox).await);
-            (index, JobOutcome { subject, result, state_error: None })
+            (index, JobOutcome { subject, kind: JobKind::Cluster, result, state_error: None })
         });
     }
     let mut outcomes: Vec<(usize, JobOutcome)> = Vec::new();
@@ -104,6 +133,7 @@ pub async fn export_all(
                 usize::MAX,
                 JobOutcome {
                     subject: "a job".into(),
+                    kind: JobKind::Account,
                     result: Err(format!("internal error: {error}")),
                     state_error: None,
                 },
@@ -112,7 +142,91 @@ pub async fn export_all(
     }
     progress.finish();
     outcomes.sort_by_key(|(index, _)| *index);
-    Ok(outcomes.into_iter().map(|(_, outcome)| outcome).collect())
+    let mut outcomes: Vec<JobOutcome> = outcomes.into_iter().map(|(_, outcome)| outcome).collect();
+    let figures = figures(&outcomes, started.elapsed(), options.dry_run);
+    if options.summary_event {
+        outcomes.push(send_summary(config, &runtime, &target, &figures, &read_at).await);
+    }
+    Ok(RunOutcome { outcomes, figures })
+}
+
+/// The run's figures, from its jobs' reports.
+fn figures(outcomes: &[JobOutcome], duration: std::time::Duration, dry_run: bool) -> RunFigures {
+    let mut figures = RunFigures {
+        accounts_ok: 0,
+        accounts_failed: 0,
+        clusters_ok: 0,
+        clusters_failed: 0,
+        records_read: 0,
+        events_built: 0,
+        events_sent: 0,
+        events_accepted: 0,
+        events_rejected: 0,
+        events_skipped: 0,
+        requests: 0,
+        retries: 0,
+        throttled: 0,
+        unattributed_days: 0,
+        budget_alerts: 0,
+        duration_ms: duration.as_millis() as u64,
+        newest_cost_day: None,
+        dry_run,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    let mut newest: Option<(i64, &str)> = None;
+    for outcome in outcomes {
+        let ok = outcome.succeeded();
+        match outcome.kind {
+            JobKind::Account if ok => figures.accounts_ok += 1,
+            JobKind::Account => figures.accounts_failed += 1,
+            JobKind::Cluster if ok => figures.clusters_ok += 1,
+            JobKind::Cluster => figures.clusters_failed += 1,
+            JobKind::Summary => continue,
+        }
+        let Ok(report) = &outcome.result else { continue };
+        figures.records_read += report.records_read;
+        figures.events_built += report.events_built;
+        figures.events_sent += report.events_sent;
+        figures.events_accepted += report.events_accepted;
+        figures.events_rejected += report.rejected.len() as u32;
+        figures.events_skipped += report.events_skipped;
+        figures.requests += report.requests;
+        figures.retries += report.retries;
+        figures.throttled += report.throttled;
+        figures.unattributed_days += report.reconciliation.as_ref().map_or(0, |r| r.days_unattributed);
+        figures.budget_alerts += report.alerts.len() as u32;
+        if let Some(day) = report.newest_day.as_deref()
+            && let Some(instant) = dtcost_guest::time::parse_instant_millis(day)
+            && newest.is_none_or(|(seen, _)| instant > seen)
+        {
+            newest = Some((instant, day));
+        }
+    }
+    figures.newest_cost_day = newest.map(|(_, day)| day.to_owned());
+    figures
+}
+
+/// Builds the `dtcost.run.summary` event and sends it in a sandbox that reaches only the target.
+async fn send_summary(
+    config: &Config,
+    runtime: &Runtime,
+    target: &IngestTarget,
+    figures: &RunFigures,
+    read_at: &str,
+) -> JobOutcome {
+    let outcome =
+        |result| JobOutcome { subject: "run summary".into(), kind: JobKind::Summary, result, state_error: None };
+    let event = match runtime.run_summary(config.provider.clone(), figures.clone(), read_at.to_owned()).await {
+        Ok(Ok(event)) => event,
+        Ok(Err(invalid)) => {
+            return outcome(Err(format!("the summary event was not built: {}: {}", invalid.field, invalid.message)));
+        }
+        Err(error) => return outcome(Err(error.to_string())),
+    };
+    let (allowed, secrets) = target_access(config);
+    let sandbox =
+        Sandbox { allowed, config: secrets, memory_bytes: config.limits.memory_bytes, timeout: config.limits.timeout };
+    outcome(runtime.send_events(target.clone(), config.retry, vec![event], sandbox).await.map_err(|e| e.to_string()))
 }
 
 /// Progress of a run: a bar when stderr is a terminal, log lines (`-v`) otherwise.
@@ -254,7 +368,7 @@ fn account_plan(
     target: &IngestTarget,
     emit_status: bool,
     read_at: &str,
-    previous: Option<DeliveryState>,
+    previous: Option<AccountState>,
 ) -> AccountPlan {
     AccountPlan {
         name: account.name.clone(),
@@ -272,6 +386,8 @@ fn account_plan(
         retry: config.retry,
         state: previous,
         window_days: config.window_days,
+        environment_cost: account.environment_cost.then_some(config.environment_cost),
+        budget_alerting: config.budget_alerting.clone(),
     }
 }
 
@@ -313,11 +429,24 @@ pub fn now_rfc3339() -> String {
     dtcost_guest::time::format_rfc3339_millis(millis as i64)
 }
 
-/// The human summary of a run, one block per job.
-pub fn summary(outcomes: &[JobOutcome]) -> String {
+/// The human summary of a run: one block per job, then the run's figures (those of its
+/// `dtcost.run.summary` event).
+pub fn summary(run: &RunOutcome) -> String {
     let mut out = String::new();
-    for outcome in outcomes {
+    for outcome in &run.outcomes {
         match &outcome.result {
+            Ok(report) if outcome.kind == JobKind::Summary => {
+                let mark = if outcome.succeeded() { "ok    " } else { "FAILED" };
+                let fate = if run.figures.dry_run {
+                    "built (dry run: not sent)".to_owned()
+                } else {
+                    format!("{} of {} accepted", report.events_accepted, report.events_built)
+                };
+                out.push_str(&format!("{mark} run summary event ({}): {fate}\n", dtcost_guest::events::RUN_SUMMARY));
+                for failure in &report.failures {
+                    out.push_str(&format!("       not sent: {}: {}\n", failure.request, failure.message));
+                }
+            }
             Ok(report) => {
                 let mark = if outcome.succeeded() { "ok    " } else { "FAILED" };
                 let subscription =
@@ -344,6 +473,22 @@ pub fn summary(outcomes: &[JobOutcome]) -> String {
                 for note in &report.notes {
                     out.push_str(&format!("       note: {note}\n"));
                 }
+                if let Some(reconciliation) = &report.reconciliation {
+                    out.push_str(&format!(
+                        "       cost per environment: {} days compared with the daily totals, {} differ",
+                        reconciliation.days_compared, reconciliation.days_unattributed
+                    ));
+                    if reconciliation.days_unattributed > 0 {
+                        out.push_str(&format!(
+                            " by {:.2} {} in all (sent as environment `unattributed`)",
+                            reconciliation.unattributed, reconciliation.currency
+                        ));
+                    }
+                    out.push('\n');
+                }
+                for alert in &report.alerts {
+                    out.push_str(&format!("       budget alert: {alert}\n"));
+                }
                 for failure in &report.failures {
                     let status = failure.status.map(|s| format!(" HTTP {s}")).unwrap_or_default();
                     out.push_str(&format!(
@@ -366,8 +511,35 @@ pub fn summary(outcomes: &[JobOutcome]) -> String {
             ));
         }
     }
-    let failed = outcomes.iter().filter(|o| !o.succeeded()).count();
-    out.push_str(&format!("{} of {} exports succeeded\n", outcomes.len() - failed, outcomes.len()));
+    let f = &run.figures;
+    let newest = match &f.newest_cost_day {
+        Some(day) => format!("newest cost day {}", day.get(..10).unwrap_or(day)),
+        None => "no cost day seen".to_owned(),
+    };
+    out.push_str(&format!(
+        "run: accounts {} ok, {} failed; clusters {} ok, {} failed; {} records read; events {} built, {} sent, {} accepted, \
+         {} rejected, {} delivered before; {} requests, {} retries, {} throttled (429); {newest}; {} unattributed days; \
+         {} budget alerts; {:.2} s\n",
+        f.accounts_ok,
+        f.accounts_failed,
+        f.clusters_ok,
+        f.clusters_failed,
+        f.records_read,
+        f.events_built,
+        f.events_sent,
+        f.events_accepted,
+        f.events_rejected,
+        f.events_skipped,
+        f.requests,
+        f.retries,
+        f.throttled,
+        f.unattributed_days,
+        f.budget_alerts,
+        f.duration_ms as f64 / 1000.0
+    ));
+    let exports: Vec<&JobOutcome> = run.outcomes.iter().filter(|o| o.kind != JobKind::Summary).collect();
+    let failed = exports.iter().filter(|o| !o.succeeded()).count();
+    out.push_str(&format!("{} of {} exports succeeded\n", exports.len() - failed, exports.len()));
     out
 }
 

@@ -18,14 +18,15 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "dtcost:exporter/embedder",
     exports: { default: async },
-    // The state file stores `delivery-state` records as they are.
+    // The state file stores `account-state` records as they are.
     additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
 });
 
 pub use exports::dtcost::exporter::job::{
-    AccountPlan, ClusterPlan, DeliveryState, ExportError, IngestTarget, OauthClient, Report, RetryPolicy, TargetAuth,
+    AccountPlan, AccountState, BudgetAlerting, ClusterPlan, DeliveryState, EnvironmentCostPlan, ExportError,
+    IngestTarget, OauthClient, Report, RetryPolicy, TargetAuth,
 };
-pub use exports::dtcost::exporter::types::{CostRecord, EventContext, InvalidRecord};
+pub use exports::dtcost::exporter::types::{CostRecord, EventContext, InvalidRecord, RunFigures};
 
 /// The component, built for wasm32-wasip2 by build.rs and embedded in the binary.
 pub const COMPONENT: &[u8] = include_bytes!(env!("DTCOST_GUEST_WASM"));
@@ -42,6 +43,13 @@ pub struct Sandbox {
     pub config: Vec<(&'static str, Secret)>,
     pub memory_bytes: usize,
     pub timeout: Duration,
+}
+
+impl Sandbox {
+    /// For the pure transforms: no network, no secrets.
+    fn pure() -> Sandbox {
+        Sandbox { allowed: Vec::new(), config: Vec::new(), memory_bytes: 1 << 30, timeout: Duration::from_secs(600) }
+    }
 }
 
 /// Why an instance did not produce a result.
@@ -131,6 +139,37 @@ impl Runtime {
         .await
     }
 
+    /// Builds the `dtcost.run.summary` event (pure: no network, no secrets).
+    pub async fn run_summary(
+        &self,
+        provider: String,
+        summary: RunFigures,
+        read_at: String,
+    ) -> Result<Result<String, InvalidRecord>, RuntimeError> {
+        self.call(Sandbox::pure(), move |instance, store| {
+            Box::pin(async move {
+                instance.dtcost_exporter_transform().call_run_summary(store, &provider, &summary, &read_at).await
+            })
+        })
+        .await
+    }
+
+    /// Ingests events built outside the jobs (the run summary).
+    pub async fn send_events(
+        &self,
+        target: IngestTarget,
+        retry: RetryPolicy,
+        events: Vec<String>,
+        sandbox: Sandbox,
+    ) -> Result<Report, RuntimeError> {
+        self.call(sandbox, move |instance, store| {
+            Box::pin(
+                async move { instance.dtcost_exporter_job().call_send_events(store, &target, retry, &events).await },
+            )
+        })
+        .await
+    }
+
     /// Calls the component's pure `cost-booked` transform (no network, no secrets): for
     /// embedders and the benchmarks.
     pub async fn cost_booked(
@@ -139,13 +178,7 @@ impl Runtime {
         subscription_uuid: String,
         costs: Vec<CostRecord>,
     ) -> Result<Result<Vec<String>, InvalidRecord>, RuntimeError> {
-        let sandbox = Sandbox {
-            allowed: Vec::new(),
-            config: Vec::new(),
-            memory_bytes: 1 << 30,
-            timeout: Duration::from_secs(600),
-        };
-        self.call(sandbox, move |instance, store| {
+        self.call(Sandbox::pure(), move |instance, store| {
             Box::pin(async move {
                 instance.dtcost_exporter_transform().call_cost_booked(store, &context, &subscription_uuid, &costs).await
             })

@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-// What was delivered for one account's subscription: the WIT `delivery-state`, stored as is.
-use crate::runtime::DeliveryState;
+// What an account's runs left for the next one: the WIT `account-state`, stored as is.
+use crate::runtime::{AccountState, DeliveryState};
 
-const VERSION: u32 = 1;
+/// Version 2 keeps an `account-state` per account; version 1 kept the cost's `delivery-state`
+/// alone, and is read as such.
+const VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -26,6 +28,14 @@ pub enum StateError {
 struct StateFileContent {
     version: u32,
     /// By account UUID.
+    accounts: BTreeMap<String, AccountState>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateFileContentV1 {
+    #[allow(dead_code)] // read to be refused when it is not a number
+    version: u32,
     accounts: BTreeMap<String, DeliveryState>,
 }
 
@@ -43,15 +53,35 @@ impl StateFile {
         let unreadable = |message: String| StateError::Unreadable { path: path.to_owned(), message };
         let content = match std::fs::read(path) {
             Ok(bytes) => {
-                let content: StateFileContent = serde_json::from_slice(&bytes).map_err(|error| {
+                let damaged = |error: serde_json::Error| {
                     unreadable(format!(
                         "{error}; if it is damaged, delete it (the next run then sends every day again)"
                     ))
-                })?;
-                if content.version != VERSION {
-                    return Err(unreadable(format!("version {} is not {VERSION}", content.version)));
+                };
+                #[derive(Deserialize)]
+                struct Versioned {
+                    version: u32,
                 }
-                content
+                let version = serde_json::from_slice::<Versioned>(&bytes).map_err(damaged)?.version;
+                match version {
+                    1 => {
+                        let old: StateFileContentV1 = serde_json::from_slice(&bytes).map_err(damaged)?;
+                        let accounts = old
+                            .accounts
+                            .into_iter()
+                            .map(|(uuid, cost)| {
+                                (uuid, AccountState { cost: Some(cost), environment_cost: None, alerts: None })
+                            })
+                            .collect();
+                        StateFileContent { version: VERSION, accounts }
+                    }
+                    VERSION => serde_json::from_slice(&bytes).map_err(damaged)?,
+                    other => {
+                        return Err(unreadable(format!(
+                            "version {other} is newer than this dtcost knows ({VERSION}); use a newer dtcost"
+                        )));
+                    }
+                }
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 StateFileContent { version: VERSION, ..Default::default() }
@@ -65,12 +95,12 @@ impl StateFile {
         &self.path
     }
 
-    pub fn account(&self, account_uuid: &str) -> Option<&DeliveryState> {
+    pub fn account(&self, account_uuid: &str) -> Option<&AccountState> {
         self.content.accounts.get(account_uuid)
     }
 
     /// Records an account's new state and writes the file.
-    pub fn update(&mut self, account_uuid: &str, state: DeliveryState) -> Result<(), StateError> {
+    pub fn update(&mut self, account_uuid: &str, state: AccountState) -> Result<(), StateError> {
         self.content.accounts.insert(account_uuid.to_owned(), state);
         self.save()
     }
@@ -96,10 +126,26 @@ mod tests {
         let path = dir.path().join("state.json");
         let mut state = StateFile::load(&path).unwrap();
         assert!(state.account("a").is_none());
-        let entry = DeliveryState { subscription_uuid: "s".into(), frozen_before: None, sent: vec!["id".into()] };
+        let cost = DeliveryState { subscription_uuid: "s".into(), frozen_before: None, sent: vec!["id".into()] };
+        let entry = AccountState { cost: Some(cost), environment_cost: None, alerts: None };
         state.update("a", entry.clone()).unwrap();
         assert_eq!(StateFile::load(&path).unwrap().account("a"), Some(&entry));
         assert!(!path.with_extension("json.tmp").exists());
+    }
+
+    #[test]
+    fn a_version_1_file_is_read_as_the_cost_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(
+            &path,
+            r#"{"version":1,"accounts":{"a":{"subscription_uuid":"s","frozen_before":null,"sent":["id"]}}}"#,
+        )
+        .unwrap();
+        let state = StateFile::load(&path).unwrap();
+        let account = state.account("a").unwrap();
+        assert_eq!(account.cost.as_ref().map(|c| c.sent.clone()), Some(vec!["id".to_owned()]));
+        assert!(account.environment_cost.is_none() && account.alerts.is_none());
     }
 
     #[test]

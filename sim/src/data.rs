@@ -10,6 +10,24 @@ pub use time::Date;
 use time::Month;
 
 /// Everything the fake Dynatrace knows.
+///
+/// Per-environment cost (`/sub/v3/.../environments/cost`) is not stored row by row: each
+/// [`Account`] holds a compact description ([`Account::environments`], [`Account::unattributed`])
+/// and the server computes the rows on request from the account's `/cost` records, so the two
+/// views always reconcile. For every `/cost` record (one day) and every environment × capability
+/// of the account, the row's value is the day's attributed total × [`CapabilityShare::share`]
+/// (rounded to 6 decimals); the day's last row (last environment, last capability, in the order
+/// of the vectors) takes the remainder, so the rows of a day sum to its attributed total
+/// (to ~1e-12). The attributed total is the record's `value`, except on days whose UTC
+/// day-of-month is divisible by [`Unattributed::every_nth_day_of_month`], where it is
+/// `value × (1 − share)`.
+///
+/// [`Scenario::generate`] gives every account 2 or 3 environments (the first SaaS, the second
+/// Managed, the third either) with 3 or 4 capabilities each, shares summing to 1. Exactly one
+/// generated account has unattributed cost: the third (index 2), when there are at least three
+/// accounts, with `Unattributed { share: 0.04, every_nth_day_of_month: 5 }`, i.e. on the 5th, 10th,
+/// ..., 30th of each month its rows sum to 96 % of that day's `/cost` value. Every account but the
+/// second (index 1) has a [`Account::forecast`] when at least 15 days are generated.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub accounts: Vec<Account>,
@@ -35,7 +53,71 @@ pub struct Account {
     pub hidden_details: Vec<String>,
     /// `/cost` records (`SubscriptionCostBookingDto` JSON) by subscription UUID, in the order served.
     pub costs: BTreeMap<String, Vec<Value>>,
+    /// The account's environments, for the v3 `/environments/cost` view of [`Account::costs`]
+    /// (see [`Scenario`] for how rows are computed). Rows are served in this order, and each
+    /// environment's capabilities in the order of [`Environment::capabilities`].
+    pub environments: Vec<Environment>,
+    /// Cost that no environment carries on some days (see [`Scenario`]); `None`: all of it is.
+    pub unattributed: Option<Unattributed>,
+    /// The account-level `Forecast` JSON served by `/sub/v2/accounts/{a}/subscriptions/forecast`;
+    /// `None` answers 404 (as real accounts do, e.g. tier HARDENING, or with < 15 days of data).
+    pub forecast: Option<Value>,
 }
+
+/// One environment of an account, as the v3 `/environments/cost` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Environment {
+    /// SaaS: 8 characters like `abc12345`; Managed: a UUID.
+    pub id: String,
+    /// The Managed cluster's UUID; `None` for SaaS environments (served as `"clusterId": null`).
+    pub cluster_id: Option<String>,
+    pub capabilities: Vec<CapabilityShare>,
+}
+
+/// A capability an environment consumes, and its share of the account's daily cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapabilityShare {
+    /// A real capability key, e.g. `FULLSTACK_MONITORING`.
+    pub key: String,
+    /// Its display name, e.g. `Full-Stack Monitoring`.
+    pub name: String,
+    /// Fraction of the day's attributed total (all shares of an account sum to 1).
+    pub share: f64,
+}
+
+/// Cost booked for the account (in `/cost`) but attributed to no environment in the v3 view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unattributed {
+    /// Fraction of the day's `/cost` value missing from the environment rows.
+    pub share: f64,
+    /// Applies on days whose day-of-month (UTC) is divisible by this (0: never).
+    pub every_nth_day_of_month: u32,
+}
+
+impl Unattributed {
+    /// Whether `date` is one of the days with unattributed cost.
+    pub fn applies(&self, date: Date) -> bool {
+        self.every_nth_day_of_month > 0 && u32::from(date.day()) % self.every_nth_day_of_month == 0
+    }
+}
+
+/// Real capability keys and names (`shared/reference/dynatrace-api.md` §2.4 and §2.6).
+pub const CAPABILITIES: [(&str, &str); 14] = [
+    ("FULLSTACK_MONITORING", "Full-Stack Monitoring"),
+    ("FOUNDATION_AND_DISCOVERY", "Foundation & Discovery"),
+    ("KUBERNETES_OPERATIONS", "Kubernetes Platform Monitoring"),
+    ("LOG_MANAGEMENT_INGEST", "Log Management & Analytics - Ingest & Process"),
+    ("USER_SESSIONS", "Real User Monitoring"),
+    ("BUSINESS_EVENTS_INGEST", "Events - Ingest & Process"),
+    ("BUSINESS_EVENTS_RETAIN", "Events - Retain"),
+    ("BUSINESS_EVENTS_ANALYZE", "Events - Query"),
+    ("AUTOMATIONS", "Automation Workflow"),
+    ("COMPUTE", "AppEngine Functions - Small"),
+    ("EVENTS", "Custom Events Classic"),
+    ("LOGS", "Log Monitoring Classic"),
+    ("METRICS", "Custom Metrics Classic"),
+    ("TRACES", "Custom Traces Classic"),
+];
 
 #[derive(Debug, Clone)]
 pub struct Cluster {
@@ -103,6 +185,11 @@ impl Scenario {
         let mut subscriptions = BTreeMap::new();
         let mut accounts = Vec::new();
         let mut shared_total = 0.0;
+        // A second stream for the per-environment data and forecasts, so that everything the
+        // first stream generated before they existed stays byte for byte the same.
+        let mut extra = SplitMix(options.seed ^ 0x5EED_F00D_B1C0_FFEE);
+        // Per account: its own cost to date and the mean of its last 28 days (for the forecast).
+        let mut consumption = Vec::new();
         for index in 0..options.accounts {
             let uuid = rng.uuid();
             let subscription = if options.shared_subscription && index > 0 {
@@ -132,6 +219,10 @@ impl Scenario {
                 })
                 .collect();
             let total: f64 = costs.iter().filter_map(|c| c["value"].as_f64()).sum();
+            let recent = &costs[costs.len().saturating_sub(28)..];
+            let recent_mean =
+                recent.iter().filter_map(|c| c["value"].as_f64()).sum::<f64>() / recent.len().max(1) as f64;
+            consumption.push((total, recent_mean));
             rng.shuffle(&mut costs); // the API does not sort
             let name = format!("Account {}", index + 1);
             if !(options.shared_subscription && index > 0) {
@@ -170,6 +261,9 @@ impl Scenario {
                 subscriptions: vec![subscription.clone(), expired],
                 hidden_details: Vec::new(),
                 costs: BTreeMap::from([(subscription, costs)]),
+                environments: environments(&mut extra),
+                unattributed: (index == 2).then_some(Unattributed { share: 0.04, every_nth_day_of_month: 5 }),
+                forecast: None,
             });
         }
         if options.shared_subscription
@@ -191,6 +285,18 @@ impl Scenario {
                     ),
                 );
             }
+        }
+        for (index, (account, (used, mean))) in accounts.iter_mut().zip(consumption).enumerate() {
+            // The second account has none (real accounts answer 404, e.g. tier HARDENING); nor does
+            // any account with fewer than 15 days of data (the UI needs >= 15).
+            if index == 1 || options.days < 15 {
+                continue;
+            }
+            let Some(subscription) = subscriptions.get(&account.subscriptions[0]) else { continue };
+            let budget = subscription["budget"]["total"].as_f64().unwrap_or(0.0);
+            let days_remaining = subscription["currentPeriod"]["daysRemaining"].as_i64().unwrap_or(0).max(0);
+            let created = options.last_day.next_day().unwrap_or(options.last_day);
+            account.forecast = Some(forecast_json(used, mean, days_remaining, budget, options.last_day, created));
         }
         let clusters = (0..options.clusters)
             .map(|index| Cluster {
@@ -223,6 +329,70 @@ impl Scenario {
     }
 }
 
+/// 2 or 3 environments (the first SaaS, the second Managed, a third either; the Managed ones on one
+/// cluster), each with 3 or 4 distinct capabilities; the shares of all of them sum to 1.
+fn environments(rng: &mut SplitMix) -> Vec<Environment> {
+    let count = 2 + (rng.next() % 2) as usize;
+    let cluster = rng.uuid();
+    let mut weights = 0.0;
+    let mut environments: Vec<Environment> = (0..count)
+        .map(|index| {
+            let managed = index == 1 || (index == 2 && rng.next().is_multiple_of(2));
+            let id = if managed {
+                rng.uuid()
+            } else {
+                let letters: String = (0..3).map(|_| char::from(b'a' + (rng.next() % 26) as u8)).collect();
+                format!("{letters}{:05}", rng.next() % 100_000)
+            };
+            let wanted = 3 + (rng.next() % 2) as usize;
+            let mut keys: Vec<usize> = (0..CAPABILITIES.len()).collect();
+            rng.shuffle(&mut keys);
+            let capabilities = keys[..wanted]
+                .iter()
+                .map(|&k| {
+                    // Full-Stack Monitoring is the big one, as in most real accounts.
+                    let weight = (1 + rng.next() % 1000) as f64 * if k == 0 { 4.0 } else { 1.0 };
+                    weights += weight;
+                    CapabilityShare {
+                        key: CAPABILITIES[k].0.to_owned(),
+                        name: CAPABILITIES[k].1.to_owned(),
+                        share: weight,
+                    }
+                })
+                .collect();
+            Environment { id, cluster_id: managed.then(|| cluster.clone()), capabilities }
+        })
+        .collect();
+    for capability in environments.iter_mut().flat_map(|e| e.capabilities.iter_mut()) {
+        capability.share /= weights;
+    }
+    environments
+}
+
+/// A plausible account `Forecast`: the cost to date plus the mean of the last 28 days for every
+/// remaining day of the period, ±8 %.
+fn forecast_json(used: f64, mean: f64, days_remaining: i64, budget: f64, last_day: Date, created: Date) -> Value {
+    let median = round2(used + mean * days_remaining as f64);
+    // The real field is documented as a required date-time (the day the forecast uses up the
+    // budget); when the forecast stays within the budget there is no such day, so the simulator
+    // sends null (how the real API says so is unverified).
+    let budget_date = if median > budget && mean > 0.0 {
+        let days = ((budget - used) / mean).ceil().max(0.0) as i64;
+        Value::from(format!("{}T00:00:00Z", format_date(last_day + time::Duration::days(days))))
+    } else {
+        Value::Null
+    };
+    json!({
+        "forecastMedian": median,
+        "forecastLower": round2(median * 0.92),
+        "forecastUpper": round2(median * 1.08),
+        "budget": budget,
+        "forecastBudgetPct": if budget > 0.0 { round2(median / budget * 100.0) } else { 0.0 },
+        "forecastBudgetDate": budget_date,
+        "forecastCreatedAt": format!("{}T03:00:00Z", format_date(created)),
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 fn subscription_json(
     uuid: &str,
@@ -234,7 +404,10 @@ fn subscription_json(
     used: f64,
     currency: &str,
 ) -> Value {
-    let total = ((used * 4.0) / 100_000.0).ceil() * 100_000.0;
+    // A commitment sized like a real one: the year at the rate so far, with 15 % headroom, so the
+    // forecast stays within it (tests that want budget alerts lower the budget or thresholds).
+    let days_so_far = ((last_day - start).whole_days() + 1).max(1) as f64;
+    let total = ((used / days_so_far * 365.0 * 1.15) / 100_000.0).ceil().max(1.0) * 100_000.0;
     json!({
         "uuid": uuid, "type": "REGULAR", "subType": null, "name": name, "status": "ACTIVE",
         "startTime": format_date(start), "endTime": format_date(end),
@@ -289,8 +462,12 @@ pub fn format_date(date: Date) -> String {
     format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
 }
 
-fn round6(value: f64) -> f64 {
+pub(crate) fn round6(value: f64) -> f64 {
     (value * 1e6).round() / 1e6
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
 }
 
 /// A tiny deterministic generator (SplitMix64): the data must not change between runs or machines.
@@ -321,5 +498,75 @@ impl SplitMix {
         for i in (1..items.len()).rev() {
             items.swap(i, (self.next() % (i as u64 + 1)) as usize);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generate(accounts: usize, days: usize) -> Scenario {
+        Scenario::generate(&Generate { accounts, days, ..Generate::default() })
+    }
+
+    #[test]
+    fn environments_are_a_deterministic_mix_of_saas_and_managed() {
+        let scenario = generate(20, 30);
+        let again = generate(20, 30);
+        let mut counts = [0; 4];
+        for (account, same) in scenario.accounts.iter().zip(&again.accounts) {
+            assert_eq!(account.environments, same.environments);
+            assert!((2..=3).contains(&account.environments.len()));
+            counts[account.environments.len()] += 1;
+            let first = &account.environments[0];
+            assert_eq!(first.cluster_id, None);
+            assert!(first.id.len() == 8 && first.id[..3].bytes().all(|b| b.is_ascii_lowercase()));
+            assert!(first.id[3..].bytes().all(|b| b.is_ascii_digit()));
+            let managed = &account.environments[1];
+            assert_eq!(managed.id.len(), 36);
+            assert_eq!(managed.cluster_id.as_ref().map(String::len), Some(36));
+            let mut total = 0.0;
+            for environment in &account.environments {
+                assert!((3..=4).contains(&environment.capabilities.len()));
+                let mut keys: Vec<&str> = environment.capabilities.iter().map(|c| c.key.as_str()).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                assert_eq!(keys.len(), environment.capabilities.len());
+                for capability in &environment.capabilities {
+                    assert!(CAPABILITIES.contains(&(capability.key.as_str(), capability.name.as_str())));
+                    assert!(capability.share > 0.0);
+                    total += capability.share;
+                }
+            }
+            assert!((total - 1.0).abs() < 1e-12);
+        }
+        assert!(counts[2] > 0 && counts[3] > 0, "{counts:?}");
+    }
+
+    #[test]
+    fn only_the_third_account_has_unattributed_cost_and_the_second_no_forecast() {
+        let scenario = generate(5, 30);
+        for (index, account) in scenario.accounts.iter().enumerate() {
+            let expected = (index == 2).then_some(Unattributed { share: 0.04, every_nth_day_of_month: 5 });
+            assert_eq!(account.unattributed, expected);
+            assert_eq!(account.forecast.is_none(), index == 1, "account {index}");
+        }
+        assert!(generate(2, 30).accounts.iter().all(|a| a.unattributed.is_none()));
+        let rule = Unattributed { share: 0.04, every_nth_day_of_month: 5 };
+        let day = |d| Date::from_calendar_date(2026, Month::March, d).unwrap();
+        assert!(rule.applies(day(5)) && rule.applies(day(30)) && !rule.applies(day(31)) && !rule.applies(day(1)));
+        assert!(!Unattributed { share: 0.04, every_nth_day_of_month: 0 }.applies(day(5)));
+    }
+
+    #[test]
+    fn forecast_follows_the_subscription() {
+        let scenario = generate(1, 60);
+        let account = &scenario.accounts[0];
+        let forecast = account.forecast.as_ref().unwrap();
+        let subscription = &scenario.subscriptions[&account.subscriptions[0]];
+        assert_eq!(forecast["budget"], subscription["budget"]["total"]);
+        let median = forecast["forecastMedian"].as_f64().unwrap();
+        assert!(median > subscription["budget"]["used"].as_f64().unwrap());
+        assert_eq!(forecast["forecastCreatedAt"], "2026-11-23T03:00:00Z");
     }
 }

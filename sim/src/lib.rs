@@ -2,10 +2,16 @@
 //! endpoint, the DPS endpoints of the Account Management API, a Managed cluster's
 //! `clusterLicense`, and the bizevents ingest API. Contracts follow
 //! `shared/reference/dynatrace-api.md`: paths, auth schemes, 300 s tokens that really expire,
-//! error bodies per service, the 5 MB ingest cap and 400 partial success.
+//! error bodies per service, the 5 MB ingest cap and 400 partial success, the paged v3
+//! per-environment cost (reconciling with `/cost`) and the account forecast.
 
 pub mod data;
 pub mod server;
 
-pub use data::{Account, Cluster, Generate, IngestAuth, Licensing, Scenario, yesterday};
-pub use server::{Fault, FaultRule, LoggedRequest, Service, Simulator};
+pub use data::{
+    Account, CAPABILITIES, CapabilityShare, Cluster, Environment, Generate, IngestAuth, Licensing, Scenario,
+    Unattributed, yesterday,
+};
+pub use server::{
+    DEFAULT_PAGE_SIZE, EndMarker, Fault, FaultRule, LoggedRequest, MAX_PAGE_SIZE, Service, Simulator, end_marker,
+};

@@ -8,15 +8,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
-use crate::data::{Licensing, Scenario};
+use crate::data::{Account, Licensing, Scenario, format_date, round6};
 
 /// The ingest API's documented payload cap ("5 MB"); read as MiB, the more lenient reading.
 pub const MAX_INGEST_BYTES: usize = 5 * 1024 * 1024;
@@ -72,13 +75,19 @@ pub struct FaultRule {
     pub times: u32,
 }
 
+/// An injected rule, limited to paths containing `path_contains` when set.
+struct ActiveFault {
+    rule: FaultRule,
+    path_contains: Option<String>,
+}
+
 #[derive(Default)]
 struct Recorded {
     grants: HashMap<String, Grant>,
     accepted: Vec<Value>,
     log: Vec<LoggedRequest>,
     issued: u64,
-    faults: Vec<FaultRule>,
+    faults: Vec<ActiveFault>,
     /// Ingest requests whose first event is to be refused.
     refusals: u32,
 }
@@ -138,7 +147,13 @@ impl Simulator {
             Router::new()
                 .route("/sub/v2/accounts/{account}/subscriptions", get(subscriptions))
                 .route("/sub/v2/accounts/{account}/subscriptions/{subscription}", get(subscription))
-                .route("/sub/v2/accounts/{account}/subscriptions/{subscription}/cost", get(cost)),
+                // A static segment: matched before the `{subscription}` capture (axum 0.8 / matchit).
+                .route("/sub/v2/accounts/{account}/subscriptions/forecast", get(forecast))
+                .route("/sub/v2/accounts/{account}/subscriptions/{subscription}/cost", get(cost))
+                .route(
+                    "/sub/v3/accounts/{account}/subscriptions/{subscription}/environments/cost",
+                    get(environment_cost),
+                ),
             Service::AccountApi,
             api,
         );
@@ -194,7 +209,14 @@ impl Simulator {
 
     /// Makes the next matching requests fail (rules apply in the order given).
     pub fn inject(&self, rule: FaultRule) {
-        self.shared.recorded().faults.push(rule);
+        self.shared.recorded().faults.push(ActiveFault { rule, path_contains: None });
+    }
+
+    /// Like [`Simulator::inject`], but the rule only applies to (and is only used up by) requests
+    /// whose path (without the query) contains `path_contains`, e.g. `"/environments/cost"` for
+    /// 502s on v3 pages only.
+    pub fn inject_on_path(&self, rule: FaultRule, path_contains: &str) {
+        self.shared.recorded().faults.push(ActiveFault { rule, path_contains: Some(path_contains.to_owned()) });
     }
 
     /// Changes the data served from now on (e.g. a late booking between two runs).
@@ -217,8 +239,12 @@ async fn log_request(
     let (method, path) = (request.method().to_string(), request.uri().path().to_owned());
     let fault = {
         let mut recorded = shared.recorded();
-        let rule = recorded.faults.iter_mut().find(|r| r.times > 0 && r.service.is_none_or(|s| s == service));
-        rule.map(|rule| {
+        let active = recorded.faults.iter_mut().find(|f| {
+            f.rule.times > 0
+                && f.rule.service.is_none_or(|s| s == service)
+                && f.path_contains.as_deref().is_none_or(|p| path.contains(p))
+        });
+        active.map(|ActiveFault { rule, .. }| {
             rule.times -= 1;
             rule.fault.clone()
         })
@@ -451,7 +477,348 @@ async fn cost(
         return dps_error(404, &format!("Subscription {subscription} not found"));
     }
     let data = account.costs.get(&subscription).cloned().unwrap_or_default();
-    Json(json!({"data": data, "lastModifiedTime": "2026-11-23T07:12:44Z"})).into_response()
+    Json(json!({"data": data, "lastModifiedTime": LAST_MODIFIED})).into_response()
+}
+
+/// `lastModifiedTime` of the cost views.
+const LAST_MODIFIED: &str = "2026-11-23T07:12:44Z";
+
+/// v3 `page-size` when none is given, and its largest accepted value. ASSUMPTION: the docs give
+/// neither (dynatrace-api.md §2.5: UNVERIFIED); below 1 or above the maximum answers 400.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// What a v3 walk asks for; also the (opaque, URL-safe base64 JSON) `page-key`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct PageKey {
+    account: String,
+    subscription: String,
+    /// RFC 3339, as the client sent them.
+    start: String,
+    end: String,
+    environment_ids: Vec<String>,
+    capability_keys: Vec<String>,
+    cluster_ids: Vec<String>,
+    /// Index of the page's first row in the walk's flattened rows.
+    offset: usize,
+    page_size: usize,
+}
+
+/// A 400 whose `errorsMap` names the offending parameter.
+fn dps_bad_parameter(parameter: &str, message: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"code": 400, "message": message, "errorsMap": {parameter: message}})))
+        .into_response()
+}
+
+/// Why a v3 query is refused (a 400): the parameter and the message.
+#[derive(Debug)]
+struct Invalid(&'static str, String);
+
+impl Invalid {
+    fn response(&self) -> Response {
+        dps_bad_parameter(self.0, &self.1)
+    }
+}
+
+/// The walk a v3 request continues or starts, or the 400 it deserves.
+fn environment_cost_query(raw: Option<&str>, account: &str, subscription: &str) -> Result<PageKey, Invalid> {
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|_| Invalid("query", "Malformed query string".to_owned()))?;
+    let first = |name: &str| params.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str());
+    // Comma-separated (documented) and repeated keys (`explode: true` clients) both work.
+    let list = |name: &str| -> Vec<String> {
+        params
+            .iter()
+            .filter(|(k, _)| k == name)
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let size_message = format!("page-size must be an integer from 1 to {MAX_PAGE_SIZE}");
+    let page_size = match first("page-size") {
+        None => None,
+        Some(text) => match text.parse::<usize>() {
+            Ok(size) if (1..=MAX_PAGE_SIZE).contains(&size) => Some(size),
+            _ => return Err(Invalid("page-size", size_message)),
+        },
+    };
+    let mut key = match first("page-key") {
+        // Any other parameters next to a page-key (e.g. the first call's filters, repeated) are
+        // ignored, except page-size, which may change between pages.
+        Some(text) => {
+            let key = decode_page_key(text).ok_or_else(|| Invalid("page-key", "Invalid page-key".to_owned()))?;
+            if key.account != account || key.subscription != subscription {
+                return Err(Invalid("page-key", "The page-key belongs to another account or subscription".into()));
+            }
+            key
+        }
+        None => {
+            let time = |name: &'static str| -> Result<String, Invalid> {
+                let text =
+                    first(name).ok_or_else(|| Invalid(name, format!("{name} is required unless page-key is given")))?;
+                OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
+                    let example = "2021-05-01T15:11:00Z";
+                    Invalid(name, format!("{name} must be an ISO 8601 date-time such as {example}, got {text:?}"))
+                })?;
+                Ok(text.to_owned())
+            };
+            let (start, end) = (time("startTime")?, time("endTime")?);
+            PageKey {
+                account: account.to_owned(),
+                subscription: subscription.to_owned(),
+                start,
+                end,
+                environment_ids: list("environmentIds"),
+                capability_keys: list("capabilityKeys"),
+                cluster_ids: list("clusterIds"),
+                offset: 0,
+                page_size: DEFAULT_PAGE_SIZE,
+            }
+        }
+    };
+    if let Some(size) = page_size {
+        key.page_size = size;
+    }
+    Ok(key)
+}
+
+fn encode_page_key(key: &PageKey) -> String {
+    base64url_encode(&serde_json::to_vec(key).unwrap_or_default())
+}
+
+/// The key, if it is one this simulator made (well-formed, with valid times and page size).
+fn decode_page_key(text: &str) -> Option<PageKey> {
+    let key: PageKey = serde_json::from_slice(&base64url_decode(text)?).ok()?;
+    let valid = OffsetDateTime::parse(&key.start, &Rfc3339).is_ok()
+        && OffsetDateTime::parse(&key.end, &Rfc3339).is_ok()
+        && (1..=MAX_PAGE_SIZE).contains(&key.page_size);
+    valid.then_some(key)
+}
+
+const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// URL-safe base64 without padding.
+fn base64url_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(BASE64URL[(n >> (18 - 6 * i)) as usize & 63]));
+        }
+    }
+    out
+}
+
+fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    if text.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        acc = (acc << 6) | BASE64URL.iter().position(|&b| b == c)? as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// One `/cost` record (one day) as the v3 view uses it.
+struct CostDay {
+    start: OffsetDateTime,
+    start_text: String,
+    end_text: String,
+    /// The part of the day's value attributed to environments.
+    attributed: f64,
+    currency: String,
+}
+
+/// The account's days for `subscription` whose `startTime` lies in `[start, end)`, sorted by
+/// start. Records a test made malformed (no RFC 3339 `startTime`, no numeric `value`, no
+/// `currencyCode`) are left out of this view.
+fn cost_days(account: &Account, subscription: &str, start: OffsetDateTime, end: OffsetDateTime) -> Vec<CostDay> {
+    let records = account.costs.get(subscription).map(Vec::as_slice).unwrap_or_default();
+    let mut days: Vec<CostDay> = records
+        .iter()
+        .filter_map(|record| {
+            let start_text = record["startTime"].as_str()?;
+            let day_start = OffsetDateTime::parse(start_text, &Rfc3339).ok()?;
+            // ASSUMPTION (unverified): endTime is exclusive, startTime inclusive.
+            if day_start < start || day_start >= end {
+                return None;
+            }
+            let value = record["value"].as_f64()?;
+            let currency = record["currencyCode"].as_str()?.to_owned();
+            let end_text = match record["endTime"].as_str() {
+                Some(text) => text.to_owned(),
+                None => (day_start + time::Duration::days(1)).format(&Rfc3339).ok()?,
+            };
+            let date = day_start.to_offset(time::UtcOffset::UTC).date();
+            let attributed = match &account.unattributed {
+                Some(unattributed) if unattributed.applies(date) => value * (1.0 - unattributed.share),
+                _ => value,
+            };
+            Some(CostDay { start: day_start, start_text: start_text.to_owned(), end_text, attributed, currency })
+        })
+        .collect();
+    days.sort_by_key(|day| day.start);
+    days
+}
+
+/// The values of one day's rows, one per environment × capability in the account's order:
+/// `attributed × share`, the last row taking the remainder.
+fn day_values(account: &Account, attributed: f64) -> Vec<f64> {
+    let shares: Vec<f64> = account.environments.iter().flat_map(|e| e.capabilities.iter().map(|c| c.share)).collect();
+    let mut values: Vec<f64> = shares.iter().map(|share| round6(attributed * share)).collect();
+    if let Some((last, others)) = values.split_last_mut() {
+        *last = attributed - others.iter().sum::<f64>();
+    }
+    values
+}
+
+async fn environment_cost(
+    State(shared): State<Arc<Shared>>,
+    Path((account, subscription)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    if let Err((status, message)) = bearer(&shared, &headers, "account-uac-read", Some(&account)) {
+        return dps_error(status, &message);
+    }
+    let scenario = shared.scenario();
+    let Some(account) = scenario.accounts.iter().find(|a| a.uuid == account) else {
+        return dps_error(404, "Account not found");
+    };
+    if !account.subscriptions.contains(&subscription) {
+        return dps_error(404, &format!("Subscription {subscription} not found"));
+    }
+    let key = match environment_cost_query(raw.as_deref(), &account.uuid, &subscription) {
+        Ok(key) => key,
+        Err(invalid) => return invalid.response(),
+    };
+    let (Ok(start), Ok(end)) = (OffsetDateTime::parse(&key.start, &Rfc3339), OffsetDateTime::parse(&key.end, &Rfc3339))
+    else {
+        return dps_bad_parameter("page-key", "Invalid page-key");
+    };
+    // ASSUMPTION (unverified): a range ending before it starts is refused; an empty one is not.
+    if end < start {
+        return dps_bad_parameter("endTime", "endTime must not be before startTime");
+    }
+    let days = cost_days(account, &subscription, start, end);
+    // The (environment, capability) pairs the filters keep, as flat indexes into day_values.
+    let mut pairs = Vec::new();
+    let mut flat = 0;
+    for (e, environment) in account.environments.iter().enumerate() {
+        let environment_kept = (key.environment_ids.is_empty() || key.environment_ids.contains(&environment.id))
+            && (key.cluster_ids.is_empty()
+                || environment.cluster_id.as_ref().is_some_and(|c| key.cluster_ids.contains(c)));
+        for (c, capability) in environment.capabilities.iter().enumerate() {
+            if environment_kept && (key.capability_keys.is_empty() || key.capability_keys.contains(&capability.key)) {
+                pairs.push((e, c, flat));
+            }
+            flat += 1;
+        }
+    }
+    // Rows: day by day, then environment, then capability; a page is a slice of them.
+    let total = days.len() * pairs.len();
+    let first = key.offset.min(total);
+    let last = key.offset.saturating_add(key.page_size).min(total);
+    let mut data: Vec<Value> = Vec::new();
+    let mut entry: Option<(usize, Vec<Value>)> = None;
+    let mut values: Option<(usize, Vec<f64>)> = None;
+    let flush = |data: &mut Vec<Value>, entry: Option<(usize, Vec<Value>)>| {
+        if let Some((e, cost)) = entry {
+            let environment = &account.environments[e];
+            data.push(json!({"clusterId": environment.cluster_id, "environmentId": environment.id, "cost": cost}));
+        }
+    };
+    for row in first..last {
+        let (d, (e, c, flat)) = (row / pairs.len(), pairs[row % pairs.len()]);
+        let day = &days[d];
+        if values.as_ref().is_none_or(|(cached, _)| *cached != d) {
+            values = Some((d, day_values(account, day.attributed)));
+        }
+        let value = values.as_ref().map_or(0.0, |(_, v)| v[flat]);
+        let capability = &account.environments[e].capabilities[c];
+        let date = day.start.to_offset(time::UtcOffset::UTC).date();
+        let next = date.next_day().unwrap_or(date);
+        // Booked the next day, some rows only at 06:00 (deterministic per day and row).
+        let hour = if (usize::from(date.day()) + e + c) % 3 == 0 { 6 } else { 0 };
+        let cost = json!({
+            "startTime": day.start_text, "endTime": day.end_text, "value": value, "currencyCode": day.currency,
+            "capabilityKey": capability.key, "capabilityName": capability.name,
+            "bookingDate": format!("{}T{hour:02}:00:00Z", format_date(next)),
+        });
+        match &mut entry {
+            Some((current, cost_rows)) if *current == e => cost_rows.push(cost),
+            _ => {
+                flush(&mut data, entry.take());
+                entry = Some((e, vec![cost]));
+            }
+        }
+    }
+    flush(&mut data, entry);
+    let mut body = serde_json::Map::new();
+    body.insert("data".into(), Value::Array(data));
+    body.insert("lastModifiedTime".into(), LAST_MODIFIED.into());
+    if last < total {
+        body.insert("nextPageKey".into(), encode_page_key(&PageKey { offset: last, ..key }).into());
+    } else {
+        // The last page. How the real API says "no next page" is unverified: vary it by the page's
+        // index in the walk, so that clients meet all three forms.
+        match end_marker(key.offset, key.page_size) {
+            EndMarker::Absent => {}
+            EndMarker::Null => {
+                body.insert("nextPageKey".into(), Value::Null);
+            }
+            EndMarker::Empty => {
+                body.insert("nextPageKey".into(), "".into());
+            }
+        }
+    }
+    Json(Value::Object(body)).into_response()
+}
+
+/// How the last page of a v3 walk ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndMarker {
+    /// No `nextPageKey` field.
+    Absent,
+    /// `"nextPageKey": null`.
+    Null,
+    /// `"nextPageKey": ""`.
+    Empty,
+}
+
+/// The end marker of a last page that starts at row `offset`: by the page's index
+/// (`offset / page_size`) modulo 3, 0 absent, 1 null, 2 empty.
+pub fn end_marker(offset: usize, page_size: usize) -> EndMarker {
+    match (offset / page_size.max(1)) % 3 {
+        0 => EndMarker::Absent,
+        1 => EndMarker::Null,
+        _ => EndMarker::Empty,
+    }
+}
+
+async fn forecast(State(shared): State<Arc<Shared>>, Path(account): Path<String>, headers: HeaderMap) -> Response {
+    if let Err((status, message)) = bearer(&shared, &headers, "account-uac-read", Some(&account)) {
+        return dps_error(status, &message);
+    }
+    let scenario = shared.scenario();
+    let Some(account) = scenario.accounts.iter().find(|a| a.uuid == account) else {
+        return dps_error(404, "Account not found");
+    };
+    match &account.forecast {
+        Some(forecast) => Json(forecast.clone()).into_response(),
+        None => dps_error(404, "No forecast available for this account"),
+    }
 }
 
 // ---- Environment: bizevents ingest ----
@@ -542,5 +909,55 @@ async fn cluster_license(
             Licensing::Classic(license) => Json(license.clone()).into_response(),
             Licensing::Dps => env_error(422, "Incompatible licensing model"),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64url_round_trips() {
+        let data: Vec<u8> = (0..=255u8).rev().collect();
+        for len in 0..40 {
+            let encoded = base64url_encode(&data[..len]);
+            assert!(encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            assert_eq!(base64url_decode(&encoded).as_deref(), Some(&data[..len]));
+        }
+        assert_eq!(base64url_encode(b"{}"), "e30");
+        assert_eq!(base64url_encode(b"\xfb\xff"), "-_8");
+        assert_eq!(base64url_decode("e30="), Some(b"{}".to_vec()));
+        assert_eq!(base64url_decode("e"), None);
+        assert_eq!(base64url_decode("e3+0"), None);
+    }
+
+    #[test]
+    fn page_keys_round_trip_and_are_checked() {
+        let key = PageKey {
+            account: "a".into(),
+            subscription: "s".into(),
+            start: "2026-11-01T00:00:00Z".into(),
+            end: "2026-11-02T00:00:00+01:00".into(),
+            environment_ids: vec!["abc12345".into()],
+            capability_keys: vec![],
+            cluster_ids: vec![],
+            offset: 7,
+            page_size: 7,
+        };
+        assert_eq!(decode_page_key(&encode_page_key(&key)), Some(key.clone()));
+        let bad_size = PageKey { page_size: 1001, ..key.clone() };
+        assert_eq!(decode_page_key(&encode_page_key(&bad_size)), None);
+        let bad_time = PageKey { start: "yesterday".into(), ..key };
+        assert_eq!(decode_page_key(&encode_page_key(&bad_time)), None);
+    }
+
+    #[test]
+    fn end_markers_cycle_with_the_page_index() {
+        assert_eq!(end_marker(0, 100), EndMarker::Absent);
+        assert_eq!(end_marker(100, 100), EndMarker::Null);
+        assert_eq!(end_marker(200, 100), EndMarker::Empty);
+        assert_eq!(end_marker(300, 100), EndMarker::Absent);
+        assert_eq!(end_marker(13, 7), EndMarker::Null);
+        assert_eq!(end_marker(0, 0), EndMarker::Absent);
     }
 }

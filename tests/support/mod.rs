@@ -38,6 +38,8 @@ pub struct ConfigOptions {
     /// Account indexes whose configured secret is wrong.
     pub wrong_secret: Vec<usize>,
     pub oauth_target: bool,
+    /// `environment-cost = true` on every account.
+    pub environment_cost: bool,
     pub extra: String,
 }
 
@@ -66,6 +68,9 @@ pub fn write_config(scenario: &Scenario, sim: &Simulator, options: &ConfigOption
         ));
         if options.name_subscription {
             toml.push_str(&format!("subscription = \"{}\"\n", account.subscriptions[0]));
+        }
+        if options.environment_cost {
+            toml.push_str("environment-cost = true\n");
         }
         let secret = if options.wrong_secret.contains(&index) {
             "dt0s02.WRONG.secret".to_owned()
@@ -160,11 +165,13 @@ pub fn expected_cost_events(scenario: &Scenario, account_index: usize) -> Vec<Va
         .collect()
 }
 
-/// The status event for a subscription as read by `account_index`, without id and timestamp.
+/// The status event for a subscription as read by `account_index`, without id and timestamp,
+/// and without dtcost's own forecast figures (see [`FORECAST_FIELDS`]); Dynatrace's forecast is
+/// there when the simulator has one for the account.
 pub fn expected_status_event(scenario: &Scenario, account_index: usize) -> Value {
     let account = &scenario.accounts[account_index];
     let details = &scenario.subscriptions[&account.subscriptions[0]];
-    json!({
+    let mut event = json!({
         "event.type": "dps.subscription.status",
         "event.provider": "dps4ma.ingester",
         "event.kind": "BIZ_EVENT",
@@ -179,8 +186,40 @@ pub fn expected_status_event(scenario: &Scenario, account_index: usize) -> Value
         "startTime": details["currentPeriod"]["startTime"],
         "endTime": details["currentPeriod"]["endTime"],
         "daysRemaining": details["currentPeriod"]["daysRemaining"],
-    })
+    });
+    let (used, budget) = (details["budget"]["used"].as_f64().unwrap(), details["budget"]["total"].as_f64().unwrap());
+    event["usedPercent"] = json!((used / budget * 100.0 * 100.0).round() / 100.0);
+    if let Some(forecast) = &account.forecast {
+        for (ours, theirs) in [
+            ("dtForecastMedian", "forecastMedian"),
+            ("dtForecastLower", "forecastLower"),
+            ("dtForecastUpper", "forecastUpper"),
+            ("dtForecastBudgetPercent", "forecastBudgetPct"),
+            ("dtForecastBudgetDate", "forecastBudgetDate"),
+            ("dtForecastCreatedAt", "forecastCreatedAt"),
+        ] {
+            if !forecast[theirs].is_null() {
+                event[ours] = forecast[theirs].clone();
+            }
+        }
+    }
+    event
 }
+
+/// The status event's figures of dtcost's forecast model: pinned by the model's unit tests and
+/// checked for plausibility by `tests/outlook.rs`, not recomputed here.
+pub const FORECAST_FIELDS: [&str; 10] = [
+    "burnRate",
+    "forecastModel",
+    "forecastDays",
+    "forecastCost",
+    "forecastCostLower",
+    "forecastCostUpper",
+    "forecastBudgetPercent",
+    "forecastExceedsBudget",
+    "budgetExhaustedDate",
+    "budgetExhaustedDateEarliest",
+];
 
 /// The quota events a cluster's license gives, without id and timestamp.
 pub fn expected_quota_events(scenario: &Scenario, cluster_index: usize) -> Vec<Value> {
@@ -230,10 +269,22 @@ pub fn without_id(event: &Value) -> Value {
     let fields = event.as_object_mut().unwrap();
     fields.remove("event.id");
     fields.remove("exportedAt");
-    if fields["event.type"] != "dps.cost2.booked" {
+    if fields["event.type"] == "dps.subscription.status" {
+        for name in FORECAST_FIELDS {
+            fields.remove(name);
+        }
+    }
+    if !matches!(fields["event.type"].as_str(), Some("dps.cost2.booked" | "dps.cost.environment.booked")) {
         fields.remove("timestamp");
     }
     event
+}
+
+/// The run's `dtcost.run.summary` event among `events` (there is exactly one per run).
+pub fn run_summary(events: &[Value]) -> Value {
+    let summaries = of_type(events, "dtcost.run.summary");
+    assert_eq!(summaries.len(), 1, "one summary event per run");
+    summaries[0].clone()
 }
 
 /// Numbers compared as f64 (the API's `1000000` and `1000000.0` are the same number).
