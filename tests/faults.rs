@@ -185,6 +185,43 @@ async fn every_fault_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn gateway_errors_on_a_long_environment_walk_are_retried_page_by_page() {
+    // 40 days of cost per environment in windows of 7 days, 25 rows a page: many pages, and 502s
+    // on the walk (as on a long walk of the real API).
+    let scenario = generate(1, 40, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    sim.inject_on_path(rule(Some(Service::AccountApi), Fault::Status(502), 4), "/environments/cost");
+    let extra = format!(
+        "{FAST_RETRY}
+[environment-cost]
+days = 40
+window-days = 7
+page-size = 25"
+    );
+    let options = ConfigOptions { environment_cost: true, extra, ..ConfigOptions::default() };
+    let setup = write_config(&scenario, &sim, &options);
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let requests = sim.requests();
+    let walk: Vec<_> = requests.iter().filter(|r| r.path.ends_with("/environments/cost")).collect();
+    assert_eq!(walk.iter().filter(|r| r.status == 502).count(), 4);
+    let events = sim.accepted_events();
+    let environment = of_type(&events, "dps.cost.environment.booked");
+    let rows = environment.len();
+    // ceil(40 / 7) windows; each window's rows in pages of 25; plus the 4 retried requests.
+    assert!(walk.len() > 6 + 4, "{} requests for {rows} events", walk.len());
+    let days: BTreeSet<&str> = environment.iter().map(|e| e["startTime"].as_str().unwrap()).collect();
+    assert_eq!(days.len(), 40, "every day of the walk arrived");
+    let mut ids: Vec<&str> = environment.iter().map(|e| e["event.id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), rows, "no row read twice");
+    let summary = run_summary(&events);
+    assert!(summary["retries"].as_u64().unwrap() >= 4, "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn permanent_failures_are_reported_with_their_message_not_retried() {
     let (out, sim, _) =
         run_with(generate(1, 5, 0, false), vec![rule(Some(Service::Environment), Fault::Status(403), 1)]).await;
