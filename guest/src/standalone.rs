@@ -104,6 +104,15 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
                 for note in &report.notes {
                     eprintln!("  note: {note}");
                 }
+                if let Some(r) = &report.reconciliation {
+                    eprintln!(
+                        "  cost per environment: {} days compared, {} differ by {:.2} {} (sent as `unattributed`)",
+                        r.days_compared, r.days_unattributed, r.unattributed, r.currency
+                    );
+                }
+                for alert in &report.alerts {
+                    eprintln!("  budget alert: {alert}");
+                }
                 for failure in &report.failures {
                     eprintln!(
                         "  failed: {} ({} events not sent): {}",

@@ -697,6 +697,39 @@ mod tests {
     }
 
     #[test]
+    fn environment_cost_is_opt_in_and_budget_alerts_have_defaults() {
+        let vars = [("INGEST_TOKEN", "t"), ("ACME_SECRET", "s"), ("CLUSTER_TOKEN", "c")];
+        let config = parse(GOOD, &vars).unwrap();
+        assert!(!config.accounts[0].environment_cost);
+        assert_eq!(config.budget_alerting.thresholds, [75.0, 90.0, 100.0]);
+        assert!(config.budget_alerting.forecast_exceeds_budget);
+        assert_eq!((config.environment_cost.days, config.environment_cost.window_days), (30, 30));
+
+        let custom = GOOD.replace("[[clusters]]", "environment-cost = true\n[[clusters]]").replace(
+            "[target]",
+            "[budget]\nthresholds = [50, 80.5]\nforecast-exceeds-budget = false\n\
+             [environment-cost]\ndays = 90\nwindow-days = 14\npage-size = 500\n[target]",
+        );
+        let config = parse(&custom, &vars).unwrap();
+        assert!(config.accounts[0].environment_cost);
+        assert_eq!(config.budget_alerting.thresholds, [50.0, 80.5]);
+        assert!(!config.budget_alerting.forecast_exceeds_budget);
+        let plan = config.environment_cost;
+        assert_eq!((plan.days, plan.window_days, plan.page_size), (90, 14, Some(500)));
+
+        for (bad, key) in [
+            ("[budget]\nthresholds = [75, -5]", "budget.thresholds"),
+            ("[budget]\nthresholds = [0]", "budget.thresholds"),
+            ("[environment-cost]\ndays = 0", "environment-cost.days"),
+            ("[environment-cost]\nwindow-days = 365", "environment-cost.window-days"),
+            ("[environment-cost]\npage-size = 0", "environment-cost.page-size"),
+        ] {
+            let error = parse(&GOOD.replace("[target]", &format!("{bad}\n[target]")), &vars).unwrap_err();
+            assert_eq!(error.key, key, "{bad}: {error}");
+        }
+    }
+
+    #[test]
     fn inline_secrets_and_unknown_keys_are_refused_by_name() {
         let inline = GOOD.replace("client-secret-env = \"ACME_SECRET\"", "client-secret = \"hunter2\"");
         let error = parse(&inline, &[("INGEST_TOKEN", "t"), ("CLUSTER_TOKEN", "c")]).unwrap_err().to_string();
