@@ -84,7 +84,7 @@ pub async fn demo(options: DemoOptions, report: Option<&Path>) -> anyhow::Result
 pub async fn simulate(options: DemoOptions, out: &Path) -> anyhow::Result<()> {
     let scenario = options.scenario();
     let simulator = Simulator::start(scenario.clone()).await?;
-    let config = write_config(&scenario, &simulator, out, "")?;
+    let config = write_config(&scenario, &simulator, out, "", true)?;
     println!("simulated Dynatrace on loopback; config written to {}", config.display());
     println!(
         "  SSO {}  account API {}  environment {}",
@@ -99,9 +99,15 @@ pub async fn simulate(options: DemoOptions, out: &Path) -> anyhow::Result<()> {
 }
 
 /// Writes `out/dtcost.toml` for the simulator, with its secrets in files under `out/secrets/`
-/// (never inline), each account naming the subscription it books against; `extra` is added to
-/// the top-level settings.
-pub fn write_config(scenario: &Scenario, simulator: &Simulator, out: &Path, extra: &str) -> anyhow::Result<PathBuf> {
+/// (never inline), each account naming the subscription it books against (and reading its cost
+/// per environment when `environment_cost`); `extra` is added to the top-level settings.
+pub fn write_config(
+    scenario: &Scenario,
+    simulator: &Simulator,
+    out: &Path,
+    extra: &str,
+    environment_cost: bool,
+) -> anyhow::Result<PathBuf> {
     let secrets = out.join("secrets");
     std::fs::create_dir_all(&secrets).with_context(|| format!("creating {}", secrets.display()))?;
     let write_secret = |name: &str, value: &str| -> anyhow::Result<String> {
@@ -119,7 +125,7 @@ pub fn write_config(scenario: &Scenario, simulator: &Simulator, out: &Path, extr
     );
     for (index, account) in scenario.accounts.iter().enumerate() {
         toml.push_str(&format!(
-            "\n[[accounts]]\nname = \"{}\"\nuuid = \"{}\"\nclient-id = \"{}\"\nclient-secret-file = \"{}\"\nsubscription = \"{}\"\nenvironment-cost = true\n",
+            "\n[[accounts]]\nname = \"{}\"\nuuid = \"{}\"\nclient-id = \"{}\"\nclient-secret-file = \"{}\"\nsubscription = \"{}\"\nenvironment-cost = {environment_cost}\n",
             account.name,
             account.uuid,
             account.client_id,
