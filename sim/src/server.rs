@@ -421,13 +421,34 @@ fn dps_error(status: u16, message: &str) -> Response {
     (code, Json(json!({"code": status, "message": message, "errorsMap": {}}))).into_response()
 }
 
+/// The account of the path, or the message of the API's 404.
+fn find_account<'a>(scenario: &'a Scenario, uuid: &str) -> Result<&'a crate::data::Account, String> {
+    scenario.accounts.iter().find(|a| a.uuid == uuid).ok_or_else(|| "Account not found".to_owned())
+}
+
+/// The account of the path when it lists the subscription of the path, or the message of the
+/// API's 404.
+fn find_subscription<'a>(
+    scenario: &'a Scenario,
+    account: &str,
+    subscription: &str,
+) -> Result<&'a crate::data::Account, String> {
+    let account = find_account(scenario, account)?;
+    if account.subscriptions.iter().any(|s| s == subscription) {
+        Ok(account)
+    } else {
+        Err(format!("Subscription {subscription} not found"))
+    }
+}
+
 async fn subscriptions(State(shared): State<Arc<Shared>>, Path(account): Path<String>, headers: HeaderMap) -> Response {
     if let Err((status, message)) = bearer(&shared, &headers, "account-uac-read", Some(&account)) {
         return dps_error(status, &message);
     }
     let scenario = shared.scenario();
-    let Some(account) = scenario.accounts.iter().find(|a| a.uuid == account) else {
-        return dps_error(404, "Account not found");
+    let account = match find_account(&scenario, &account) {
+        Ok(account) => account,
+        Err(message) => return dps_error(404, &message),
     };
     let data: Vec<Value> = account
         .subscriptions
@@ -470,12 +491,10 @@ async fn cost(
         return dps_error(status, &message);
     }
     let scenario = shared.scenario();
-    let Some(account) = scenario.accounts.iter().find(|a| a.uuid == account) else {
-        return dps_error(404, "Account not found");
+    let account = match find_subscription(&scenario, &account, &subscription) {
+        Ok(account) => account,
+        Err(message) => return dps_error(404, &message),
     };
-    if !account.subscriptions.contains(&subscription) {
-        return dps_error(404, &format!("Subscription {subscription} not found"));
-    }
     let data = account.costs.get(&subscription).cloned().unwrap_or_default();
     Json(json!({"data": data, "lastModifiedTime": LAST_MODIFIED})).into_response()
 }
@@ -693,12 +712,10 @@ async fn environment_cost(
         return dps_error(status, &message);
     }
     let scenario = shared.scenario();
-    let Some(account) = scenario.accounts.iter().find(|a| a.uuid == account) else {
-        return dps_error(404, "Account not found");
+    let account = match find_subscription(&scenario, &account, &subscription) {
+        Ok(account) => account,
+        Err(message) => return dps_error(404, &message),
     };
-    if !account.subscriptions.contains(&subscription) {
-        return dps_error(404, &format!("Subscription {subscription} not found"));
-    }
     let key = match environment_cost_query(raw.as_deref(), &account.uuid, &subscription) {
         Ok(key) => key,
         Err(invalid) => return invalid.response(),
@@ -812,8 +829,9 @@ async fn forecast(State(shared): State<Arc<Shared>>, Path(account): Path<String>
         return dps_error(status, &message);
     }
     let scenario = shared.scenario();
-    let Some(account) = scenario.accounts.iter().find(|a| a.uuid == account) else {
-        return dps_error(404, "Account not found");
+    let account = match find_account(&scenario, &account) {
+        Ok(account) => account,
+        Err(message) => return dps_error(404, &message),
     };
     match &account.forecast {
         Some(forecast) => Json(forecast.clone()).into_response(),
