@@ -219,6 +219,7 @@ page-size = 25"
     assert_eq!(ids.len(), rows, "no row read twice");
     let summary = run_summary(&events);
     assert!(summary["retries"].as_u64().unwrap() >= 4, "{summary}");
+    eprintln!("v3 walk with 502s: {} requests (4 answered 502) for {rows} environment events", walk.len());
 }
 
 #[tokio::test(flavor = "multi_thread")]
