@@ -7,10 +7,9 @@ use serde::Serialize;
 use crate::events::{DEFAULT_CURRENCY, finite, instant, number, optional_number, with_event_id};
 use crate::forecast::{self, DailyCost, Forecast, ForecastInput, Outcome};
 use crate::model::{AccountForecast, BudgetAlerting, CostRecord, EventContext, InvalidRecord, Subscription};
-use crate::time::format_rfc3339;
+use crate::time::{DAY_MS, format_rfc3339};
 
 pub const BUDGET_ALERT: &str = "dps.budget.alert";
-const DAY_MS: i64 = 86_400_000;
 
 /// A subscription's figures for its current period.
 #[derive(Debug, Clone, PartialEq)]

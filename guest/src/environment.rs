@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::events::{finite, instant, number, with_event_id};
 use crate::model::{CostRecord, EnvironmentCost, EventContext, InvalidRecord, Reconciliation};
+use crate::time::{DAY_MS, format_rfc3339};
 
 pub const ENVIRONMENT_COST_BOOKED: &str = "dps.cost.environment.booked";
 /// The environment id of a day's difference between its total and its environments' sum.
@@ -72,7 +73,7 @@ pub fn environment_cost_booked(
     let mut by_day: BTreeMap<i64, f64> = BTreeMap::new();
     for ((start, cluster_id, environment_id, capability_key), cell) in &cells {
         *by_day.entry(*start).or_default() += cell.value;
-        let booking_date = cell.booked.map(crate::time::format_rfc3339);
+        let booking_date = cell.booked.map(format_rfc3339);
         let event = EnvironmentCostEvent {
             event_type: ENVIRONMENT_COST_BOOKED,
             provider: &context.provider,
@@ -114,9 +115,8 @@ pub fn environment_cost_booked(
                 Some(total) => (total.start_time.clone(), total.end_time.clone(), total.last_booking_date.clone()),
                 None => {
                     let first = cells.iter().find(|(key, _)| key.0 == day).map(|(_, cell)| cell.first);
-                    let start = first.map_or_else(|| crate::time::format_rfc3339(day), |row| row.start_time.clone());
-                    let end =
-                        first.map_or_else(|| crate::time::format_rfc3339(day + 86_400_000), |row| row.end_time.clone());
+                    let start = first.map_or_else(|| format_rfc3339(day), |row| row.start_time.clone());
+                    let end = first.map_or_else(|| format_rfc3339(day + DAY_MS), |row| row.end_time.clone());
                     (start, end, None)
                 }
             };

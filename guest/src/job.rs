@@ -12,10 +12,8 @@ use crate::model::{
 use crate::parse;
 use crate::secrets::{self, Secrets};
 use crate::sso::{self, TokenSource};
-use crate::time::{format_rfc3339, parse_instant_millis};
+use crate::time::{DAY_MS, format_rfc3339, parse_instant_millis};
 use crate::{budget, environment, events, ingest};
-
-const DAY_MS: i64 = 86_400_000;
 
 /// Exports one account. `Err` means nothing was sent; an `Ok` report may still list failures.
 pub fn export_account(

@@ -227,6 +227,14 @@ pub struct EnvironmentCostPlan {
     pub page_size: Option<u32>,
 }
 
+impl Default for EnvironmentCostPlan {
+    /// The last 30 days (dtctl's default), walked in windows of 30 days (long walks of the v3
+    /// endpoint are known to fail with 502s), with the API's own page size.
+    fn default() -> Self {
+        EnvironmentCostPlan { days: 30, window_days: 30, page_size: None }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BudgetAlerting {
     pub thresholds: Vec<f64>,

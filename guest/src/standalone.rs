@@ -16,8 +16,6 @@ pub const DEFAULT_API_URL: &str = "https://api.dynatrace.com";
 pub const DEFAULT_PROVIDER: &str = "dps4ma.ingester";
 /// Days of cost compared with what was sent and re-sent when changed (late bookings).
 pub const DEFAULT_WINDOW_DAYS: u32 = 35;
-/// Days of cost per environment read, and the longest window walked at once (dtctl's default).
-pub const DEFAULT_ENVIRONMENT_COST_DAYS: u32 = 30;
 
 /// Runs the account job when `account-uuid` is set and the cluster job when `cluster-url` is
 /// set. On a dry run the events go to stdout as NDJSON; the summary goes to stderr.
@@ -48,8 +46,7 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
                 days: days.parse().ok().filter(|d| *d > 0).ok_or_else(|| {
                     format!("config key `environment-cost-days`: {days:?} is not a positive number of days")
                 })?,
-                window_days: DEFAULT_ENVIRONMENT_COST_DAYS,
-                page_size: None,
+                ..EnvironmentCostPlan::default()
             }),
             None => None,
         };

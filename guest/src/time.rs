@@ -3,6 +3,9 @@
 //! The DPS API mixes `YYYY-MM-DD` and RFC 3339 date-times (with or without fractions, `Z` or an
 //! offset). A tiny parser keeps the component small; the `time` crate would add ~100 KB.
 
+/// Milliseconds in a (UTC) day.
+pub const DAY_MS: i64 = 86_400_000;
+
 /// Milliseconds since the Unix epoch of a `YYYY-MM-DD` date (midnight UTC) or an RFC 3339
 /// date-time. `None` when the text is neither.
 pub fn parse_instant_millis(text: &str) -> Option<i64> {
@@ -16,7 +19,7 @@ pub fn parse_instant_millis(text: &str) -> Option<i64> {
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
         return None;
     }
-    let midnight = days_from_civil(year, month, day) * 86_400_000;
+    let midnight = days_from_civil(year, month, day) * DAY_MS;
     let rest = &bytes[10..];
     if rest.is_empty() {
         return Some(midnight);

@@ -61,15 +61,17 @@ pub fn default_retry() -> RetryPolicy {
     }
 }
 
-/// Cost per environment: the last 30 days (dtctl's default), walked in windows of 30 days (long
-/// walks of the v3 endpoint are known to fail with 502s), with the API's own page size.
+/// The component's defaults for reading cost per environment, as the WIT `environment-cost-plan`.
 pub fn default_environment_cost() -> EnvironmentCostPlan {
-    EnvironmentCostPlan { days: 30, window_days: 30, page_size: None }
+    let defaults = dtcost_guest::model::EnvironmentCostPlan::default();
+    EnvironmentCostPlan { days: defaults.days, window_days: defaults.window_days, page_size: defaults.page_size }
 }
 
-/// Alerts at 75, 90 and 100 % of the budget used, and when the forecast exceeds it.
+/// The component's default budget alerts (75, 90 and 100 % used; the forecast over budget), as
+/// the WIT `budget-alerting`.
 pub fn default_budget_alerting() -> BudgetAlerting {
-    BudgetAlerting { thresholds: vec![75.0, 90.0, 100.0], forecast_exceeds_budget: true }
+    let defaults = dtcost_guest::model::BudgetAlerting::default();
+    BudgetAlerting { thresholds: defaults.thresholds, forecast_exceeds_budget: defaults.forecast_exceeds_budget }
 }
 
 #[derive(Debug, Clone, Copy)]
