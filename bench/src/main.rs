@@ -278,7 +278,7 @@ fn baseline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
         let token = http
             .send(&Request::post(urls.sso.clone(), "application/x-www-form-urlencoded", form.into_bytes()))
             .map_err(|e| anyhow::anyhow!(e.message))?;
-        let token = dtcost_guest::parse::token_grant(&token.body)?.access_token;
+        let token = dtcost_guest::parse::token_grant(&dtcost_guest::parse::json(&token.body)?)?.access_token;
         let get = |http: &mut NativeHttp, path: String| -> anyhow::Result<Vec<u8>> {
             let request =
                 Request::get(format!("{}{path}", urls.api)).header("authorization", format!("Bearer {token}"));
@@ -286,9 +286,10 @@ fn baseline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
         };
         let base = format!("/sub/v2/accounts/{}/subscriptions", account.uuid);
         let subscription_uuid = account.subscriptions[0].clone();
-        let details = dtcost_guest::parse::subscription(&get(&mut http, format!("{base}/{subscription_uuid}"))?)?;
-        let costs =
-            dtcost_guest::parse::cost_list(&get(&mut http, format!("{base}/{subscription_uuid}/cost"))?, "USD")?;
+        let details = get(&mut http, format!("{base}/{subscription_uuid}"))?;
+        let details = dtcost_guest::parse::subscription(&dtcost_guest::parse::json(&details)?)?;
+        let costs = get(&mut http, format!("{base}/{subscription_uuid}/cost"))?;
+        let costs = dtcost_guest::parse::cost_list(&dtcost_guest::parse::json(&costs)?, "USD")?;
         let context = EventContext {
             provider: "dps4ma.ingester".into(),
             account_uuid: account.uuid.clone(),
@@ -304,7 +305,7 @@ fn baseline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
         let request = Request::get(format!("{url}/api/cluster/v2/clusterLicense"))
             .header("authorization", format!("Api-Token {}", cluster.api_token));
         let body = http.send(&request).map_err(|e| anyhow::anyhow!(e.message))?.body;
-        let license = dtcost_guest::parse::cluster_license(&body)?;
+        let license = dtcost_guest::parse::cluster_license(&dtcost_guest::parse::json(&body)?)?;
         for event in dtcost_guest::events::cluster_quota("dps4ma.ingester", &cluster.name, &license, &read_at)? {
             post(&mut http, &event)?;
         }

@@ -135,28 +135,34 @@ impl<'a> Client<'a> {
     /// Sends `request`, retrying transient failures within the policy's budget. The last response
     /// is returned whatever its status; `Err` only when no response came at all.
     pub fn send(&mut self, request: &Request) -> Result<Response, RequestFailure> {
-        self.send_checked(request, |_| true)
+        self.send_parsed(request, |_| Some(())).map(|(response, _)| response)
     }
 
-    /// Like [`Client::send`], and a 2xx response whose body `complete` refuses (a truncated
-    /// transfer, say) is retried too.
-    pub fn send_checked(
+    /// Like [`Client::send`], and the body of a 2xx response is read with `parse`: when it
+    /// refuses the body (a truncated transfer, say), the request is retried too. The body of the
+    /// last response comes back parsed when it was a 2xx that `parse` took, so that nothing is
+    /// parsed twice.
+    pub fn send_parsed<T>(
         &mut self,
         request: &Request,
-        complete: impl Fn(&[u8]) -> bool,
-    ) -> Result<Response, RequestFailure> {
+        parse: impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<(Response, Option<T>), RequestFailure> {
         let started = self.transport.monotonic_millis();
         let mut attempt = 0u32;
         loop {
             self.requests += 1;
             let outcome = self.transport.send(request);
+            let mut parsed = None;
             let (retryable, hint) = match &outcome {
                 Ok(response) if response.status == 429 => {
                     self.throttled += 1;
                     (true, self.throttle_delay(response))
                 }
                 Ok(response) if is_transient(response.status) => (true, None),
-                Ok(response) if response.is_success() && !complete(&response.body) => (true, None),
+                Ok(response) if response.is_success() => {
+                    parsed = parse(&response.body);
+                    (parsed.is_none(), None)
+                }
                 Ok(_) => (false, None),
                 Err(error) => (error.retryable, None),
             };
@@ -164,7 +170,7 @@ impl<'a> Client<'a> {
             let elapsed = self.transport.monotonic_millis().saturating_sub(started);
             if !retryable || elapsed + delay > u64::from(self.policy.max_elapsed_ms) {
                 return match outcome {
-                    Ok(response) => Ok(response),
+                    Ok(response) => Ok((response, parsed)),
                     Err(error) => Err(RequestFailure {
                         request: request.describe(),
                         status: None,

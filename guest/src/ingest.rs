@@ -122,7 +122,9 @@ impl Sender<'_, '_> {
                 let request = build(format!("Api-Token {token}"));
                 self.http.send(&request).map(|response| (request, response)).map_err(ExportError::Request)
             }
-            IngestAuth::OAuth(tokens) => tokens.send(self.http, build, |_| true),
+            IngestAuth::OAuth(tokens) => {
+                tokens.send(self.http, build, |_| Some(())).map(|(request, response, _)| (request, response))
+            }
         };
         let (request, response) = match sent {
             Ok(sent) => sent,
@@ -173,7 +175,7 @@ impl Sender<'_, '_> {
         if response.status != 400 {
             return None;
         }
-        let errors = parse::ingest_errors(&response.body).ok()?;
+        let errors = parse::json(&response.body).and_then(|body| parse::ingest_errors(&body)).ok()?;
         if errors.is_empty() || errors.iter().any(|(position, _)| *position >= indexes.len()) {
             return None;
         }

@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use serde_json::Value;
+
 use crate::http::{self, Client, Request, Response, Transport};
 use crate::model::{
     AccountForecast, AccountPlan, AccountState, AlertState, ClusterPlan, CostRecord, DeliveryState, EnvironmentCost,
@@ -48,11 +50,11 @@ fn export_account_with(
     let subscription_uuid = match &plan.subscription {
         Some(uuid) => uuid.clone(),
         None => {
-            let (request, response) = get_json(http, tokens, &accounts_url)?;
+            let (request, response, json) = get_json(http, tokens, &accounts_url)?;
             if response.status != 200 {
                 return Err(ExportError::Request(http::failure(&request, &response)));
             }
-            let list = parse::subscription_list(&response.body).map_err(|e| invalid(&request, e))?;
+            let list = read(&response, json, parse::subscription_list).map_err(|e| invalid(&request, e))?;
             let (chosen, note) = choose_subscription(&plan.name, &plan.uuid, &list)?;
             report.notes.extend(note);
             chosen.uuid.clone()
@@ -60,9 +62,9 @@ fn export_account_with(
     };
     report.subscription_uuid = Some(subscription_uuid.clone());
 
-    let (request, response) = get_json(http, tokens, &format!("{accounts_url}/{subscription_uuid}"))?;
+    let (request, response, json) = get_json(http, tokens, &format!("{accounts_url}/{subscription_uuid}"))?;
     let subscription: Option<Subscription> = match response.status {
-        200 => Some(parse::subscription(&response.body).map_err(|e| invalid(&request, e))?),
+        200 => Some(read(&response, json, parse::subscription).map_err(|e| invalid(&request, e))?),
         // DPS for Hybrid: an account may book against a subscription it cannot read the details
         // of (ASSUMPTION: the docs do not say which accounts may read a shared subscription). Its
         // cost is still readable; the owning account emits the status event.
@@ -76,13 +78,13 @@ fn export_account_with(
         _ => return Err(ExportError::Request(http::failure(&request, &response))),
     };
 
-    let (request, response) = get_json(http, tokens, &format!("{accounts_url}/{subscription_uuid}/cost"))?;
+    let (request, response, json) = get_json(http, tokens, &format!("{accounts_url}/{subscription_uuid}/cost"))?;
     if response.status != 200 {
         return Err(ExportError::Request(http::failure(&request, &response)));
     }
     let currency =
         subscription.as_ref().and_then(|s| s.budget.currency_code.as_deref()).unwrap_or(events::DEFAULT_CURRENCY);
-    let costs = parse::cost_list(&response.body, currency).map_err(|e| invalid(&request, e))?;
+    let costs = read(&response, json, |body| parse::cost_list(body, currency)).map_err(|e| invalid(&request, e))?;
     let cost_request = request;
     report.records_read = costs.len() as u32;
 
@@ -210,7 +212,7 @@ fn read_account_forecast(
 ) -> Option<AccountForecast> {
     let url = format!("{accounts_url}/forecast");
     let left_out = |why: String| format!("Dynatrace's forecast left out: {why}");
-    let (request, response) = match get_json(http, tokens, &url) {
+    let (request, response, json) = match get_json(http, tokens, &url) {
         Ok(exchange) => exchange,
         Err(error) => {
             report.notes.push(left_out(error.to_string()));
@@ -218,7 +220,7 @@ fn read_account_forecast(
         }
     };
     match response.status {
-        200 => match parse::account_forecast(&response.body) {
+        200 => match read(&response, json, parse::account_forecast) {
             Ok(forecast) => Some(forecast),
             Err(error) => {
                 report.notes.push(left_out(format!("{}: {error}", request.describe())));
@@ -271,7 +273,7 @@ fn read_environment_costs(
         let mut next = format!("{url}?{}", http::form_encode(&query));
         let mut seen_keys = HashSet::new();
         loop {
-            let (request, response) = get_json(http, tokens, &next).map_err(|error| match error {
+            let (request, response, json) = get_json(http, tokens, &next).map_err(|error| match error {
                 ExportError::Request(failure) => failure,
                 other => RequestFailure {
                     request: format!("GET {next}"),
@@ -289,7 +291,8 @@ fn read_environment_costs(
             if response.status != 200 {
                 return Err(failed(parse::error_message(&response.body)));
             }
-            let (page, next_key) = parse::environment_cost_page(&response.body).map_err(|e| failed(e.to_string()))?;
+            let (page, next_key) =
+                read(&response, json, parse::environment_cost_page).map_err(|e| failed(e.to_string()))?;
             rows.extend(page);
             let Some(key) = next_key else { break };
             if !seen_keys.insert(key.clone()) {
@@ -360,13 +363,31 @@ impl Delivery {
     }
 }
 
-/// GET with the account token; a 200 whose body is not JSON (a truncated transfer) is retried.
-fn get_json(http: &mut Client, tokens: &mut TokenSource, url: &str) -> Result<(Request, Response), ExportError> {
+/// GET with the account token; a 2xx body comes back as JSON, parsed once (a 2xx whose body is
+/// not JSON, a truncated transfer, is retried).
+fn get_json(
+    http: &mut Client,
+    tokens: &mut TokenSource,
+    url: &str,
+) -> Result<(Request, Response, Option<Value>), ExportError> {
     tokens.send(
         http,
         |authorization| Request::get(url.to_owned()).header("authorization", authorization),
-        |body| serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok(),
+        |body| parse::json(body).ok(),
     )
+}
+
+/// Reads a 2xx body with `reader`, from the JSON the client parsed; when even the last try was
+/// not JSON, the error says so.
+fn read<T>(
+    response: &Response,
+    json: Option<Value>,
+    reader: impl FnOnce(&Value) -> Result<T, parse::ParseError>,
+) -> Result<T, parse::ParseError> {
+    match json {
+        Some(json) => reader(&json),
+        None => reader(&parse::json(&response.body)?),
+    }
 }
 
 /// Ingests events built elsewhere (the run summary), with the same delivery rules as the jobs.
@@ -405,9 +426,7 @@ fn export_cluster_with(
     let token = secrets.require(secrets::CLUSTER_API_TOKEN)?;
     let request = Request::get(http::join(&plan.url, "/api/cluster/v2/clusterLicense"))
         .header("authorization", format!("Api-Token {token}"));
-    let response = http
-        .send_checked(&request, |body| serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok())
-        .map_err(ExportError::Request)?;
+    let (response, json) = http.send_parsed(&request, |body| parse::json(body).ok()).map_err(ExportError::Request)?;
     match response.status {
         200 => {}
         422 => {
@@ -420,7 +439,7 @@ fn export_cluster_with(
         }
         _ => return Err(ExportError::Request(http::failure(&request, &response))),
     }
-    let license = parse::cluster_license(&response.body).map_err(|e| invalid(&request, e))?;
+    let license = read(&response, json, parse::cluster_license).map_err(|e| invalid(&request, e))?;
     let events = events::cluster_quota(&plan.target.provider, &plan.name, &license, &plan.read_at)
         .map_err(|e| invalid(&request, e))?;
     report.records_read = events.len() as u32;

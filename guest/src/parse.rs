@@ -25,15 +25,13 @@ pub struct TokenGrant {
     pub expires_in_seconds: Option<f64>,
 }
 
-pub fn token_grant(body: &[u8]) -> Result<TokenGrant> {
-    let root = json(body)?;
-    let root = Obj::root(&root)?;
+pub fn token_grant(root: &Value) -> Result<TokenGrant> {
+    let root = Obj::root(root)?;
     Ok(TokenGrant { access_token: root.string("access_token")?, expires_in_seconds: root.opt_number("expires_in")? })
 }
 
-pub fn subscription_list(body: &[u8]) -> Result<Vec<SubscriptionSummary>> {
-    let root = json(body)?;
-    let root = Obj::root(&root)?;
+pub fn subscription_list(root: &Value) -> Result<Vec<SubscriptionSummary>> {
+    let root = Obj::root(root)?;
     root.array("data")?
         .map(|entry| {
             let entry = entry?;
@@ -48,9 +46,8 @@ pub fn subscription_list(body: &[u8]) -> Result<Vec<SubscriptionSummary>> {
         .collect()
 }
 
-pub fn subscription(body: &[u8]) -> Result<Subscription> {
-    let root = json(body)?;
-    let root = Obj::root(&root)?;
+pub fn subscription(root: &Value) -> Result<Subscription> {
+    let root = Obj::root(root)?;
     let budget = root.object("budget")?;
     let period = root.object("currentPeriod")?;
     Ok(Subscription {
@@ -77,9 +74,8 @@ pub fn subscription(body: &[u8]) -> Result<Subscription> {
 }
 
 /// The `/cost` list. A record without `currencyCode` (older servers) takes `default_currency`.
-pub fn cost_list(body: &[u8], default_currency: &str) -> Result<Vec<CostRecord>> {
-    let root = json(body)?;
-    let root = Obj::root(&root)?;
+pub fn cost_list(root: &Value, default_currency: &str) -> Result<Vec<CostRecord>> {
+    let root = Obj::root(root)?;
     root.array("data")?
         .map(|entry| {
             let entry = entry?;
@@ -97,9 +93,8 @@ pub fn cost_list(body: &[u8], default_currency: &str) -> Result<Vec<CostRecord>>
 /// One page of the v3 `/environments/cost`: its rows, flattened, and the key of the next page.
 /// A `nextPageKey` that is null, empty or absent ends the walk (the schema marks it required,
 /// but the last page has to say "none" somehow, and which way is unverified).
-pub fn environment_cost_page(body: &[u8]) -> Result<(Vec<EnvironmentCost>, Option<String>)> {
-    let root = json(body)?;
-    let root = Obj::root(&root)?;
+pub fn environment_cost_page(root: &Value) -> Result<(Vec<EnvironmentCost>, Option<String>)> {
+    let root = Obj::root(root)?;
     let mut rows = Vec::new();
     for environment in root.array("data")? {
         let environment = environment?;
@@ -126,9 +121,8 @@ pub fn environment_cost_page(body: &[u8]) -> Result<(Vec<EnvironmentCost>, Optio
 }
 
 /// The account's `Forecast`.
-pub fn account_forecast(body: &[u8]) -> Result<AccountForecast> {
-    let root = json(body)?;
-    let root = Obj::root(&root)?;
+pub fn account_forecast(root: &Value) -> Result<AccountForecast> {
+    let root = Obj::root(root)?;
     Ok(AccountForecast {
         median: root.number("forecastMedian")?,
         lower: root.number("forecastLower")?,
@@ -141,9 +135,8 @@ pub fn account_forecast(body: &[u8]) -> Result<AccountForecast> {
 }
 
 /// `clusterLicense`. `licenseKey` and `contactEmailAddress` are deliberately not read.
-pub fn cluster_license(body: &[u8]) -> Result<ClusterLicense> {
-    let root = json(body)?;
-    let root = Obj::root(&root)?;
+pub fn cluster_license(root: &Value) -> Result<ClusterLicense> {
+    let root = Obj::root(root)?;
     Ok(ClusterLicense {
         cluster_id: root.opt_string("clusterId")?,
         account_name: root.opt_string("accountName")?,
@@ -192,9 +185,8 @@ fn unit_usage(unit: &Obj) -> Result<UnitUsage> {
 }
 
 /// The indexes and messages of a bizevents 400 partial-success body, `{"errors":[{index,message}]}`.
-pub fn ingest_errors(body: &[u8]) -> Result<Vec<(usize, String)>> {
-    let root = json(body)?;
-    let root = Obj::root(&root)?;
+pub fn ingest_errors(root: &Value) -> Result<Vec<(usize, String)>> {
+    let root = Obj::root(root)?;
     root.array("errors")?
         .map(|entry| {
             let entry = entry?;
@@ -240,7 +232,9 @@ pub fn error_message(body: &[u8]) -> String {
     format!("response body: {excerpt}")
 }
 
-fn json(body: &[u8]) -> Result<Value> {
+/// A response body as JSON: what every reader below takes (the client parses each body once,
+/// and a 2xx that is not JSON, a truncated transfer, is retried).
+pub fn json(body: &[u8]) -> Result<Value> {
     serde_json::from_slice(body).map_err(|error| ParseError {
         path: "body".to_owned(),
         message: if body.iter().all(u8::is_ascii_whitespace) {
@@ -349,6 +343,29 @@ fn kind(value: &Value) -> &'static str {
 mod tests {
     use super::*;
 
+    // The readers from the body's bytes, as the client hands them over: `json`, then the reader.
+    fn cost_list(body: &[u8], default_currency: &str) -> Result<Vec<CostRecord>> {
+        super::cost_list(&json(body)?, default_currency)
+    }
+    fn environment_cost_page(body: &[u8]) -> Result<(Vec<EnvironmentCost>, Option<String>)> {
+        super::environment_cost_page(&json(body)?)
+    }
+    fn account_forecast(body: &[u8]) -> Result<AccountForecast> {
+        super::account_forecast(&json(body)?)
+    }
+    fn subscription(body: &[u8]) -> Result<Subscription> {
+        super::subscription(&json(body)?)
+    }
+    fn subscription_list(body: &[u8]) -> Result<Vec<SubscriptionSummary>> {
+        super::subscription_list(&json(body)?)
+    }
+    fn cluster_license(body: &[u8]) -> Result<ClusterLicense> {
+        super::cluster_license(&json(body)?)
+    }
+    fn ingest_errors(body: &[u8]) -> Result<Vec<(usize, String)>> {
+        super::ingest_errors(&json(body)?)
+    }
+
     #[test]
     fn a_cost_list_is_read_with_either_booking_date_format() {
         let body = br#"{"data":[
@@ -445,7 +462,7 @@ mod tests {
         assert_eq!(subscription.owner_account_uuid.as_deref(), Some("a"));
         assert_eq!(subscription.budget.currency_code.as_deref(), Some("EUR"));
         assert_eq!(subscription.current_period.days_remaining, 281.0);
-        let error = super::subscription(br#"{"uuid":"s","budget":{"total":1},"currentPeriod":{}}"#).unwrap_err();
+        let error = self::subscription(br#"{"uuid":"s","budget":{"total":1},"currentPeriod":{}}"#).unwrap_err();
         assert_eq!(error.to_string(), "budget.used: missing, expected a number");
     }
 

@@ -43,22 +43,23 @@ impl TokenSource {
         self.current = None;
     }
 
-    /// Sends the request built by `build` with a current token; on a 401, once more with a new one.
-    pub fn send(
+    /// Sends the request built by `build` with a current token; on a 401, once more with a new
+    /// one. A 2xx body is read with `parse`, as [`Client::send_parsed`] does.
+    pub fn send<T>(
         &mut self,
         http: &mut Client,
         build: impl Fn(String) -> Request,
-        complete: impl Fn(&[u8]) -> bool + Copy,
-    ) -> Result<(Request, Response), ExportError> {
+        parse: impl Fn(&[u8]) -> Option<T> + Copy,
+    ) -> Result<(Request, Response, Option<T>), ExportError> {
         let request = build(self.authorization(http)?);
-        let response = http.send_checked(&request, complete).map_err(ExportError::Request)?;
+        let (response, parsed) = http.send_parsed(&request, parse).map_err(ExportError::Request)?;
         if response.status != 401 {
-            return Ok((request, response));
+            return Ok((request, response, parsed));
         }
         self.invalidate();
         let request = build(self.authorization(http)?);
-        let response = http.send_checked(&request, complete).map_err(ExportError::Request)?;
-        Ok((request, response))
+        let (response, parsed) = http.send_parsed(&request, parse).map_err(ExportError::Request)?;
+        Ok((request, response, parsed))
     }
 }
 
@@ -95,7 +96,8 @@ fn fetch_token(
             parse::error_message(&response.body)
         )));
     }
-    let grant = parse::token_grant(&response.body)
+    let grant = parse::json(&response.body)
+        .and_then(|body| parse::token_grant(&body))
         .map_err(|error| ExportError::InvalidResponse(format!("{}: {error}", request.describe())))?;
     if grant.access_token.is_empty() {
         return Err(ExportError::InvalidResponse(format!("{}: access_token is empty", request.describe())));
