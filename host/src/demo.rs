@@ -10,10 +10,9 @@ use anyhow::Context as _;
 use dtcost_sim::{Generate, Scenario, Simulator};
 use serde_json::Value;
 
-use crate::config::{AccountConfig, ClusterConfig, Config, Limits, Target, TargetAuth};
+use crate::config::Config;
 use crate::run::{self, RunOptions};
 use crate::runtime::Runtime;
-use crate::secret::Secret;
 
 pub struct DemoOptions {
     pub accounts: usize,
@@ -40,7 +39,12 @@ pub async fn demo(options: DemoOptions, report: Option<&Path>) -> anyhow::Result
     let started = Instant::now();
     let scenario = options.scenario();
     let simulator = Simulator::start(scenario.clone()).await?;
-    let config = demo_config(&scenario, &simulator);
+    // The demo's config is written and read as any user's is; it keeps no state (every demo
+    // starts from fresh data) and reads cost per environment.
+    let folder = tempfile::tempdir().context("creating a folder for the demo's config")?;
+    let path = write_config(&scenario, &simulator, folder.path(), "state-file = \"\"", true)?;
+    // No DT_* variable of the user's may add to it: the demo talks to the simulator only.
+    let config = Config::load(Some(&path), &std::collections::HashMap::new())?;
     println!("dtcost demo: a simulated Dynatrace on loopback");
     println!("  SSO          {}", simulator.sso_url);
     println!("  account API  {}", simulator.api_url);
@@ -160,51 +164,6 @@ pub async fn wait_for_shutdown() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
-}
-
-fn demo_config(scenario: &Scenario, simulator: &Simulator) -> Config {
-    let shared = scenario.accounts.first().map(|a| a.subscriptions[0].clone());
-    Config {
-        source_name: "demo".into(),
-        token_url: simulator.sso_url.clone(),
-        api_url: simulator.api_url.clone(),
-        provider: crate::config::DEFAULT_PROVIDER.into(),
-        concurrency: 4,
-        limits: Limits::default(),
-        max_batch_bytes: 5_000_000,
-        retry: crate::config::default_retry(),
-        // Every demo starts from fresh data: nothing to remember.
-        state_file: None,
-        window_days: 35,
-        environment_cost: crate::config::default_environment_cost(),
-        budget_alerting: crate::config::default_budget_alerting(),
-        target: Target {
-            url: simulator.environment_url.clone(),
-            auth: TargetAuth::ApiToken(Secret::new(scenario.ingest.api_token.clone())),
-        },
-        accounts: scenario
-            .accounts
-            .iter()
-            .map(|a| AccountConfig {
-                name: a.name.clone(),
-                uuid: a.uuid.clone(),
-                client_id: a.client_id.clone(),
-                client_secret: Secret::new(a.client_secret.clone()),
-                subscription: shared.clone(),
-                environment_cost: true,
-            })
-            .collect(),
-        clusters: scenario
-            .clusters
-            .iter()
-            .zip(&simulator.cluster_urls)
-            .map(|(c, url)| ClusterConfig {
-                name: c.name.clone(),
-                url: url.clone(),
-                api_token: Secret::new(c.api_token.clone()),
-            })
-            .collect(),
-    }
 }
 
 fn of_type<'a>(events: &'a [Value], event_type: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
