@@ -31,11 +31,9 @@ struct StateFileContent {
     accounts: BTreeMap<String, AccountState>,
 }
 
+/// Version 1's accounts (its `version` is read on its own, first).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct StateFileContentV1 {
-    #[allow(dead_code)] // read to be refused when it is not a number
-    version: u32,
     accounts: BTreeMap<String, DeliveryState>,
 }
 
