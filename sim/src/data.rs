@@ -39,6 +39,11 @@ pub struct Scenario {
     pub token_ttl: Duration,
     /// The ingest API's payload cap (documented as 5 MB); lower it to provoke 413s.
     pub max_ingest_bytes: usize,
+    /// How many accepted events and logged requests the simulator keeps (the newest ones);
+    /// `None` keeps all (the default, for tests). A long `dtcost simulate` session sets a bound
+    /// so that its memory stays flat; [`crate::Simulator::accepted_count`] and
+    /// [`crate::Simulator::request_count`] still count everything.
+    pub max_recorded_events: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -139,7 +144,7 @@ pub enum Licensing {
 pub struct IngestAuth {
     /// `Api-Token` with `bizevents.ingest`, for `/api/v2/bizevents/ingest`.
     pub api_token: String,
-    /// OAuth client with `storage:events:write`, for the platform path.
+    /// OAuth client with `storage:events:write`, whose Bearer tokens the same path also takes.
     pub client_id: String,
     pub client_secret: String,
 }
@@ -206,12 +211,25 @@ impl Scenario {
                     let noise = 0.85 + (rng.next() % 3000) as f64 / 10_000.0;
                     let value = round6(base * noise * if weekend { 0.6 } else { 1.0 });
                     let next = date.next_day().expect("date in range");
-                    // The API does not fix lastBookingDate's format: serve both.
-                    let last_booking =
-                        if day % 2 == 0 { format_date(next) } else { format!("{}T06:00:00Z", format_date(next)) };
+                    // Every third day as the walk-through's real output shows it (openapi/README.md):
+                    // times with milliseconds and a lastBookingDate equal to startTime. The others
+                    // as the spec's text writes times, with a lastBookingDate (format unspecified)
+                    // the next day as a date or a date-time.
+                    let (start, end, last_booking) = if day % 3 == 0 {
+                        let start = format!("{}T00:00:00.000Z", format_date(date));
+                        (start.clone(), format!("{}T00:00:00.000Z", format_date(next)), start)
+                    } else {
+                        let last_booking =
+                            if day % 2 == 0 { format_date(next) } else { format!("{}T06:00:00Z", format_date(next)) };
+                        (
+                            format!("{}T00:00:00Z", format_date(date)),
+                            format!("{}T00:00:00Z", format_date(next)),
+                            last_booking,
+                        )
+                    };
                     json!({
-                        "startTime": format!("{}T00:00:00Z", format_date(date)),
-                        "endTime": format!("{}T00:00:00Z", format_date(next)),
+                        "startTime": start,
+                        "endTime": end,
                         "value": value,
                         "currencyCode": currency,
                         "lastBookingDate": last_booking,
@@ -226,19 +244,22 @@ impl Scenario {
             rng.shuffle(&mut costs); // the API does not sort
             let name = format!("Account {}", index + 1);
             if !(options.shared_subscription && index > 0) {
-                subscriptions.insert(
-                    subscription.clone(),
-                    subscription_json(
-                        &subscription,
-                        &uuid,
-                        &format!("DPS {name}"),
-                        first_day,
-                        period_end,
-                        options.last_day,
-                        total,
-                        currency,
-                    ),
+                let mut details = subscription_json(
+                    &subscription,
+                    &uuid,
+                    &format!("DPS {name}"),
+                    first_day,
+                    period_end,
+                    options.last_day,
+                    total,
+                    currency,
                 );
+                // Every second account's active subscription lists no periods, as the
+                // walk-through's real active subscription does (openapi/README.md).
+                if index % 2 == 1 {
+                    details["periods"] = json!([]);
+                }
+                subscriptions.insert(subscription.clone(), details);
             } else {
                 shared_total += total;
             }
@@ -316,6 +337,7 @@ impl Scenario {
             },
             token_ttl: Duration::from_secs(300),
             max_ingest_bytes: crate::server::MAX_INGEST_BYTES,
+            max_recorded_events: None,
         }
     }
 

@@ -2,7 +2,7 @@
 //! hosts: the SSO, the Account Management (DPS) API, one environment (bizevents ingest) and one
 //! Managed cluster per configured cluster.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -67,6 +67,9 @@ pub enum Fault {
     Truncated,
     /// Ingest: the request's first event is refused (400 partial success), the others stored.
     RefuseFirstEvent,
+    /// Like [`Fault::RefuseFirstEvent`], but the error entry has no `index` (it is optional in
+    /// the published `BizEventIngestError`), so a client cannot tell which event failed.
+    RefuseFirstEventWithoutIndex,
 }
 
 /// Which requests get a fault: those of `service` (any when `None`), `times` times at most.
@@ -86,12 +89,41 @@ struct ActiveFault {
 #[derive(Default)]
 struct Recorded {
     grants: HashMap<String, Grant>,
-    accepted: Vec<Value>,
-    log: Vec<LoggedRequest>,
+    /// The newest accepted events (at most `limit`), and how many were ever accepted.
+    accepted: VecDeque<Value>,
+    accepted_total: usize,
+    /// The newest requests (at most `limit`), and how many were ever served.
+    log: VecDeque<LoggedRequest>,
+    logged_total: usize,
+    /// [`Scenario::max_recorded_events`], copied at start and on every [`Simulator::update`].
+    limit: Option<usize>,
     issued: u64,
     faults: Vec<ActiveFault>,
-    /// Ingest requests whose first event is to be refused.
-    refusals: u32,
+    /// Ingest requests whose first event is to be refused, oldest first: `true` when the error
+    /// entry carries the event's `index`.
+    refusals: VecDeque<bool>,
+}
+
+impl Recorded {
+    fn accept(&mut self, event: Value) {
+        self.accepted_total += 1;
+        push_bounded(&mut self.accepted, event, self.limit);
+    }
+
+    fn log(&mut self, request: LoggedRequest) {
+        self.logged_total += 1;
+        push_bounded(&mut self.log, request, self.limit);
+    }
+}
+
+/// Appends `item`, dropping the oldest ones beyond `limit` (`None`: no bound).
+fn push_bounded<T>(list: &mut VecDeque<T>, item: T, limit: Option<usize>) {
+    list.push_back(item);
+    if let Some(limit) = limit {
+        while list.len() > limit {
+            list.pop_front();
+        }
+    }
 }
 
 struct Shared {
@@ -132,7 +164,8 @@ impl Simulator {
     /// Binds every service to `127.0.0.1:0` and serves in the current tokio runtime.
     pub async fn start(scenario: Scenario) -> std::io::Result<Simulator> {
         let clusters = scenario.clusters.len();
-        let shared = Arc::new(Shared { scenario: Mutex::new(scenario), recorded: Mutex::default() });
+        let recorded = Recorded { limit: scenario.max_recorded_events, ..Recorded::default() };
+        let shared = Arc::new(Shared { scenario: Mutex::new(scenario), recorded: Mutex::new(recorded) });
         let mut tasks = Vec::new();
         let mut serve = |router: Router<Arc<Shared>>, service: Service, listener: tokio::net::TcpListener| {
             let router = router
@@ -163,7 +196,6 @@ impl Simulator {
         serve(
             Router::new()
                 .route("/api/v2/bizevents/ingest", post(ingest_classic))
-                .route("/platform/classic/environment-api/v2/bizevents/ingest", post(ingest_platform))
                 // Bodies over the cap must reach the handler so that it can answer 413 itself.
                 .layer(DefaultBodyLimit::max(4 * MAX_INGEST_BYTES)),
             Service::Environment,
@@ -189,19 +221,27 @@ impl Simulator {
         })
     }
 
-    /// The events the ingest API accepted, in arrival order.
+    /// The events the ingest API accepted, in arrival order: all of them, or the newest
+    /// [`Scenario::max_recorded_events`] when that is set.
     pub fn accepted_events(&self) -> Vec<Value> {
-        self.shared.recorded().accepted.clone()
+        self.shared.recorded().accepted.iter().cloned().collect()
     }
 
-    /// How many events the ingest API accepted (cheaper than `accepted_events().len()`).
+    /// How many events the ingest API ever accepted, including those no longer kept (cheaper
+    /// than `accepted_events().len()`, and the same when nothing was dropped).
     pub fn accepted_count(&self) -> usize {
-        self.shared.recorded().accepted.len()
+        self.shared.recorded().accepted_total
     }
 
-    /// Every request served, in order.
+    /// Every request served, in order: all of them, or the newest
+    /// [`Scenario::max_recorded_events`] when that is set.
     pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.shared.recorded().log.clone()
+        self.shared.recorded().log.iter().cloned().collect()
+    }
+
+    /// How many requests were ever served, including those no longer kept in [`Simulator::requests`].
+    pub fn request_count(&self) -> usize {
+        self.shared.recorded().logged_total
     }
 
     /// The data served (a copy).
@@ -223,7 +263,12 @@ impl Simulator {
 
     /// Changes the data served from now on (e.g. a late booking between two runs).
     pub fn update(&self, change: impl FnOnce(&mut Scenario)) {
-        change(&mut self.shared.scenario());
+        let limit = {
+            let mut scenario = self.shared.scenario();
+            change(&mut scenario);
+            scenario.max_recorded_events
+        };
+        self.shared.recorded().limit = limit;
     }
 }
 
@@ -255,7 +300,7 @@ async fn log_request(
         None => next.run(request).await,
         Some(fault) => faulty(&shared, service, fault, request, next).await,
     };
-    shared.recorded().log.push(LoggedRequest { service, method, path, status: response.status().as_u16() });
+    shared.recorded().log(LoggedRequest { service, method, path, status: response.status().as_u16() });
     response
 }
 
@@ -286,7 +331,7 @@ async fn faulty(shared: &Shared, service: Service, fault: Fault, request: Reques
         Fault::Status(status) => error(status, "Injected failure"),
         Fault::Drop => {
             let (method, path) = (request.method().to_string(), request.uri().path().to_owned());
-            shared.recorded().log.push(LoggedRequest { service, method, path, status: 0 });
+            shared.recorded().log(LoggedRequest { service, method, path, status: 0 });
             // Unwinding without a panic hook: the connection task ends and the socket closes silently.
             std::panic::resume_unwind(Box::new("injected dropped connection"))
         }
@@ -303,7 +348,11 @@ async fn faulty(shared: &Shared, service: Service, fault: Fault, request: Reques
             Response::from_parts(parts, axum::body::Body::from(cut))
         }
         Fault::RefuseFirstEvent => {
-            shared.recorded().refusals += 1;
+            shared.recorded().refusals.push_back(true);
+            next.run(request).await
+        }
+        Fault::RefuseFirstEventWithoutIndex => {
+            shared.recorded().refusals.push_back(false);
             next.run(request).await
         }
     }
@@ -351,7 +400,13 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
     let Some((_, account, permitted)) = client.filter(|(secret, ..)| secret == field("client_secret")) else {
         return sso_error("invalid_client", "Invalid client credentials. UNSUCCESSFUL_OAUTH_CLIENT_AUTHENTICATION");
     };
-    let scopes: Vec<String> = field("scope").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let mut scopes: Vec<String> = field("scope").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    // `scope` is optional (sso-token.docs-derived.openapi.yml marks it so): without it the token
+    // carries every scope of the client, as the walk-through's account token does
+    // (openapi/README.md, "The account token").
+    if scopes.is_empty() {
+        scopes.push(permitted.to_owned());
+    }
     if let Some(missing) = scopes.iter().find(|scope| scope.as_str() != permitted) {
         return sso_error(
             "invalid_request",
@@ -376,6 +431,10 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
     }
     let mut recorded = shared.recorded();
     recorded.issued += 1;
+    // Forget grants long expired, so that a long session does not keep every token it issued
+    // (an expired one is still told apart from an unknown one for an hour).
+    let now = Instant::now();
+    recorded.grants.retain(|_, grant| grant.expires + std::time::Duration::from_secs(3600) > now);
     let access_token =
         format!("sim.{:08x}.{:016x}", recorded.issued, recorded.issued.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     recorded.grants.insert(
@@ -487,6 +546,7 @@ async fn subscription(
 async fn cost(
     State(shared): State<Arc<Shared>>,
     Path((account, subscription)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     if let Err((status, message)) = bearer(&shared, &headers, "account-uac-read", Some(&account)) {
@@ -497,8 +557,61 @@ async fn cost(
         Ok(account) => account,
         Err(message) => return dps_error(404, &message),
     };
-    let data = account.costs.get(&subscription).cloned().unwrap_or_default();
+    let mut data = account.costs.get(&subscription).cloned().unwrap_or_default();
+    // The documented filters (environmentIds, capabilityKeys, clusterIds; comma-separated or
+    // repeated): a filtered record's value is the sum of the v3 rows the filters keep, so that
+    // the two views agree. Unknown parameters are ignored (ASSUMPTION: the spec does not say).
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+    let (environments, capabilities, clusters) = (
+        list_param(&params, "environmentIds"),
+        list_param(&params, "capabilityKeys"),
+        list_param(&params, "clusterIds"),
+    );
+    if !(environments.is_empty() && capabilities.is_empty() && clusters.is_empty()) {
+        let pairs = kept_pairs(account, &environments, &capabilities, &clusters);
+        for record in &mut data {
+            let Some(day) = cost_day(account, record) else { continue };
+            let values = day_values(account, day.attributed);
+            record["value"] = json!(round6(pairs.iter().map(|&(_, _, flat)| values[flat]).sum::<f64>()));
+        }
+    }
     Json(json!({"data": data, "lastModifiedTime": LAST_MODIFIED})).into_response()
+}
+
+/// A list parameter's values: comma-separated (documented) and repeated keys (`explode: true`
+/// clients) both work.
+fn list_param(params: &[(String, String)], name: &str) -> Vec<String> {
+    params
+        .iter()
+        .filter(|(k, _)| k == name)
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The (environment, capability) pairs the filters keep (all when a filter is empty), with
+/// their flat indexes into [`day_values`].
+fn kept_pairs(
+    account: &Account,
+    environment_ids: &[String],
+    capability_keys: &[String],
+    cluster_ids: &[String],
+) -> Vec<(usize, usize, usize)> {
+    let mut pairs = Vec::new();
+    let mut flat = 0;
+    for (e, environment) in account.environments.iter().enumerate() {
+        let environment_kept = (environment_ids.is_empty() || environment_ids.contains(&environment.id))
+            && (cluster_ids.is_empty() || environment.cluster_id.as_ref().is_some_and(|c| cluster_ids.contains(c)));
+        for (c, capability) in environment.capabilities.iter().enumerate() {
+            if environment_kept && (capability_keys.is_empty() || capability_keys.contains(&capability.key)) {
+                pairs.push((e, c, flat));
+            }
+            flat += 1;
+        }
+    }
+    pairs
 }
 
 /// `lastModifiedTime` of the cost views.
@@ -546,17 +659,7 @@ fn environment_cost_query(raw: Option<&str>, account: &str, subscription: &str) 
     let params: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|_| Invalid("query", "Malformed query string".to_owned()))?;
     let first = |name: &str| params.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str());
-    // Comma-separated (documented) and repeated keys (`explode: true` clients) both work.
-    let list = |name: &str| -> Vec<String> {
-        params
-            .iter()
-            .filter(|(k, _)| k == name)
-            .flat_map(|(_, v)| v.split(','))
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-            .collect()
-    };
+    let list = |name: &str| list_param(&params, name);
     let size_message = format!("page-size must be an integer from 1 to {MAX_PAGE_SIZE}");
     let page_size = match first("page-size") {
         None => None,
@@ -566,8 +669,16 @@ fn environment_cost_query(raw: Option<&str>, account: &str, subscription: &str) 
         },
     };
     let mut key = match first("page-key") {
-        // Any other parameters next to a page-key (e.g. the first call's filters, repeated) are
-        // ignored, except page-size, which may change between pages.
+        // `page-size` next to a `page-key` is refused, as Dynatrace's paged APIs do (the
+        // Environment API v2 answers 400 when page-size comes with nextPageKey; the DPS
+        // cost-allocation endpoint allows no other parameter with its page-key): the key
+        // carries the page size of the walk.
+        Some(_) if params.iter().any(|(k, _)| k == "page-size") => {
+            return Err(Invalid("page-size", "page-size must not be set together with page-key".to_owned()));
+        }
+        // The other parameters next to a page-key (e.g. the first call's filters, repeated) are
+        // ignored. ASSUMPTION: the v3 spec says only that the timeframe is "required, unless a
+        // page-key is provided instead"; it does not forbid the rest (dtctl re-sends them).
         Some(text) => {
             let key = decode_page_key(text).ok_or_else(|| Invalid("page-key", "Invalid page-key".to_owned()))?;
             if key.account != account || key.subscription != subscription {
@@ -634,31 +745,32 @@ struct CostDay {
 /// `currencyCode`) are left out of this view.
 fn cost_days(account: &Account, subscription: &str, start: OffsetDateTime, end: OffsetDateTime) -> Vec<CostDay> {
     let records = account.costs.get(subscription).map(Vec::as_slice).unwrap_or_default();
+    // ASSUMPTION (unverified): endTime is exclusive, startTime inclusive.
     let mut days: Vec<CostDay> = records
         .iter()
-        .filter_map(|record| {
-            let start_text = record["startTime"].as_str()?;
-            let day_start = OffsetDateTime::parse(start_text, &Rfc3339).ok()?;
-            // ASSUMPTION (unverified): endTime is exclusive, startTime inclusive.
-            if day_start < start || day_start >= end {
-                return None;
-            }
-            let value = record["value"].as_f64()?;
-            let currency = record["currencyCode"].as_str()?.to_owned();
-            let end_text = match record["endTime"].as_str() {
-                Some(text) => text.to_owned(),
-                None => (day_start + time::Duration::days(1)).format(&Rfc3339).ok()?,
-            };
-            let date = day_start.to_offset(time::UtcOffset::UTC).date();
-            let attributed = match &account.unattributed {
-                Some(unattributed) if unattributed.applies(date) => value * (1.0 - unattributed.share),
-                _ => value,
-            };
-            Some(CostDay { start: day_start, start_text: start_text.to_owned(), end_text, attributed, currency })
-        })
+        .filter_map(|record| cost_day(account, record))
+        .filter(|day| day.start >= start && day.start < end)
         .collect();
     days.sort_by_key(|day| day.start);
     days
+}
+
+/// One `/cost` record as the v3 view uses it; `None` for a record a test made malformed.
+fn cost_day(account: &Account, record: &Value) -> Option<CostDay> {
+    let start_text = record["startTime"].as_str()?;
+    let day_start = OffsetDateTime::parse(start_text, &Rfc3339).ok()?;
+    let value = record["value"].as_f64()?;
+    let currency = record["currencyCode"].as_str()?.to_owned();
+    let end_text = match record["endTime"].as_str() {
+        Some(text) => text.to_owned(),
+        None => (day_start + time::Duration::days(1)).format(&Rfc3339).ok()?,
+    };
+    let date = day_start.to_offset(time::UtcOffset::UTC).date();
+    let attributed = match &account.unattributed {
+        Some(unattributed) if unattributed.applies(date) => value * (1.0 - unattributed.share),
+        _ => value,
+    };
+    Some(CostDay { start: day_start, start_text: start_text.to_owned(), end_text, attributed, currency })
 }
 
 /// The values of one day's rows, one per environment × capability in the account's order:
@@ -699,20 +811,7 @@ async fn environment_cost(
         return dps_bad_parameter("endTime", "endTime must not be before startTime");
     }
     let days = cost_days(account, &subscription, start, end);
-    // The (environment, capability) pairs the filters keep, as flat indexes into day_values.
-    let mut pairs = Vec::new();
-    let mut flat = 0;
-    for (e, environment) in account.environments.iter().enumerate() {
-        let environment_kept = (key.environment_ids.is_empty() || key.environment_ids.contains(&environment.id))
-            && (key.cluster_ids.is_empty()
-                || environment.cluster_id.as_ref().is_some_and(|c| key.cluster_ids.contains(c)));
-        for (c, capability) in environment.capabilities.iter().enumerate() {
-            if environment_kept && (key.capability_keys.is_empty() || key.capability_keys.contains(&capability.key)) {
-                pairs.push((e, c, flat));
-            }
-            flat += 1;
-        }
-    }
+    let pairs = kept_pairs(account, &key.environment_ids, &key.capability_keys, &key.cluster_ids);
     // Rows: day by day, then environment, then capability; a page is a slice of them.
     let total = days.len() * pairs.len();
     let first = key.offset.min(total);
@@ -816,21 +915,82 @@ fn env_error(status: u16, message: &str) -> Response {
     (code, Json(json!({"error": {"code": status, "message": message}}))).into_response()
 }
 
+/// The ingest API's own media type for its 202 and 400 answers (the published operation's).
+const INGEST_RESPONSE_TYPE: &str = "application/json; charset=utf-8";
+
+/// `POST /api/v2/bizevents/ingest` of a classic (`*.live.dynatrace.com`) environment: an
+/// `Api-Token` (`bizevents.ingest`) or an OAuth `Bearer` token with `storage:events:write`, as
+/// the walk-through sends it (openapi/README.md). The platform path
+/// `/platform/classic/environment-api/v2/bizevents/ingest` exists only on `*.apps.dynatrace.com`
+/// hosts, so this environment does not serve it (404).
 async fn ingest_classic(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let token =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Api-Token "));
-    match token {
-        None => env_error(401, "Missing authorization parameter."),
-        Some(token) if token != shared.scenario().ingest.api_token => env_error(401, "Token Authentication failed"),
-        Some(_) => ingest(&shared, &headers, &body),
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if let Some(token) = authorization.strip_prefix("Api-Token ") {
+        if token != shared.scenario().ingest.api_token {
+            return env_error(401, "Token Authentication failed");
+        }
+    } else if authorization.starts_with("Bearer ") {
+        if let Err((status, message)) = bearer(&shared, &headers, "storage:events:write", None) {
+            return env_error(status, &message);
+        }
+    } else {
+        return env_error(401, "Missing authorization parameter.");
+    }
+    ingest(&shared, &headers, &body)
+}
+
+/// The request body kinds the operation declares, by media type (parameters such as `charset`
+/// ignored, case-insensitive). The spec spells the CloudEvent types `cloudevent`, the business
+/// observability docs `cloudevents`: both are accepted (dynatrace-api.md §4.2).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum IngestBody {
+    Json,
+    CloudEvent,
+    CloudEventBatch,
+}
+
+fn ingest_body(headers: &HeaderMap) -> Result<IngestBody, String> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" => Ok(IngestBody::Json),
+        "application/cloudevent+json" | "application/cloudevents+json" => Ok(IngestBody::CloudEvent),
+        "application/cloudevent-batch+json" | "application/cloudevents-batch+json" => Ok(IngestBody::CloudEventBatch),
+        _ => Err(format!("Unsupported content type {content_type:?}")),
     }
 }
 
-async fn ingest_platform(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    match bearer(&shared, &headers, "storage:events:write", None) {
-        Err((status, message)) => env_error(status, &message),
-        Ok(()) => ingest(&shared, &headers, &body),
+/// Why a CloudEvent is refused: a required attribute missing, not a string, or empty where the
+/// published `CloudEvent` schema sets `minLength: 1` (`source` has no minimum there).
+fn cloud_event_problem(event: &serde_json::Map<String, Value>) -> Option<String> {
+    for (name, non_empty) in [("specversion", true), ("id", true), ("source", false), ("type", true)] {
+        match event.get(name) {
+            Some(Value::String(text)) if !(non_empty && text.is_empty()) => {}
+            _ => {
+                return Some(format!(
+                    "Invalid CloudEvent: attribute '{name}' is required and must be a non-empty string"
+                ));
+            }
+        }
     }
+    None
+}
+
+/// A CloudEvent as a bizevent record: `source`, `type` and `id` become `event.provider`,
+/// `event.type` and `event.id`, the fields of an object `data` become top-level fields
+/// (dynatrace-api.md §4.2); the other attributes are kept as they are.
+fn cloud_event_record(mut event: serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
+    let mut record = serde_json::Map::new();
+    if let Some(Value::Object(data)) = event.remove("data") {
+        record.extend(data);
+    }
+    for (attribute, field) in [("source", "event.provider"), ("type", "event.type"), ("id", "event.id")] {
+        if let Some(value) = event.remove(attribute) {
+            record.insert(field.into(), value);
+        }
+    }
+    record.extend(event);
+    record
 }
 
 fn ingest(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
@@ -838,40 +998,70 @@ fn ingest(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
     if body.len() > limit {
         return env_error(413, &format!("Payload of {} bytes exceeds the limit of {limit} bytes", body.len()));
     }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !content_type.starts_with("application/json") && !content_type.starts_with("application/cloudevent") {
-        return env_error(415, &format!("Unsupported content type {content_type:?}"));
-    }
-    let events = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Array(events)) => events,
-        Ok(event @ Value::Object(_)) => vec![event],
-        Ok(_) => return env_error(400, "Request body must be a JSON object or an array of objects"),
-        Err(error) => return env_error(400, &format!("Could not parse request body: {error}")),
+    let kind = match ingest_body(headers) {
+        Ok(kind) => kind,
+        Err(message) => return env_error(415, &message),
+    };
+    let events = match (kind, serde_json::from_slice::<Value>(body)) {
+        (IngestBody::Json, Ok(Value::Array(events))) | (IngestBody::CloudEventBatch, Ok(Value::Array(events))) => {
+            events
+        }
+        (IngestBody::Json, Ok(event @ Value::Object(_))) | (IngestBody::CloudEvent, Ok(event @ Value::Object(_))) => {
+            vec![event]
+        }
+        (IngestBody::Json, Ok(_)) => {
+            return env_error(400, "Request body must be a JSON object or an array of objects");
+        }
+        (IngestBody::CloudEvent, Ok(_)) => {
+            return env_error(400, "Request body must be one CloudEvent (a JSON object)");
+        }
+        (IngestBody::CloudEventBatch, Ok(_)) => {
+            return env_error(400, "Request body must be an array of CloudEvents");
+        }
+        (_, Err(error)) => return env_error(400, &format!("Could not parse request body: {error}")),
     };
     let mut errors = Vec::new();
     let mut recorded = shared.recorded();
-    let refuse_first = recorded.refusals > 0;
-    if refuse_first {
-        recorded.refusals -= 1;
-    }
+    // An injected refusal: the first event is refused, with or without its index.
+    let refusal = recorded.refusals.pop_front();
     for (index, event) in events.into_iter().enumerate() {
+        let refuse = |message: &str, event: &Value, with_index: bool| {
+            // `id` and `source` are the event's own when it has them (both optional in the spec).
+            let text = |names: [&str; 2]| names.iter().find_map(|n| event[*n].as_str()).unwrap_or("").to_owned();
+            let mut error = json!({"id": text(["event.id", "id"]), "source": text(["event.provider", "source"]),
+                                   "message": message});
+            if with_index {
+                error["index"] = index.into();
+            }
+            error
+        };
         match event {
-            Value::Object(_) if refuse_first && index == 0 => errors.push(
-                json!({"index": 0, "id": "", "source": "", "message": "Invalid event: rejected by the pipeline (injected)"}),
-            ),
+            Value::Object(_) if index == 0 && refusal.is_some() => errors.push(refuse(
+                "Invalid event: rejected by the pipeline (injected)",
+                &event,
+                refusal.unwrap_or(true),
+            )),
+            Value::Object(fields) if kind != IngestBody::Json => match cloud_event_problem(&fields) {
+                Some(problem) => errors.push(refuse(&problem, &Value::Object(fields), true)),
+                None => {
+                    let mut record = cloud_event_record(fields);
+                    record.insert("event.kind".into(), json!("BIZ_EVENT"));
+                    recorded.accept(Value::Object(record));
+                }
+            },
             Value::Object(mut fields) => {
                 fields.insert("event.kind".into(), json!("BIZ_EVENT"));
-                recorded.accepted.push(Value::Object(fields));
+                recorded.accept(Value::Object(fields));
             }
-            _ => errors
-                .push(json!({"index": index, "id": "", "source": "", "message": "Invalid event: not a JSON object"})),
+            other => errors.push(refuse("Invalid event: not a JSON object", &other, true)),
         }
     }
-    if errors.is_empty() {
-        StatusCode::ACCEPTED.into_response()
+    let (status, body) = if errors.is_empty() {
+        (StatusCode::ACCEPTED, json!({}))
     } else {
-        (StatusCode::BAD_REQUEST, Json(json!({ "errors": errors }))).into_response()
-    }
+        (StatusCode::BAD_REQUEST, json!({ "errors": errors }))
+    };
+    (status, [(header::CONTENT_TYPE, INGEST_RESPONSE_TYPE)], body.to_string()).into_response()
 }
 
 // ---- Managed cluster ----
