@@ -257,6 +257,14 @@ impl Checks {
     /// which deviations it needed (without one of them, the schema refuses the body).
     fn check(&mut self, endpoint: &str, reply: &Reply, status: u16, source: Source) -> Value {
         assert_eq!(reply.status, status, "{endpoint}: {}", String::from_utf8_lossy(&reply.body));
+        // The media type the operation declares (JSON where it declares none).
+        let declared = match &source {
+            Source::Response(.., media) => media.split(';').next().unwrap_or(media),
+            _ => "application/json",
+        };
+        let served = reply.headers.iter().find(|(name, _)| name == "content-type").map(|(_, v)| v.as_str());
+        let essence = served.and_then(|v| v.split(';').next()).map(str::trim);
+        assert_eq!(essence, Some(declared), "{endpoint} {status}: content type {served:?}");
         let body = reply.json();
         let problems = self.errors(&source, None, &body);
         assert!(problems.is_empty(), "{endpoint} {status} breaks {}:\n{}\n{body}", source.label(), problems.join("\n"));
