@@ -7,7 +7,7 @@ use dtcost_sim::{Licensing, Service, Simulator};
 use support::*;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn exports_one_account_exactly_in_seven_requests() {
+async fn exports_one_account_exactly_in_eight_requests() {
     let scenario = generate(1, 30, 0, false);
     let sim = Simulator::start(scenario.clone()).await.unwrap();
     let setup = write_config(&scenario, &sim, &ConfigOptions::default());
@@ -24,15 +24,16 @@ async fn exports_one_account_exactly_in_seven_requests() {
         of_type(&events, "dps.cost2.booked").iter().map(|e| e["startTime"].as_str().unwrap()).collect();
     assert!(starts.windows(2).all(|w| w[0] < w[1]));
 
-    // 1 token + subscription list + details + cost + Dynatrace's forecast + 1 ingest POST, and
-    // the run summary's POST.
+    // 1 token + subscription list + details + cost + Dynatrace's forecast + 1 ingest POST of the
+    // cost, the POST of the subscription's status (one per subscription, whichever account reads
+    // it), and the run summary's POST.
     let requests = sim.requests();
-    assert_eq!(requests.len(), 7, "{requests:#?}");
-    assert_eq!(requests.iter().filter(|r| r.service == Service::Environment).count(), 2);
+    assert_eq!(requests.len(), 8, "{requests:#?}");
+    assert_eq!(requests.iter().filter(|r| r.service == Service::Environment).count(), 3);
     let summary = run_summary(&events);
     assert_eq!((summary["status"].as_str(), summary["accountsOk"].as_u64()), (Some("ok"), Some(1)));
     assert_eq!((summary["eventsBuilt"].as_u64(), summary["eventsAccepted"].as_u64()), (Some(31), Some(31)));
-    assert_eq!(summary["requests"], 6, "the account's requests");
+    assert_eq!(summary["requests"], 7, "the account's requests and the status POST");
     assert_eq!(summary["newestCostDay"], format!("{DAY}T00:00:00Z"));
     assert!(out.stderr.contains("1 of 1 exports succeeded"), "{}", out.stderr);
 }
@@ -51,6 +52,41 @@ async fn accounts_sharing_a_subscription_each_export_their_cost_and_its_status_o
     assert_same_events(&of_type(&events, "dps.subscription.status"), &[expected_status_event(&scenario, 0)]);
     assert_eq!(events.len(), 3 * 20 + 1 + 1, "3 x 20 days, one status, the run summary");
     assert_unique_ids(&events);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shared_subscription_sends_one_status_per_run_without_subscription_keys() {
+    // Configured as the README shows, without `subscription` keys: the accounts resolve to one
+    // subscription, found from the data.
+    let scenario = generate(3, 20, 0, true);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    for run in 1..=2 {
+        let before = sim.accepted_events().len();
+        let out = dtcost(&scenario, &setup, &["run"]).await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let events = sim.accepted_events().split_off(before);
+        assert_same_events(&of_type(&events, "dps.subscription.status"), &[expected_status_event(&scenario, 0)]);
+        let sender =
+            format!("subscription {}: status sent by account Account 1", scenario.accounts[0].subscriptions[0]);
+        assert!(out.stderr.contains(&sender), "run {run}: {}", out.stderr);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_the_first_account_of_a_shared_subscription_fails_another_sends_its_status() {
+    let scenario = generate(3, 10, 0, true);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions { wrong_secret: vec![0], ..ConfigOptions::default() });
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let events = sim.accepted_events();
+    assert_same_events(&of_type(&events, "dps.subscription.status"), &[expected_status_event(&scenario, 1)]);
+    assert!(
+        out.stderr.contains("status sent by account Account 2 (also booked by account Account 3"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -159,7 +195,7 @@ async fn a_rerun_sends_the_same_event_ids() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_oauth_target_ingests_through_the_platform_path() {
+async fn an_oauth_target_on_a_classic_url_posts_bearer_to_the_api_v2_path() {
     let scenario = generate(1, 5, 0, false);
     let sim = Simulator::start(scenario.clone()).await.unwrap();
     let setup = write_config(&scenario, &sim, &ConfigOptions { oauth_target: true, ..ConfigOptions::default() });
@@ -167,8 +203,10 @@ async fn an_oauth_target_ingests_through_the_platform_path() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(sim.accepted_events().len(), 7, "5 days, the status, the run summary");
     let ingest: Vec<_> = sim.requests().into_iter().filter(|r| r.service == Service::Environment).collect();
-    assert_eq!(ingest.len(), 2, "the account's events, then the run summary");
-    assert!(ingest.iter().all(|r| r.path == "/platform/classic/environment-api/v2/bizevents/ingest"));
+    assert_eq!(ingest.len(), 3, "the account's events, the status, then the run summary");
+    // The platform path exists only on *.apps.dynatrace.com; the simulated environment is a
+    // classic one, which takes the OAuth Bearer token on /api/v2 as the real API does.
+    assert!(ingest.iter().all(|r| r.path == "/api/v2/bizevents/ingest"), "{ingest:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -186,10 +224,12 @@ async fn check_authenticates_everything_and_lists_what_it_would_send() {
     assert!(out.stdout.contains("hint: check the client-id and the secret"), "{}", out.stdout);
     assert!(
         out.stdout.contains("ok     account Account 2")
-            && out.stdout.contains("12 records read; a run would send 13 events"),
+            && out.stdout.contains("12 records read; a run would send 12 events"),
         "{}",
         out.stdout
     );
+    let sender = format!("subscription {}: status sent by account Account 2", scenario.accounts[1].subscriptions[0]);
+    assert!(out.stdout.contains(&sender), "{}", out.stdout);
     assert!(out.stdout.contains("ok     cluster managed-1"), "{}", out.stdout);
     assert!(sim.accepted_events().is_empty());
 }

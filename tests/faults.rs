@@ -139,7 +139,7 @@ async fn refused_events_are_resent_alone_never_the_whole_batch() {
     let (out, sim, scenario) = run_with(generate(1, 10, 0, false), vec![refuse]).await;
     assert_complete(&out, &sim, &scenario);
     let posts = sim.requests().into_iter().filter(|r| r.service == Service::Environment).count();
-    assert_eq!(posts, 3, "one batch, then the one refused event; then the run summary");
+    assert_eq!(posts, 4, "one batch, then the one refused event; the status; then the run summary");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -228,13 +228,13 @@ async fn permanent_failures_are_reported_with_their_message_not_retried() {
         run_with(generate(1, 5, 0, false), vec![rule(Some(Service::Environment), Fault::Status(403), 1)]).await;
     assert_eq!(out.code, 1);
     assert!(
-        out.stderr.contains("not sent: 6 events") && out.stderr.contains("HTTP 403: Injected failure"),
+        out.stderr.contains("not sent: 5 events") && out.stderr.contains("HTTP 403: Injected failure"),
         "{}",
         out.stderr
     );
-    // The account's POST, not retried; then the run summary's, which is accepted.
-    assert_eq!(sim.requests().iter().filter(|r| r.service == Service::Environment).count(), 2);
-    assert_eq!(run_summary(&sim.accepted_events())["eventsAccepted"], 0);
+    // The account's POST, not retried; then the status's and the run summary's, which are accepted.
+    assert_eq!(sim.requests().iter().filter(|r| r.service == Service::Environment).count(), 3);
+    assert_eq!(run_summary(&sim.accepted_events())["eventsAccepted"], 1, "the status only");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -251,7 +251,7 @@ async fn a_rerun_sends_only_new_or_changed_days_and_dedup_keeps_one_per_day() {
     assert_eq!(sim.accepted_events().len(), 43 + 2 + 1);
     let summaries = of_type(&sim.accepted_events(), "dtcost.run.summary").into_iter().cloned().collect::<Vec<_>>();
     assert_eq!(summaries[1]["eventsSkipped"], 40, "{}", summaries[1]);
-    assert!(out.stderr.contains("21 events built (20 delivered before), 1 sent"), "{}", out.stderr);
+    assert!(out.stderr.contains("20 events built (20 delivered before), 0 sent"), "{}", out.stderr);
 
     // A late booking changes account 1's fifth-newest day: it and the four newer days go again.
     let account = scenario.accounts[0].clone();
@@ -272,7 +272,7 @@ async fn a_rerun_sends_only_new_or_changed_days_and_dedup_keeps_one_per_day() {
     let updated = sim.scenario();
     let out = dtcost(&updated, &setup, &["run"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("21 events built (15 delivered before), 6 sent"), "{}", out.stderr);
+    assert!(out.stderr.contains("20 events built (15 delivered before), 5 sent"), "{}", out.stderr);
 
     // The documented DQL: keep the latest version of each day (dedup by day, newest exportedAt).
     let mut latest: BTreeMap<(String, String, String), Value> = BTreeMap::new();

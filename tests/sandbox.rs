@@ -25,7 +25,6 @@ fn plan(scenario: &dtcost_sim::Scenario, sim: &Simulator, api_url: &str) -> Acco
         },
         api_url: api_url.to_owned(),
         subscription: None,
-        emit_subscription_status: true,
         read_at: "2026-11-23T00:00:00Z".into(),
         target: IngestTarget {
             environment_url: sim.environment_url.clone(),
@@ -34,7 +33,13 @@ fn plan(scenario: &dtcost_sim::Scenario, sim: &Simulator, api_url: &str) -> Acco
             max_batch_bytes: 5_000_000,
             dry_run: false,
         },
-        retry: RetryPolicy { initial_delay_ms: 10, max_delay_ms: 100, multiplier: 2.0, max_elapsed_ms: 5_000 },
+        retry: RetryPolicy {
+            initial_delay_ms: 10,
+            max_delay_ms: 100,
+            multiplier: 2.0,
+            max_elapsed_ms: 5_000,
+            attempt_timeout_ms: 5_000,
+        },
         state: None,
         window_days: 35,
         environment_cost: None,

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use dtcost_guest::http::{Method, Request, Response, RetryPolicy, Transport, TransportError};
 use dtcost_guest::model::{
-    AccountPlan, BudgetAlerting, ClusterPlan, CostRecord, EventContext, IngestTarget, OAuthClient, TargetAuth,
+    AccountPlan, BudgetAlerting, ClusterPlan, CostRecord, EventContext, FailureKind, IngestTarget, OAuthClient,
+    TargetAuth,
 };
 use dtcost_sim::{Generate, Scenario, Simulator};
 
@@ -183,6 +184,8 @@ fn native_pipeline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
         dry_run: false,
     };
     let mut jobs: Vec<NativeJob> = Vec::new();
+    // The subscriptions' status events, sent together at the end as dtcost's host does.
+    let statuses: Arc<Mutex<Vec<String>>> = Arc::default();
     for account in &scenario.accounts {
         let plan = AccountPlan {
             name: account.name.clone(),
@@ -194,7 +197,6 @@ fn native_pipeline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
             },
             api_url: urls.api.clone(),
             subscription: Some(account.subscriptions[0].clone()),
-            emit_subscription_status: true,
             read_at: read_at.clone(),
             target: target.clone(),
             retry: RetryPolicy::default(),
@@ -207,10 +209,14 @@ fn native_pipeline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
             ("account-client-secret".to_owned(), account.client_secret.clone()),
             ("target-api-token".to_owned(), scenario.ingest.api_token.clone()),
         ]);
+        let statuses = statuses.clone();
         jobs.push(Box::new(move |http| {
             let report = dtcost_guest::job::export_account(&plan, http, &secrets)?;
             if !report.failures.is_empty() {
                 bail!("native: {:?}", report.failures);
+            }
+            if let Some(outlook) = report.subscription_outlook {
+                statuses.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.push(outlook.status_event);
             }
             Ok(())
         }));
@@ -250,6 +256,13 @@ fn native_pipeline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
         .collect();
     for worker in workers {
         worker.join().map_err(|_| anyhow::anyhow!("a worker panicked"))??;
+    }
+    let statuses = std::mem::take(&mut *statuses.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
+    let secrets = HashMap::from([("target-api-token".to_owned(), scenario.ingest.api_token.clone())]);
+    let report =
+        dtcost_guest::job::send_events(&target, RetryPolicy::default(), &statuses, &mut NativeHttp::new(), &secrets);
+    if !report.failures.is_empty() {
+        bail!("native statuses: {:?}", report.failures);
     }
     Ok(())
 }
@@ -328,7 +341,7 @@ impl NativeHttp {
 
 impl Transport for NativeHttp {
     fn send(&mut self, request: &Request) -> Result<Response, TransportError> {
-        let failed = |e: ureq::Error| TransportError { retryable: true, message: e.to_string() };
+        let failed = |e: ureq::Error| TransportError { kind: FailureKind::Connection, message: e.to_string() };
         let mut response = match request.method {
             Method::Get => {
                 let mut builder = self.agent.get(&request.url);

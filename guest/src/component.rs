@@ -11,20 +11,22 @@ mod bindings {
     });
 }
 
-use std::io::Read;
-
 use bindings::exports::dtcost::exporter::{job as wit_job, transform as wit_transform, types as wit};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
+use wasip2::io::poll::Pollable;
+use wasip2::io::streams::StreamError;
 
 use crate::http::{self, Request, Response, Transport, TransportError};
-use crate::model;
+use crate::model::{self, FailureKind};
 use crate::secrets::Secrets;
 use crate::{budget, environment, events, job};
 
-/// Responses larger than this are refused rather than buffered (the largest documented DPS
-/// response, `/usage`, is about 1 MB).
-const MAX_RESPONSE_BYTES: usize = 64 << 20;
+/// Responses larger than this are refused rather than buffered: the largest documented DPS
+/// response (`/usage`) is about 1 MB, a year of `/cost` about 100 kB. Parsed, a body takes several
+/// times its size, so the cap stays well below the instance's default 128 MB memory limit: an
+/// oversized body is a clear "too large", never an out-of-memory trap.
+const MAX_RESPONSE_BYTES: usize = 8 << 20;
 const SECOND_NS: u64 = 1_000_000_000;
 
 struct Component;
@@ -130,7 +132,7 @@ struct WasiHttp;
 
 impl Transport for WasiHttp {
     fn send(&mut self, request: &Request) -> Result<Response, TransportError> {
-        self.exchange(request).map_err(|(retryable, message)| TransportError { retryable, message })
+        self.exchange(request).map_err(|(kind, message)| TransportError { kind, message })
     }
 
     fn monotonic_millis(&mut self) -> u64 {
@@ -147,40 +149,45 @@ impl Transport for WasiHttp {
     }
 }
 
+type Failed = (FailureKind, String);
+
 impl WasiHttp {
-    /// One request and its response; `Err((retryable, message))` when no response came.
-    fn exchange(&mut self, request: &Request) -> Result<Response, (bool, String)> {
-        let permanent = |message: String| (false, message);
-        let (scheme, authority, path) = http::split_url(&request.url)
-            .ok_or_else(|| permanent(format!("{:?} is not an http(s) URL", request.url)))?;
+    /// One request and its whole response, or why none came.
+    fn exchange(&mut self, request: &Request) -> Result<Response, Failed> {
+        let other = |message: String| (FailureKind::Other, message);
+        let started = wasip2::clocks::monotonic_clock::now();
+        let deadline = request.timeout_ms.map(|ms| started + u64::from(ms) * 1_000_000);
+        let (scheme, authority, path) =
+            http::split_url(&request.url).ok_or_else(|| other(format!("{:?} is not an http(s) URL", request.url)))?;
         let mut headers: Vec<(String, Vec<u8>)> =
             request.headers.iter().map(|(name, value)| (name.to_string(), value.as_bytes().to_vec())).collect();
         if request.method == http::Method::Post {
             // Without content-length, wasi-http sends a chunked body, which some servers drop.
             headers.push(("content-length".into(), request.body.len().to_string().into_bytes()));
         }
-        let fields = Fields::from_list(&headers).map_err(|e| permanent(format!("invalid request header: {e:?}")))?;
+        let fields = Fields::from_list(&headers).map_err(|e| other(format!("invalid request header: {e:?}")))?;
         let outgoing = OutgoingRequest::new(fields);
         let method = match request.method {
             http::Method::Get => Method::Get,
             http::Method::Post => Method::Post,
         };
         let scheme = if scheme == "https" { Scheme::Https } else { Scheme::Http };
-        outgoing.set_method(&method).map_err(|()| permanent("invalid method".to_owned()))?;
-        outgoing.set_scheme(Some(&scheme)).map_err(|()| permanent("invalid scheme".to_owned()))?;
-        outgoing.set_authority(Some(authority)).map_err(|()| permanent(format!("invalid host {authority:?}")))?;
-        outgoing.set_path_with_query(Some(path)).map_err(|()| permanent(format!("invalid path {path:?}")))?;
+        outgoing.set_method(&method).map_err(|()| other("invalid method".to_owned()))?;
+        outgoing.set_scheme(Some(&scheme)).map_err(|()| other("invalid scheme".to_owned()))?;
+        outgoing.set_authority(Some(authority)).map_err(|()| other(format!("invalid host {authority:?}")))?;
+        outgoing.set_path_with_query(Some(path)).map_err(|()| other(format!("invalid path {path:?}")))?;
         let options = RequestOptions::new();
-        // Ignored by hosts that do not support them; the host bounds each instance's time anyway.
-        let _ = options.set_connect_timeout(Some(10 * SECOND_NS));
-        let _ = options.set_first_byte_timeout(Some(120 * SECOND_NS));
-        let _ = options.set_between_bytes_timeout(Some(60 * SECOND_NS));
-        let body = outgoing.body().map_err(|()| permanent("request body already taken".to_owned()))?;
+        // Ignored by hosts that do not support them; the deadline below holds regardless.
+        let first_byte = request.timeout_ms.map_or(120 * SECOND_NS, |ms| u64::from(ms) * 1_000_000);
+        let _ = options.set_connect_timeout(Some((10 * SECOND_NS).min(first_byte)));
+        let _ = options.set_first_byte_timeout(Some(first_byte));
+        let _ = options.set_between_bytes_timeout(Some((60 * SECOND_NS).min(first_byte)));
+        let body = outgoing.body().map_err(|()| other("request body already taken".to_owned()))?;
         // The head goes first: writing a large body before `handle` can deadlock (toolchain.md §6.4).
         let pending = outgoing_handler::handle(outgoing, Some(options)).map_err(describe_error)?;
         let mut write_error = None;
         {
-            let stream = body.write().map_err(|()| permanent("request body stream already taken".to_owned()))?;
+            let stream = body.write().map_err(|()| other("request body stream already taken".to_owned()))?;
             for chunk in request.body.chunks(4096) {
                 if let Err(error) = stream.blocking_write_and_flush(chunk) {
                     write_error = Some(format!("{error:?}"));
@@ -192,53 +199,102 @@ impl WasiHttp {
         let finished = OutgoingBody::finish(body, None);
         let response = loop {
             if let Some(result) = pending.get() {
-                break result.map_err(|()| permanent("response already taken".to_owned()))?;
+                break result.map_err(|()| other("response already taken".to_owned()))?;
             }
-            pending.subscribe().block();
+            wait_until(&pending.subscribe(), deadline)?;
         };
         let response = response.map_err(|error| {
-            let (retryable, mut message) = describe_error(error);
+            let (kind, mut message) = describe_error(error);
             if let Some(write_error) = &write_error {
                 message.push_str(&format!(" (writing the body failed: {write_error})"));
             }
             if let Err(error) = &finished {
                 message.push_str(&format!(" (finishing the body failed: {error:?})"));
             }
-            (retryable, message)
+            (kind, message)
         })?;
         let status = response.status();
-        let headers = response
+        let headers: Vec<(String, String)> = response
             .headers()
             .entries()
             .into_iter()
             .map(|(name, value)| (name.to_ascii_lowercase(), String::from_utf8_lossy(&value).into_owned()))
             .collect();
-        let incoming = response.consume().map_err(|()| permanent("response body already taken".to_owned()))?;
-        let mut bytes = Vec::new();
-        {
-            let mut stream =
-                incoming.stream().map_err(|()| permanent("response body stream already taken".to_owned()))?;
-            let mut limited = (&mut stream).take(MAX_RESPONSE_BYTES as u64 + 1);
-            // A body cut short is a transport fault: worth another try.
-            limited.read_to_end(&mut bytes).map_err(|e| (true, format!("reading the response body failed: {e}")))?;
+        let too_large = |size: String| {
+            (
+                FailureKind::TooLarge,
+                format!("the response body ({size}) exceeds the {MAX_RESPONSE_BYTES}-byte cap; refused"),
+            )
+        };
+        let declared =
+            headers.iter().find(|(name, _)| name == "content-length").and_then(|(_, v)| v.trim().parse::<u64>().ok());
+        if let Some(length) = declared.filter(|length| *length > MAX_RESPONSE_BYTES as u64) {
+            return Err(too_large(format!("{length} bytes by its Content-Length")));
         }
-        if bytes.len() > MAX_RESPONSE_BYTES {
-            return Err(permanent(format!("the response body exceeds {MAX_RESPONSE_BYTES} bytes; refused")));
+        let incoming = response.consume().map_err(|()| other("response body already taken".to_owned()))?;
+        let mut bytes = Vec::with_capacity(declared.unwrap_or(0) as usize);
+        {
+            let stream = incoming.stream().map_err(|()| other("response body stream already taken".to_owned()))?;
+            loop {
+                wait_until(&stream.subscribe(), deadline)?;
+                match stream.read(64 * 1024) {
+                    Ok(chunk) => {
+                        if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                            return Err(too_large("more bytes".to_owned()));
+                        }
+                        bytes.extend_from_slice(&chunk);
+                    }
+                    Err(StreamError::Closed) => break,
+                    // A body cut short (shorter than its Content-Length, a reset mid-body) is a
+                    // transport fault: worth another try.
+                    Err(StreamError::LastOperationFailed(error)) => {
+                        return Err((
+                            FailureKind::Connection,
+                            format!("the response body was cut short: {}", error.to_debug_string()),
+                        ));
+                    }
+                }
+            }
         }
         Ok(Response { status, headers, body: bytes })
     }
 }
 
-/// What went wrong, and whether trying again may help.
-fn describe_error(error: ErrorCode) -> (bool, String) {
+/// Blocks until `pollable` is ready or the attempt's deadline passes (a timeout, transient).
+fn wait_until(pollable: &Pollable, deadline: Option<u64>) -> Result<(), Failed> {
+    let Some(deadline) = deadline else {
+        pollable.block();
+        return Ok(());
+    };
+    let timer = wasip2::clocks::monotonic_clock::subscribe_instant(deadline);
+    let ready = wasip2::io::poll::poll(&[pollable, &timer]);
+    if ready.contains(&0) {
+        Ok(())
+    } else {
+        Err((FailureKind::Timeout, "no complete answer within the attempt's time limit".to_owned()))
+    }
+}
+
+/// What went wrong, as a kind the retry loop and the host's hints follow.
+fn describe_error(error: ErrorCode) -> Failed {
     match error {
-        ErrorCode::HttpRequestDenied => {
-            (false, "the host refused the request: its host is not among the configured Dynatrace hosts".to_owned())
+        ErrorCode::HttpRequestDenied => (
+            FailureKind::Denied,
+            "the host refused the request: its host is not among the configured Dynatrace hosts".to_owned(),
+        ),
+        ErrorCode::DnsError(e) => (FailureKind::Dns, format!("DNS lookup failed: {}", e.rcode.unwrap_or_default())),
+        ErrorCode::DnsTimeout => (FailureKind::Timeout, "DNS lookup timed out".to_owned()),
+        ErrorCode::ConnectionRefused => (FailureKind::Connection, "connection refused".to_owned()),
+        ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::ConnectionWriteTimeout => {
+            (FailureKind::Timeout, format!("{error:?}"))
         }
-        ErrorCode::DnsError(e) => (false, format!("DNS lookup failed: {}", e.rcode.unwrap_or_default())),
-        ErrorCode::ConnectionRefused => (true, "connection refused".to_owned()),
-        ErrorCode::ConnectionTimeout => (true, "connection timed out".to_owned()),
-        other => (true, format!("{other:?}")),
+        ErrorCode::HttpResponseTimeout => (FailureKind::Timeout, "no answer in time".to_owned()),
+        ErrorCode::TlsCertificateError | ErrorCode::TlsProtocolError | ErrorCode::TlsAlertReceived(_) => {
+            (FailureKind::Tls, format!("TLS failed: {error:?}"))
+        }
+        ErrorCode::HttpResponseBodySize(_) => (FailureKind::TooLarge, format!("{error:?}")),
+        ErrorCode::HttpRequestUriInvalid | ErrorCode::ConfigurationError => (FailureKind::Other, format!("{error:?}")),
+        other => (FailureKind::Connection, format!("{other:?}")),
     }
 }
 
@@ -337,17 +393,6 @@ impl From<wit::RunFigures> for model::RunFigures {
     }
 }
 
-impl From<wit::UsageStatus> for model::UsageStatus {
-    fn from(s: wit::UsageStatus) -> Self {
-        match s {
-            wit::UsageStatus::UsingQuota => Self::UsingQuota,
-            wit::UsageStatus::QuotaReached => Self::QuotaReached,
-            wit::UsageStatus::UsingOverage => Self::UsingOverage,
-            wit::UsageStatus::OverageQuotaReached => Self::OverageQuotaReached,
-        }
-    }
-}
-
 impl From<wit::UnitUsage> for model::UnitUsage {
     fn from(u: wit::UnitUsage) -> Self {
         Self {
@@ -356,7 +401,7 @@ impl From<wit::UnitUsage> for model::UnitUsage {
             usage_percent: u.usage_percent,
             remaining: u.remaining,
             remaining_percent: u.remaining_percent,
-            usage_status: u.usage_status.map(Into::into),
+            usage_status: u.usage_status,
             overage: u.overage.map(|o| model::OverageUsage {
                 overage_quota: o.overage_quota,
                 overage_usage: o.overage_usage,
@@ -420,6 +465,7 @@ impl From<wit_job::RetryPolicy> for model::RetryPolicy {
             max_delay_ms: r.max_delay_ms,
             multiplier: r.multiplier,
             max_elapsed_ms: r.max_elapsed_ms,
+            attempt_timeout_ms: r.attempt_timeout_ms,
         }
     }
 }
@@ -436,35 +482,15 @@ impl From<model::DeliveryState> for wit_job::DeliveryState {
     }
 }
 
-impl From<wit_job::AlertState> for model::AlertState {
-    fn from(s: wit_job::AlertState) -> Self {
-        Self { subscription_uuid: s.subscription_uuid, period_start: s.period_start, fired: s.fired }
-    }
-}
-
-impl From<model::AlertState> for wit_job::AlertState {
-    fn from(s: model::AlertState) -> Self {
-        Self { subscription_uuid: s.subscription_uuid, period_start: s.period_start, fired: s.fired }
-    }
-}
-
 impl From<wit_job::AccountState> for model::AccountState {
     fn from(s: wit_job::AccountState) -> Self {
-        Self {
-            cost: s.cost.map(Into::into),
-            environment_cost: s.environment_cost.map(Into::into),
-            alerts: s.alerts.map(Into::into),
-        }
+        Self { cost: s.cost.map(Into::into), environment_cost: s.environment_cost.map(Into::into) }
     }
 }
 
 impl From<model::AccountState> for wit_job::AccountState {
     fn from(s: model::AccountState) -> Self {
-        Self {
-            cost: s.cost.map(Into::into),
-            environment_cost: s.environment_cost.map(Into::into),
-            alerts: s.alerts.map(Into::into),
-        }
+        Self { cost: s.cost.map(Into::into), environment_cost: s.environment_cost.map(Into::into) }
     }
 }
 
@@ -476,7 +502,6 @@ impl From<wit_job::AccountPlan> for model::AccountPlan {
             client: p.client.into(),
             api_url: p.api_url,
             subscription: p.subscription,
-            emit_subscription_status: p.emit_subscription_status,
             read_at: p.read_at,
             target: p.target.into(),
             retry: p.retry.into(),
@@ -503,7 +528,35 @@ impl From<wit_job::ClusterPlan> for model::ClusterPlan {
 
 impl From<model::RequestFailure> for wit_job::RequestFailure {
     fn from(f: model::RequestFailure) -> Self {
-        Self { request: f.request, status: f.status, message: f.message, events_not_sent: f.events_not_sent }
+        Self {
+            request: f.request,
+            kind: f.kind.into(),
+            status: f.status,
+            message: f.message,
+            events_not_sent: f.events_not_sent,
+        }
+    }
+}
+
+impl From<model::FailureKind> for wit_job::FailureKind {
+    fn from(kind: model::FailureKind) -> Self {
+        use model::FailureKind as K;
+        match kind {
+            K::Denied => Self::Denied,
+            K::Dns => Self::Dns,
+            K::Connection => Self::Connection,
+            K::Timeout => Self::Timeout,
+            K::Tls => Self::Tls,
+            K::TooLarge => Self::TooLarge,
+            K::Unauthorized => Self::Unauthorized,
+            K::TokenExpired => Self::TokenExpired,
+            K::Forbidden => Self::Forbidden,
+            K::NotFound => Self::NotFound,
+            K::Throttled => Self::Throttled,
+            K::ServerError => Self::ServerError,
+            K::HttpStatus => Self::HttpStatus,
+            K::Other => Self::Other,
+        }
     }
 }
 
@@ -512,6 +565,16 @@ impl From<model::Report> for wit_job::Report {
         Self {
             subject: r.subject,
             subscription_uuid: r.subscription_uuid,
+            subscription_outlook: r.subscription_outlook.map(|o| wit_job::SubscriptionOutlook {
+                subscription_uuid: o.subscription_uuid,
+                period_start: o.period_start,
+                status_event: o.status_event,
+                alerts: o
+                    .alerts
+                    .into_iter()
+                    .map(|a| wit_job::BudgetAlert { key: a.key, event: a.event, message: a.message })
+                    .collect(),
+            }),
             notes: r.notes,
             records_read: r.records_read,
             events_built: r.events_built,
@@ -545,7 +608,12 @@ impl From<model::ExportError> for wit_job::ExportError {
     fn from(e: model::ExportError) -> Self {
         match e {
             model::ExportError::MissingConfig(m) => Self::MissingConfig(m),
-            model::ExportError::Authentication(m) => Self::Authentication(m),
+            model::ExportError::Authentication(f) => Self::Authentication(wit_job::AuthenticationFailure {
+                request: f.request,
+                status: f.status,
+                oauth_error: f.oauth_error,
+                message: f.message,
+            }),
             model::ExportError::NoSubscription(m) => Self::NoSubscription(m),
             model::ExportError::Request(f) => Self::Request(f.into()),
             model::ExportError::InvalidResponse(m) => Self::InvalidResponse(m),

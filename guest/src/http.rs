@@ -1,8 +1,8 @@
 //! The one door to the network: a minimal request/response model and the `Transport` trait.
 //! The component implements it on `wasi:http/outgoing-handler`; tests implement it with fakes.
 
-use crate::model::RequestFailure;
-use crate::parse;
+use crate::model::{ExportError, FailureKind, RequestFailure};
+use crate::{parse, untrusted};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -27,11 +27,20 @@ pub struct Request {
     pub url: String,
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
+    /// How long the transport may take for this attempt, answer body included (the [`Client`]
+    /// sets it from its policy); `None`: the transport's own limits.
+    pub timeout_ms: Option<u32>,
 }
 
 impl Request {
     pub fn get(url: String) -> Self {
-        Request { method: Method::Get, url, headers: vec![("accept", "application/json".into())], body: Vec::new() }
+        Request {
+            method: Method::Get,
+            url,
+            headers: vec![("accept", "application/json".into())],
+            body: Vec::new(),
+            timeout_ms: None,
+        }
     }
 
     pub fn post(url: String, content_type: &str, body: Vec<u8>) -> Self {
@@ -40,6 +49,7 @@ impl Request {
             url,
             headers: vec![("accept", "application/json".into()), ("content-type", content_type.into())],
             body,
+            timeout_ms: None,
         }
     }
 
@@ -72,12 +82,20 @@ impl Response {
     }
 }
 
-/// No response came: refused by the host's allowlist, connection refused or dropped, timeout.
+/// No (complete) response came: refused by the host's allowlist, connection refused or dropped,
+/// timeout, a body cut short or over the cap.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransportError {
-    /// Whether trying again may help (a dropped connection may; a refused host never will).
-    pub retryable: bool,
+    pub kind: FailureKind,
     pub message: String,
+}
+
+impl TransportError {
+    /// Whether trying again may help: a dropped connection or a timeout may; a refused host, a
+    /// name that does not resolve, an untrusted certificate or an oversized body never will.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.kind, FailureKind::Connection | FailureKind::Timeout)
+    }
 }
 
 /// The outside world as the job sees it: HTTP and the clocks.
@@ -99,17 +117,55 @@ pub struct RetryPolicy {
     pub multiplier: f64,
     /// The time budget of one request, retries included; 0 disables retries.
     pub max_elapsed_ms: u32,
+    /// Time one attempt may take, from sending it to the last byte of the answer's body.
+    pub attempt_timeout_ms: u32,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { initial_delay_ms: 5_000, max_delay_ms: 30_000, multiplier: 1.5, max_elapsed_ms: 300_000 }
+        RetryPolicy {
+            initial_delay_ms: 5_000,
+            max_delay_ms: 30_000,
+            multiplier: 1.5,
+            max_elapsed_ms: 300_000,
+            // The first byte of a large v3 page can take a minute on a busy tenant; a whole
+            // answer taking two is a server or a network in trouble.
+            attempt_timeout_ms: 120_000,
+        }
     }
 }
 
 /// Statuses worth another try: throttling and the gateway errors of an overloaded service.
 pub fn is_transient(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)
+}
+
+/// How many freshly issued tokens a request may see refused with 401 before it gives up: one
+/// refusal can be a token that expired in flight or a replica that has not seen it yet; three in
+/// a row are credentials this API does not take.
+pub const FRESH_TOKEN_REFUSALS: u32 = 3;
+
+/// Which attempt of a request is being prepared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// 0 for the first.
+    pub number: u32,
+    /// The previous attempt was answered 401: its token must not be used again.
+    pub after_unauthorized: bool,
+}
+
+/// One attempt's request. `fresh_token` is `None` for a request without a token (it is never
+/// re-authorized), else whether its token was issued for this very attempt.
+pub struct Prepared {
+    pub request: Request,
+    pub fresh_token: Option<bool>,
+}
+
+/// A request, the response it finally got, and the body parsed when it was a 2xx `parse` took.
+pub struct Exchange<T> {
+    pub request: Request,
+    pub response: Response,
+    pub parsed: Option<T>,
 }
 
 /// Sends requests with retries, and counts what it did.
@@ -138,54 +194,106 @@ impl<'a> Client<'a> {
         self.send_parsed(request, |_| Some(())).map(|(response, _)| response)
     }
 
-    /// Like [`Client::send`], and the body of a 2xx response is read with `parse`: when it
-    /// refuses the body (a truncated transfer, say), the request is retried too. The body of the
-    /// last response comes back parsed when it was a 2xx that `parse` took, so that nothing is
-    /// parsed twice.
+    /// Like [`Client::send`], and the body of a 2xx response is read with `parse` (once: the
+    /// readers take the parsed value). A complete 2xx that `parse` refuses is not retried: the
+    /// same bytes would come again; a body cut short is a transport failure, which is.
     pub fn send_parsed<T>(
         &mut self,
         request: &Request,
         parse: impl Fn(&[u8]) -> Option<T>,
     ) -> Result<(Response, Option<T>), RequestFailure> {
+        let prepare = |_: &mut Client<'a>, _: Attempt| Ok(Prepared { request: request.clone(), fresh_token: None });
+        match self.exchange(prepare, parse) {
+            Ok(exchange) => Ok((exchange.response, exchange.parsed)),
+            Err(ExportError::Request(failure)) => Err(failure),
+            // `prepare` above cannot fail.
+            Err(other) => Err(RequestFailure {
+                request: request.describe(),
+                kind: FailureKind::Other,
+                status: None,
+                message: other.to_string(),
+                events_not_sent: 0,
+            }),
+        }
+    }
+
+    /// The retry loop. Each attempt's request comes from `prepare`, so that every attempt carries
+    /// credentials valid for it (a token refreshed ahead of expiry before each attempt, not once
+    /// per request). A 401 on a request with a token is answered with a fresh token at once,
+    /// within the retry budget; a fresh token refused [`FRESH_TOKEN_REFUSALS`] times is a
+    /// failure of kind `unauthorized`, a stale one the budget left no time to replace
+    /// `token-expired`. `Err` when no usable response came.
+    pub fn exchange<T>(
+        &mut self,
+        mut prepare: impl FnMut(&mut Client<'a>, Attempt) -> Result<Prepared, ExportError>,
+        parse: impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<Exchange<T>, ExportError> {
         let started = self.transport.monotonic_millis();
-        let mut attempt = 0u32;
+        let mut attempt = Attempt { number: 0, after_unauthorized: false };
+        let mut fresh_refusals = 0u32;
         loop {
+            let Prepared { mut request, fresh_token } = prepare(self, attempt)?;
+            if self.policy.attempt_timeout_ms > 0 {
+                request.timeout_ms = Some(self.policy.attempt_timeout_ms);
+            }
             self.requests += 1;
-            let outcome = self.transport.send(request);
+            let outcome = self.transport.send(&request);
             let mut parsed = None;
+            let mut unauthorized = false;
             let (retryable, hint) = match &outcome {
                 Ok(response) if response.status == 429 => {
                     self.throttled += 1;
                     (true, self.throttle_delay(response))
                 }
                 Ok(response) if is_transient(response.status) => (true, None),
+                Ok(response) if response.status == 401 && fresh_token.is_some() => {
+                    unauthorized = true;
+                    if fresh_token == Some(true) {
+                        fresh_refusals += 1;
+                        (fresh_refusals < FRESH_TOKEN_REFUSALS, None)
+                    } else {
+                        // A token issued earlier: replace it at once, no backoff.
+                        (true, Some(0))
+                    }
+                }
                 Ok(response) if response.is_success() => {
                     parsed = parse(&response.body);
-                    (parsed.is_none(), None)
+                    (false, None)
                 }
                 Ok(_) => (false, None),
-                Err(error) => (error.retryable, None),
+                Err(error) => (error.is_transient(), None),
             };
-            let delay = hint.unwrap_or_else(|| self.backoff(attempt));
+            let delay = hint.unwrap_or_else(|| self.backoff(attempt.number));
             let elapsed = self.transport.monotonic_millis().saturating_sub(started);
-            if !retryable || elapsed + delay > u64::from(self.policy.max_elapsed_ms) {
+            if !retryable || self.policy.max_elapsed_ms == 0 || elapsed + delay > u64::from(self.policy.max_elapsed_ms)
+            {
+                let tries = if attempt.number > 0 {
+                    format!(" (after {} attempts)", attempt.number + 1)
+                } else {
+                    String::new()
+                };
                 return match outcome {
-                    Ok(response) => Ok((response, parsed)),
-                    Err(error) => Err(RequestFailure {
+                    Ok(response) if unauthorized => {
+                        let mut failure = failure(&request, &response);
+                        if fresh_token == Some(false) {
+                            failure.kind = FailureKind::TokenExpired;
+                        }
+                        failure.message.push_str(&tries);
+                        Err(ExportError::Request(failure))
+                    }
+                    Ok(response) => Ok(Exchange { request, response, parsed }),
+                    Err(error) => Err(ExportError::Request(RequestFailure {
                         request: request.describe(),
+                        kind: error.kind,
                         status: None,
-                        message: if attempt > 0 {
-                            format!("{} (after {} attempts)", error.message, attempt + 1)
-                        } else {
-                            error.message
-                        },
+                        message: format!("{}{tries}", error.message),
                         events_not_sent: 0,
-                    }),
+                    })),
                 };
             }
             self.transport.sleep_millis(delay);
             self.retries += 1;
-            attempt += 1;
+            attempt = Attempt { number: attempt.number + 1, after_unauthorized: unauthorized };
         }
     }
 
@@ -221,11 +329,20 @@ impl<'a> Client<'a> {
 }
 
 /// A failure for a response that is not what the caller needed, with the API's own message.
+/// The message is the server's, bounded and escaped, with the request's own credentials (its
+/// `authorization` header) removed in case the server echoed them.
 pub fn failure(request: &Request, response: &Response) -> RequestFailure {
+    let credentials: Vec<&str> = request
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        .map(|(_, value)| value.split_once(' ').map_or(value.as_str(), |(_, credential)| credential))
+        .collect();
     RequestFailure {
         request: request.describe(),
+        kind: FailureKind::of_status(response.status),
         status: Some(response.status),
-        message: parse::error_message(&response.body),
+        message: untrusted::excerpt(&parse::error_message(&response.body), &credentials),
         events_not_sent: 0,
     }
 }

@@ -3,10 +3,10 @@
 
 use crate::events::event_id_of;
 use crate::http::{self, Client, Request, Response};
-use crate::model::{ExportError, IngestTarget, RejectedEvent, Report, RequestFailure, TargetAuth};
-use crate::parse;
+use crate::model::{ExportError, FailureKind, IngestTarget, RejectedEvent, Report, RequestFailure, TargetAuth};
 use crate::secrets::{self, Secrets};
 use crate::sso::{self, TokenSource};
+use crate::{parse, untrusted};
 
 pub const API_TOKEN_PATH: &str = "/api/v2/bizevents/ingest";
 pub const PLATFORM_PATH: &str = "/platform/classic/environment-api/v2/bizevents/ingest";
@@ -41,6 +41,7 @@ pub fn ingest(
         Err(error) => {
             report.failures.push(RequestFailure {
                 request: format!("POST {url}"),
+                kind: FailureKind::Other,
                 status: None,
                 message: format!("cannot authenticate to the ingest API: {error}"),
                 events_not_sent: events.len() as u32,
@@ -54,6 +55,7 @@ pub fn ingest(
         match batch {
             Batch::Oversized(index) => sender.not_sent(
                 &[index],
+                FailureKind::Other,
                 None,
                 format!("event is {} bytes, more than the {limit}-byte request cap", events[index].len()),
             ),
@@ -67,11 +69,22 @@ pub fn ingest(
     accepted
 }
 
+/// The platform path exists only on `*.apps.dynatrace.com` (Dynatrace SaaS's platform hosts);
+/// everywhere else (`*.live.dynatrace.com`, Managed `/e/{env}`, a proxy, loopback) the classic
+/// path takes an API token or an OAuth Bearer token alike, as the walk-through does.
 fn ingest_path(target: &IngestTarget) -> &'static str {
     match target.auth {
-        TargetAuth::ApiToken => API_TOKEN_PATH,
-        TargetAuth::OAuth(_) => PLATFORM_PATH,
+        TargetAuth::OAuth(_) if is_platform_host(&target.environment_url) => PLATFORM_PATH,
+        _ => API_TOKEN_PATH,
     }
+}
+
+/// Whether the URL's host is a platform (`.apps.`) host, e.g. `abc12345.apps.dynatrace.com`.
+fn is_platform_host(url: &str) -> bool {
+    let Some((_, authority, _)) = http::split_url(url) else { return false };
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+    host.contains(".apps.")
 }
 
 enum IngestAuth {
@@ -123,13 +136,15 @@ impl Sender<'_, '_> {
                 self.http.send(&request).map(|response| (request, response)).map_err(ExportError::Request)
             }
             IngestAuth::OAuth(tokens) => {
-                tokens.send(self.http, build, |_| Some(())).map(|(request, response, _)| (request, response))
+                tokens.send(self.http, build, |_| Some(())).map(|exchange| (exchange.request, exchange.response))
             }
         };
         let (request, response) = match sent {
             Ok(sent) => sent,
-            Err(ExportError::Request(failure)) => return self.not_sent(indexes, failure.status, failure.message),
-            Err(error) => return self.not_sent(indexes, None, error.to_string()),
+            Err(ExportError::Request(failure)) => {
+                return self.not_sent(indexes, failure.kind, failure.status, failure.message);
+            }
+            Err(error) => return self.not_sent(indexes, FailureKind::Other, None, error.to_string()),
         };
         if response.is_success() {
             for &index in indexes {
@@ -143,6 +158,23 @@ impl Sender<'_, '_> {
             let (first, second) = indexes.split_at(indexes.len() / 2);
             self.post(first, resends_left);
             self.post(second, resends_left);
+            return;
+        }
+        if response.status == 400
+            && let Some(refusals) = self.unnamed_refusals(indexes, &response)
+        {
+            // Some were stored, some not, and the API did not say which: resending any would
+            // duplicate the stored ones, so none is resent, and each is reported as unconfirmed.
+            self.report.events_accepted += (indexes.len() - refusals.min(indexes.len())) as u32;
+            let message = format!(
+                "the ingest API refused {refusals} of the {} events of this request without naming them (no \
+                 `index`): this one is not confirmed; it is not resent now, the next run sends it again",
+                indexes.len()
+            );
+            for &index in indexes {
+                let event_id = event_id_of(&self.events[index]).unwrap_or("?").to_owned();
+                self.report.rejected.push(RejectedEvent { event_id, message: message.clone() });
+            }
             return;
         }
         if let Some(refused) = self.partial_success(indexes, &response) {
@@ -167,7 +199,27 @@ impl Sender<'_, '_> {
             return;
         }
         let failure = http::failure(&request, &response);
-        self.not_sent(indexes, failure.status, failure.message);
+        self.not_sent(indexes, failure.kind, failure.status, failure.message);
+    }
+
+    /// A 400 partial success whose errors do not name the refused events (`index` is optional in
+    /// the published schema; an `id` that is one of ours names it too): how many were refused.
+    fn unnamed_refusals(&self, indexes: &[usize], response: &Response) -> Option<usize> {
+        let body = parse::json(&response.body).ok()?;
+        let errors = parse::ingest_error_entries(&body).ok()?;
+        if errors.is_empty() || errors.iter().all(|entry| self.position_of(indexes, entry).is_some()) {
+            return None;
+        }
+        Some(errors.len())
+    }
+
+    /// The position in the request of the event an error entry names, by `index` or by `id`.
+    fn position_of(&self, indexes: &[usize], entry: &parse::IngestError) -> Option<usize> {
+        match (entry.index, &entry.id) {
+            (Some(position), _) if position < indexes.len() => Some(position),
+            (None, Some(id)) => indexes.iter().position(|&i| event_id_of(&self.events[i]) == Some(id.as_str())),
+            _ => None,
+        }
     }
 
     /// A 400 naming the refused events by their index in the request: their event indexes.
@@ -175,20 +227,23 @@ impl Sender<'_, '_> {
         if response.status != 400 {
             return None;
         }
-        let errors = parse::json(&response.body).and_then(|body| parse::ingest_errors(&body)).ok()?;
-        if errors.is_empty() || errors.iter().any(|(position, _)| *position >= indexes.len()) {
-            return None;
-        }
-        let mut refused: Vec<(usize, String)> =
-            errors.into_iter().map(|(position, message)| (indexes[position], message)).collect();
+        let errors = parse::json(&response.body).and_then(|body| parse::ingest_error_entries(&body)).ok()?;
+        let positions: Option<Vec<usize>> = errors.iter().map(|entry| self.position_of(indexes, entry)).collect();
+        let positions = positions.filter(|positions| !positions.is_empty())?;
+        let mut refused: Vec<(usize, String)> = positions
+            .into_iter()
+            .zip(errors)
+            .map(|(position, entry)| (indexes[position], untrusted::bounded(&entry.message)))
+            .collect();
         refused.sort_by_key(|(index, _)| *index);
         refused.dedup_by_key(|(index, _)| *index);
         Some(refused)
     }
 
-    fn not_sent(&mut self, indexes: &[usize], status: Option<u16>, message: String) {
+    fn not_sent(&mut self, indexes: &[usize], kind: FailureKind, status: Option<u16>, message: String) {
         self.report.failures.push(RequestFailure {
             request: format!("POST {}", self.url),
+            kind,
             status,
             message,
             events_not_sent: indexes.len() as u32,

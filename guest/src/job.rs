@@ -7,15 +7,15 @@ use serde_json::Value;
 
 use crate::http::{self, Client, Request, Response, Transport};
 use crate::model::{
-    AccountForecast, AccountPlan, AccountState, AlertState, ClusterPlan, CostRecord, DeliveryState, EnvironmentCost,
-    EnvironmentCostPlan, EventContext, ExportError, IngestTarget, InvalidRecord, Report, RequestFailure, RetryPolicy,
-    Subscription, SubscriptionSummary,
+    AccountForecast, AccountPlan, AccountState, ClusterPlan, CostRecord, DeliveryState, EnvironmentCost,
+    EnvironmentCostPlan, EventContext, ExportError, FailureKind, IngestTarget, InvalidRecord, Report, RequestFailure,
+    RetryPolicy, Subscription, SubscriptionOutlook, SubscriptionSummary,
 };
 use crate::parse;
 use crate::secrets::{self, Secrets};
 use crate::sso::{self, TokenSource};
 use crate::time::{DAY_MS, format_rfc3339, parse_instant_millis};
-use crate::{budget, environment, events, ingest};
+use crate::{budget, environment, events, ingest, untrusted};
 
 /// Exports one account. `Err` means nothing was sent; an `Ok` report may still list failures.
 pub fn export_account(
@@ -95,35 +95,27 @@ fn export_account_with(
     };
     let previous = plan.state.clone().unwrap_or_default();
     let mut batch: Vec<String> = Vec::new();
-    let mut alerts: Vec<budget::Alert> = Vec::new();
-    let mut alert_state = previous.alerts.clone();
-    if let Some(subscription) = subscription.as_ref().filter(|_| plan.emit_subscription_status) {
+    // The status and alerts are built, not sent: accounts that share the subscription (DPS for
+    // Hybrid) each build them, and the host sends one per subscription (see the WIT).
+    if let Some(subscription) = &subscription {
         let described = |e: InvalidRecord| {
             ExportError::InvalidResponse(format!("GET {accounts_url}/{subscription_uuid} and its cost: {e}"))
         };
         let outlook = budget::outlook(subscription, &costs).map_err(described)?;
         let dynatrace_forecast = read_account_forecast(plan, http, tokens, &accounts_url, report);
-        batch.push(
+        let status_event =
             events::subscription_status(&context, subscription, &outlook, dynatrace_forecast.as_ref(), &plan.read_at)
-                .map_err(described)?,
-        );
-        // Alerts fire once per period: a state of another subscription or period is over.
-        let period_start = &subscription.current_period.start_time;
-        let fired = previous
-            .alerts
-            .filter(|a| a.subscription_uuid == subscription_uuid && &a.period_start == period_start)
-            .map(|a| a.fired)
-            .unwrap_or_default();
-        alerts = budget::budget_alerts(&context, subscription, &outlook, &plan.budget_alerting, &fired, &plan.read_at)
+                .map_err(described)?;
+        // Every alert the outlook raises: which fired before is the host's to know.
+        let alerts = budget::budget_alerts(&context, subscription, &outlook, &plan.budget_alerting, &[], &plan.read_at)
             .map_err(described)?;
-        batch.extend(alerts.iter().map(|alert| alert.event.clone()));
-        alert_state = Some(AlertState {
+        report.subscription_outlook = Some(SubscriptionOutlook {
             subscription_uuid: subscription_uuid.clone(),
-            period_start: period_start.clone(),
-            fired,
+            period_start: subscription.current_period.start_time.clone(),
+            status_event,
+            alerts,
         });
     }
-    let first_cost = batch.len();
 
     let days =
         events::cost_booked_by_day(&context, &subscription_uuid, &costs).map_err(|e| invalid(&cost_request, e))?;
@@ -175,15 +167,10 @@ fn export_account_with(
 
     let (environment_built, environment_skipped) =
         environment.as_ref().map_or((0, 0), |(built, delivery)| (built.len() as u32, delivery.skipped));
-    report.events_built = first_cost as u32 + days.len() as u32 + environment_built;
+    report.events_built = days.len() as u32 + environment_built;
     report.events_skipped = delivery.skipped + environment_skipped;
     let accepted = ingest::ingest(http, secrets, &plan.target, &batch, report);
-    report.alerts = alerts.iter().map(|alert| alert.message.clone()).collect();
     if !plan.target.dry_run {
-        if let Some(state) = alert_state.as_mut() {
-            let raised = alerts.iter().zip(&accepted[first_cost - alerts.len()..first_cost]);
-            state.fired.extend(raised.filter(|(_, ok)| **ok).map(|(alert, _)| alert.key.clone()));
-        }
         let environment_cost = match &environment {
             Some((built, delivery)) => {
                 Some(delivery.next_state(&subscription_uuid, built, &accepted[first_environment..]))
@@ -192,9 +179,8 @@ fn export_account_with(
             None => previous.environment_cost,
         };
         report.state = Some(AccountState {
-            cost: Some(delivery.next_state(&subscription_uuid, &days, &accepted[first_cost..first_environment])),
+            cost: Some(delivery.next_state(&subscription_uuid, &days, &accepted[..first_environment])),
             environment_cost,
-            alerts: alert_state,
         });
     }
     Ok(())
@@ -277,26 +263,32 @@ fn read_environment_costs(
                 ExportError::Request(failure) => failure,
                 other => RequestFailure {
                     request: format!("GET {next}"),
+                    kind: FailureKind::Other,
                     status: None,
                     message: other.to_string(),
                     events_not_sent: 0,
                 },
             })?;
-            let failed = |message: String| RequestFailure {
+            let failed = |kind: FailureKind, message: String| RequestFailure {
                 request: request.describe(),
+                kind,
                 status: Some(response.status),
                 message: format!("cost per environment not exported: {message}"),
                 events_not_sent: 0,
             };
             if response.status != 200 {
-                return Err(failed(parse::error_message(&response.body)));
+                let failure = http::failure(&request, &response);
+                return Err(failed(failure.kind, failure.message));
             }
-            let (page, next_key) =
-                read(&response, json, parse::environment_cost_page).map_err(|e| failed(e.to_string()))?;
+            let (page, next_key) = read(&response, json, parse::environment_cost_page)
+                .map_err(|e| failed(FailureKind::Other, e.to_string()))?;
             rows.extend(page);
             let Some(key) = next_key else { break };
             if !seen_keys.insert(key.clone()) {
-                return Err(failed(format!("the API sent page key {key:?} twice; stopped to avoid a loop")));
+                return Err(failed(
+                    FailureKind::Other,
+                    format!("the API sent page key {} twice; stopped to avoid a loop", untrusted::bounded(&key)),
+                ));
             }
             next = format!("{url}?{}", http::form_encode(&[("page-key", key.as_str())]));
         }
@@ -363,18 +355,20 @@ impl Delivery {
     }
 }
 
-/// GET with the account token; a 2xx body comes back as JSON, parsed once (a 2xx whose body is
-/// not JSON, a truncated transfer, is retried).
+/// GET with the account token; a 2xx body comes back as JSON, parsed once (`None` when it is
+/// not JSON: the reader then says why).
 fn get_json(
     http: &mut Client,
     tokens: &mut TokenSource,
     url: &str,
 ) -> Result<(Request, Response, Option<Value>), ExportError> {
-    tokens.send(
-        http,
-        |authorization| Request::get(url.to_owned()).header("authorization", authorization),
-        |body| parse::json(body).ok(),
-    )
+    tokens
+        .send(
+            http,
+            |authorization| Request::get(url.to_owned()).header("authorization", authorization),
+            |body| parse::json(body).ok(),
+        )
+        .map(|exchange| (exchange.request, exchange.response, exchange.parsed))
 }
 
 /// Reads a 2xx body with `reader`, from the JSON the client parsed; when even the last try was
@@ -542,11 +536,11 @@ mod tests {
             self.sent.push(request.clone());
             let Some(answers) = self.routes.get_mut(&request.describe()) else {
                 let message = format!("no route for {}", request.describe());
-                return Err(http::TransportError { retryable: false, message });
+                return Err(http::TransportError { kind: FailureKind::Denied, message });
             };
             let (status, body, headers) = if answers.len() > 1 { answers.remove(0) } else { answers[0].clone() };
             if status == 0 {
-                return Err(http::TransportError { retryable: true, message: "connection reset".into() });
+                return Err(http::TransportError { kind: FailureKind::Connection, message: "connection reset".into() });
             }
             Ok(http::Response { status, headers, body: body.into_bytes() })
         }
@@ -580,7 +574,6 @@ mod tests {
             },
             api_url: "https://api".into(),
             subscription: subscription.map(str::to_owned),
-            emit_subscription_status: true,
             read_at: "2026-11-23T00:00:00Z".into(),
             target: IngestTarget {
                 environment_url: "https://env".into(),
@@ -628,12 +621,12 @@ mod tests {
     const ONE_ACTIVE: &str = r#"{"data":[{"uuid":"s1","type":"REGULAR","name":"DPS","status":"ACTIVE"}]}"#;
 
     #[test]
-    fn an_account_is_read_transformed_and_ingested_in_five_reads_and_one_post() {
+    fn an_account_is_read_transformed_and_its_cost_ingested_in_five_reads_and_one_post() {
         let list = r#"{"data":[{"uuid":"old","type":"REGULAR","name":"o","status":"EXPIRED","startTime":"2025-01-01"},
                                {"uuid":"s1","type":"REGULAR","name":"DPS","status":"ACTIVE","startTime":"2026-01-01"}]}"#;
         let mut api = api(&happy_routes(list));
         let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
-        assert_eq!((report.events_built, report.events_sent, report.events_accepted, report.requests), (3, 3, 3, 6));
+        assert_eq!((report.events_built, report.events_sent, report.events_accepted, report.requests), (2, 2, 2, 6));
         assert_eq!(report.subscription_uuid.as_deref(), Some("s1"));
         assert_eq!(report.newest_day.as_deref(), Some("2026-11-22T00:00:00Z"));
         let token = String::from_utf8(api.sent[0].body.clone()).unwrap();
@@ -643,9 +636,10 @@ mod tests {
         let ingest = api.sent.last().unwrap();
         assert!(ingest.headers.contains(&("authorization", "Api-Token dt0c01.PUB.token-secret".into())));
         let body: Vec<serde_json::Value> = serde_json::from_slice(&ingest.body).unwrap();
-        assert_eq!(body[0]["event.type"], "dps.subscription.status");
-        assert_eq!(body[1]["costToDate"], 1);
-        assert_eq!(body[2]["costToDate"], 3);
+        assert_eq!(body.len(), 2, "the status is the host's to send (one per subscription)");
+        assert_eq!(body[0]["costToDate"], 1);
+        assert_eq!(body[1]["costToDate"], 3);
+        assert!(report.subscription_outlook.unwrap().status_event.contains("dps.subscription.status"));
     }
 
     #[test]
@@ -677,9 +671,21 @@ mod tests {
             r#"{"errorCode":400,"error":"invalid_client","error_description":"Invalid client credentials"}"#.into(),
         );
         let error = export_account(&plan(None), &mut api(&routes), &secrets()).unwrap_err();
-        let ExportError::Authentication(message) = error else { panic!("{error:?}") };
-        assert!(message.ends_with("HTTP 400: Invalid client credentials"), "{message}");
-        assert!(!message.contains("client-secret-value"));
+        let ExportError::Authentication(failure) = error else { panic!("{error:?}") };
+        assert_eq!((failure.status, failure.oauth_error.as_deref()), (400, Some("invalid_client")));
+        assert_eq!(failure.message, "Invalid client credentials");
+    }
+
+    #[test]
+    fn an_sso_that_echoes_the_posted_form_does_not_get_the_secret_into_the_error() {
+        let mut routes = happy_routes("{}");
+        routes[0] = (
+            TOKEN.into(),
+            401,
+            r#"{"error":"invalid_client","error_description":"bad: grant_type=client_credentials&client_id=dt0s02.X&client_secret=client-secret-value"}"#.into(),
+        );
+        let error = export_account(&plan(None), &mut api(&routes), &secrets()).unwrap_err();
+        assert!(!format!("{error:?}").contains("client-secret-value"), "{error:?}");
     }
 
     #[test]
@@ -703,7 +709,7 @@ mod tests {
             &[],
         );
         let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
-        assert_eq!((report.events_sent, report.events_accepted, report.rejected.len()), (3, 2, 1));
+        assert_eq!((report.events_sent, report.events_accepted, report.rejected.len()), (2, 1, 1));
         assert_eq!(report.rejected[0].message, "Invalid event");
         let posts = api.posted_events();
         assert_eq!(posts.len(), 3, "the batch, then the refused event twice more");
@@ -715,14 +721,14 @@ mod tests {
     fn a_refused_event_accepted_on_its_second_try_counts_once() {
         let mut api = api(&happy_routes(ONE_ACTIVE));
         api.routes.remove(INGEST);
-        api.then(INGEST, 400, r#"{"errors":[{"index":2,"message":"Temporarily unavailable"}]}"#, &[]).then(
+        api.then(INGEST, 400, r#"{"errors":[{"index":1,"message":"Temporarily unavailable"}]}"#, &[]).then(
             INGEST,
             202,
             "",
             &[],
         );
         let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
-        assert_eq!((report.events_accepted, report.rejected.len(), report.failures.len()), (3, 0, 0));
+        assert_eq!((report.events_accepted, report.rejected.len(), report.failures.len()), (2, 0, 0));
         assert_eq!(report.state.unwrap().cost.unwrap().sent.len(), 2, "both cost days are remembered as delivered");
     }
 
@@ -734,13 +740,20 @@ mod tests {
         api.then(&cost, 503, "busy", &[])
             .then(&cost, 0, "", &[])
             .then(&cost, 429, "{}", &[("retry-after", "7")])
-            .then(&cost, 200, r#"{"data":[{"startTime":"2026-11"#, &[])
+            // A body cut short reaches the job as a transport failure (the component's transport
+            // sees fewer bytes than the Content-Length), like a dropped connection.
+            .then(&cost, 0, "", &[])
             .then(&cost, 200, COST, &[]);
         let mut plan = plan(None);
-        plan.retry =
-            http::RetryPolicy { initial_delay_ms: 100, max_delay_ms: 1000, multiplier: 2.0, max_elapsed_ms: 60_000 };
+        plan.retry = http::RetryPolicy {
+            initial_delay_ms: 100,
+            max_delay_ms: 1000,
+            multiplier: 2.0,
+            max_elapsed_ms: 60_000,
+            attempt_timeout_ms: 0,
+        };
         let report = export_account(&plan, &mut api, &secrets()).unwrap();
-        assert_eq!((report.events_accepted, report.retries, report.throttled), (3, 4, 1));
+        assert_eq!((report.events_accepted, report.retries, report.throttled), (2, 4, 1));
         assert_eq!(api.slept.len(), 4);
         assert!((50..=100).contains(&api.slept[0]), "first backoff: {:?}", api.slept);
         assert!((100..=200).contains(&api.slept[1]), "second backoff: {:?}", api.slept);
@@ -754,7 +767,7 @@ mod tests {
         let reset_micros = (1_700_000_000_000u64 + 2_500) * 1000;
         api.then(INGEST, 429, "{}", &[("x-ratelimit-reset", &reset_micros.to_string())]).then(INGEST, 202, "", &[]);
         let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
-        assert_eq!(report.events_accepted, 3);
+        assert_eq!(report.events_accepted, 2);
         assert_eq!(api.slept, vec![2_500]);
     }
 
@@ -764,14 +777,32 @@ mod tests {
         api.routes.remove(INGEST);
         api.then(INGEST, 502, r#"{"error":{"code":502,"message":"Bad Gateway"}}"#, &[]);
         let mut plan = plan(None);
-        plan.retry =
-            http::RetryPolicy { initial_delay_ms: 1000, max_delay_ms: 4000, multiplier: 2.0, max_elapsed_ms: 10_000 };
+        plan.retry = http::RetryPolicy {
+            initial_delay_ms: 1000,
+            max_delay_ms: 4000,
+            multiplier: 2.0,
+            max_elapsed_ms: 10_000,
+            attempt_timeout_ms: 0,
+        };
         let report = export_account(&plan, &mut api, &secrets()).unwrap();
         assert_eq!(report.failures[0].status, Some(502));
-        assert_eq!(report.failures[0].events_not_sent, 3);
+        assert_eq!(report.failures[0].events_not_sent, 2);
         assert!(api.slept.iter().sum::<u64>() <= 10_000, "{:?}", api.slept);
         assert!(report.retries >= 2);
         assert!(report.state.unwrap().cost.unwrap().sent.is_empty(), "nothing is remembered as sent");
+    }
+
+    #[test]
+    fn a_complete_2xx_whose_body_is_not_json_is_not_retried() {
+        for body in [r#"{"data":[{"startTime":"2026-11"#, "<html>maintenance</html>", "1e999", "[[[[[[[[[[[[[[["] {
+            let mut api = api(&happy_routes(ONE_ACTIVE));
+            let cost = format!("{LIST}/s1/cost");
+            api.routes.remove(&cost);
+            api.then(&cost, 200, body, &[]).then(&cost, 200, COST, &[]);
+            let error = export_account(&plan(None), &mut api, &secrets()).unwrap_err();
+            assert!(matches!(error, ExportError::InvalidResponse(_)), "{body}: {error}");
+            assert!(api.slept.is_empty(), "{body}: the same bytes would come again: {:?}", api.slept);
+        }
     }
 
     #[test]
@@ -794,7 +825,7 @@ mod tests {
             &[],
         );
         let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
-        assert_eq!(report.events_accepted, 3);
+        assert_eq!(report.events_accepted, 2);
         assert_eq!(api.sent.iter().filter(|r| r.url.ends_with("/token")).count(), 2);
     }
 
@@ -820,14 +851,143 @@ mod tests {
     }
 
     #[test]
+    fn a_retried_request_carries_a_fresh_token_on_every_attempt() {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(TOKEN);
+        api.then(TOKEN, 200, r#"{"access_token":"t1","expires_in":2}"#, &[])
+            .then(TOKEN, 200, r#"{"access_token":"t2","expires_in":2}"#, &[])
+            .then(TOKEN, 200, r#"{"access_token":"t3","expires_in":2}"#, &[]);
+        let details = format!("{LIST}/s1");
+        api.routes.remove(&details);
+        // Backoff of 4 s between the attempts of one request: each token is dead before the next.
+        api.then(&details, 503, "", &[]).then(&details, 503, "", &[]).then(&details, 200, DETAILS, &[]);
+        let mut plan = plan(None);
+        plan.retry.initial_delay_ms = 4000;
+        plan.retry.multiplier = 1.0;
+        export_account(&plan, &mut api, &secrets()).unwrap();
+        let attempts: Vec<&str> = api
+            .sent
+            .iter()
+            .filter(|r| r.url.ends_with("/s1"))
+            .map(|r| r.headers.iter().find(|(n, _)| *n == "authorization").map_or("", |(_, v)| v.as_str()))
+            .collect();
+        assert_eq!(attempts.len(), 3);
+        assert_ne!(attempts[0], attempts[1], "the second attempt must not reuse the first's expired token");
+        assert_ne!(attempts[1], attempts[2], "nor the third the second's");
+    }
+
+    #[test]
+    fn a_401_after_a_refresh_refreshes_again_within_the_budget() {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(LIST);
+        let expired = r#"{"code":401,"message":"Token expired","errorsMap":{}}"#;
+        api.then(LIST, 401, expired, &[]).then(LIST, 401, expired, &[]).then(LIST, 200, ONE_ACTIVE, &[]);
+        let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
+        assert_eq!(report.events_accepted, 2);
+        assert_eq!(api.sent.iter().filter(|r| r.url.ends_with("/token")).count(), 3);
+    }
+
+    #[test]
+    fn fresh_tokens_refused_three_times_are_unauthorized_not_expired() {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(LIST);
+        api.then(LIST, 401, r#"{"code":401,"message":"The account in the path does not match","errorsMap":{}}"#, &[]);
+        let mut plan = plan(None);
+        plan.retry.initial_delay_ms = 10;
+        let Err(ExportError::Request(failure)) = export_account(&plan, &mut api, &secrets()) else { panic!() };
+        assert_eq!(failure.kind, FailureKind::Unauthorized);
+        assert_eq!(api.sent.iter().filter(|r| r.url.ends_with("/token")).count(), 3);
+    }
+
+    #[test]
+    fn a_stale_token_refused_with_no_time_left_is_token_expired() {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(TOKEN);
+        api.then(TOKEN, 200, r#"{"access_token":"t1","expires_in":300}"#, &[]);
+        let details = format!("{LIST}/s1");
+        api.routes.remove(&details);
+        api.then(&details, 401, r#"{"code":401,"message":"Token expired","errorsMap":{}}"#, &[]);
+        let mut plan = plan(None);
+        plan.retry.max_elapsed_ms = 0;
+        let Err(ExportError::Request(failure)) = export_account(&plan, &mut api, &secrets()) else { panic!() };
+        assert_eq!(failure.kind, FailureKind::TokenExpired);
+    }
+
+    #[test]
+    fn an_oauth_target_posts_to_the_platform_path_only_on_apps_hosts() {
+        for (url, path) in [
+            ("https://abc12345.live.dynatrace.com", "https://abc12345.live.dynatrace.com/api/v2/bizevents/ingest"),
+            ("https://managed.example.com/e/env-1", "https://managed.example.com/e/env-1/api/v2/bizevents/ingest"),
+            ("http://127.0.0.1:9", "http://127.0.0.1:9/api/v2/bizevents/ingest"),
+            (
+                "https://abc12345.apps.dynatrace.com",
+                "https://abc12345.apps.dynatrace.com/platform/classic/environment-api/v2/bizevents/ingest",
+            ),
+        ] {
+            let mut routes = happy_routes(ONE_ACTIVE);
+            routes.retain(|(route, ..)| route != INGEST);
+            routes.push((format!("POST {path}"), 202, String::new()));
+            let mut api = api(&routes);
+            let mut plan = plan(None);
+            plan.target.environment_url = url.into();
+            plan.target.auth = TargetAuth::OAuth(OAuthClient {
+                client_id: "dt0s02.INGEST".into(),
+                token_url: "https://sso/token".into(),
+                account_uuid: None,
+            });
+            let mut secrets = secrets();
+            secrets.insert("target-client-secret".into(), "ingest-secret".into());
+            let report = export_account(&plan, &mut api, &secrets).unwrap();
+            assert_eq!(report.events_accepted, 2, "{url}: {:?}", report.failures);
+            let ingest = api.sent.last().unwrap();
+            assert!(ingest.headers.iter().any(|(n, v)| *n == "authorization" && v.starts_with("Bearer ")));
+        }
+    }
+
+    #[test]
+    fn a_partial_success_without_indexes_resends_nothing_and_reports_every_event_unconfirmed() {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(INGEST);
+        api.then(INGEST, 400, r#"{"errors":[{"message":"Invalid event"}]}"#, &[]).then(INGEST, 202, "", &[]);
+        let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
+        assert_eq!(api.sent.iter().filter(|r| r.url.ends_with("/ingest")).count(), 1, "nothing is resent");
+        assert_eq!((report.events_accepted, report.rejected.len()), (1, 2));
+        assert!(report.rejected[0].message.contains("without naming them"));
+        assert!(report.state.unwrap().cost.unwrap().sent.is_empty(), "unconfirmed days are sent again next run");
+    }
+
+    #[test]
+    fn a_partial_success_naming_events_by_id_resends_only_those() {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        let first = export_account(&plan(None), &mut api, &secrets()).unwrap();
+        assert_eq!(first.events_accepted, 2);
+        let posted = api.posted_events();
+        let id = posted[0][1]["event.id"].as_str().unwrap().to_owned();
+        let mut api = self::api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(INGEST);
+        api.then(INGEST, 400, &format!(r#"{{"errors":[{{"id":"{id}","message":"no"}}]}}"#), &[]).then(
+            INGEST,
+            202,
+            "",
+            &[],
+        );
+        let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
+        let resent = api.posted_events();
+        assert_eq!(resent.len(), 2);
+        assert_eq!(resent[1].len(), 1);
+        assert_eq!(resent[1][0]["event.id"], id.as_str());
+        assert_eq!((report.events_accepted, report.rejected.len()), (2, 0));
+    }
+
+    #[test]
     fn a_413_splits_the_batch_until_it_fits() {
         let mut api = api(&happy_routes(ONE_ACTIVE));
         api.routes.remove(INGEST);
         api.then(INGEST, 413, "", &[]).then(INGEST, 202, "", &[]);
         let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
-        assert_eq!((report.events_sent, report.events_accepted), (3, 3));
+        assert_eq!((report.events_sent, report.events_accepted), (2, 2));
         let sizes: Vec<usize> = api.posted_events().iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![3, 1, 2]);
+        assert_eq!(sizes, vec![2, 1, 1]);
     }
 
     #[test]
@@ -836,12 +996,12 @@ mod tests {
         let state = first.state.unwrap();
         assert_eq!(state.cost.as_ref().unwrap().sent.len(), 2);
 
-        // Same data: only the status event goes.
+        // Same data: nothing goes.
         let mut plan = plan(None);
         plan.state = Some(state.clone());
         let mut again = api(&happy_routes(ONE_ACTIVE));
         let report = export_account(&plan, &mut again, &secrets()).unwrap();
-        assert_eq!((report.events_built, report.events_skipped, report.events_sent), (3, 2, 1));
+        assert_eq!((report.events_built, report.events_skipped, report.events_sent), (2, 2, 0));
         assert_eq!(report.state.as_ref(), Some(&state));
 
         // A late booking on the older day changes it and the running sum of the newer one.
@@ -849,9 +1009,9 @@ mod tests {
         changed[3].2 = COST.replace(r#""value":1,"#, r#""value":1.5,"#);
         let mut late = api(&changed);
         let report = export_account(&plan, &mut late, &secrets()).unwrap();
-        assert_eq!((report.events_skipped, report.events_sent), (0, 3));
+        assert_eq!((report.events_skipped, report.events_sent), (0, 2));
         let posted = late.posted_events();
-        assert!(posted[0][1..].iter().all(|e| e["exportedAt"] == "2026-11-23T00:00:00Z"));
+        assert!(posted[0].iter().all(|e| e["exportedAt"] == "2026-11-23T00:00:00Z"));
     }
 
     #[test]
@@ -870,7 +1030,7 @@ mod tests {
         changed[3].2 = COST.replace(r#""value":1,"#, r#""value":1.5,"#);
         let mut late = api(&changed);
         let report = export_account(&plan, &mut late, &secrets()).unwrap();
-        assert_eq!((report.events_skipped, report.events_sent), (1, 2));
+        assert_eq!((report.events_skipped, report.events_sent), (1, 1));
     }
 
     #[test]
@@ -891,7 +1051,7 @@ mod tests {
             (INGEST.into(), 403, r#"{"error":{"code":403,"message":"Token is missing required scope."}}"#.into());
         let report = export_account(&plan(None), &mut api(&routes), &secrets()).unwrap();
         assert_eq!(report.events_accepted, 0);
-        assert_eq!(report.failures[0].events_not_sent, 3);
+        assert_eq!(report.failures[0].events_not_sent, 2);
         assert_eq!(report.failures[0].message, "Token is missing required scope.");
     }
 
@@ -956,8 +1116,8 @@ mod tests {
         assert_eq!(report.retries, 1);
         assert_eq!(report.records_read, 2 + 3, "cost days and environment rows");
 
-        // 1 status, 2 cost days, 3 environment rows and the 0.25 of day 22 no environment claims.
-        assert_eq!((report.events_built, report.events_accepted), (7, 7));
+        // 2 cost days, 3 environment rows and the 0.25 of day 22 no environment claims.
+        assert_eq!((report.events_built, report.events_accepted), (6, 6));
         let reconciliation = report.reconciliation.clone().unwrap();
         assert_eq!((reconciliation.days_compared, reconciliation.days_unattributed), (2, 1));
         assert_eq!(reconciliation.unattributed, 0.25);
@@ -990,7 +1150,7 @@ mod tests {
         let (mut again, mut plan) = with_environment_cost(happy_routes(ONE_ACTIVE));
         plan.state = Some(state);
         let report = export_account(&plan, &mut again, &secrets()).unwrap();
-        assert_eq!((report.events_built, report.events_skipped, report.events_sent), (7, 6, 1));
+        assert_eq!((report.events_built, report.events_skipped, report.events_sent), (6, 6, 0));
     }
 
     #[test]
@@ -1000,7 +1160,7 @@ mod tests {
         api.routes.remove(&next);
         api.then(&next, 400, r#"{"code":400,"message":"Invalid page key","errorsMap":{}}"#, &[]);
         let report = export_account(&plan, &mut api, &secrets()).unwrap();
-        assert_eq!(report.events_accepted, 3, "status and cost days still go");
+        assert_eq!(report.events_accepted, 2, "the cost days still go");
         assert_eq!(report.failures.len(), 1);
         assert_eq!(report.failures[0].status, Some(400));
         assert!(report.failures[0].message.contains("cost per environment not exported: Invalid page key"));
@@ -1008,35 +1168,21 @@ mod tests {
     }
 
     #[test]
-    fn budget_alerts_fire_once_per_period_and_only_when_accepted() {
+    fn the_status_and_every_crossed_alert_come_back_unsent_for_the_host_to_choose() {
         let nearly_spent = DETAILS.replace(r#""used":3"#, r#""used":92"#);
         let mut routes = happy_routes(ONE_ACTIVE);
         routes[2].2 = nearly_spent.clone();
-        let first = export_account(&plan(None), &mut api(&routes), &secrets()).unwrap();
-        assert_eq!(first.alerts.len(), 2, "{:?}", first.alerts);
-        assert!(first.alerts[1].contains("past the 90 % threshold"), "{}", first.alerts[1]);
-        let state = first.state.unwrap();
-        assert_eq!(state.alerts.as_ref().unwrap().fired, ["used:75", "used:90"]);
-
-        let mut plan = plan(None);
-        plan.state = Some(state.clone());
-        let mut again = api(&routes);
-        let report = export_account(&plan, &mut again, &secrets()).unwrap();
-        assert!(report.alerts.is_empty(), "already raised this period");
-        assert!(again.posted_events().concat().iter().all(|e| e["event.type"] != "dps.budget.alert"));
-
-        // A new period starts afresh.
-        let mut next_period = routes.clone();
-        next_period[2].2 = nearly_spent.replace("2026-01-01", "2026-11-01");
-        let report = export_account(&plan, &mut api(&next_period), &secrets()).unwrap();
-        assert_eq!(report.alerts.len(), 2);
-
-        // Refused by the ingest API: not remembered, so the next run raises it again.
-        let mut refused = api(&routes);
-        refused.routes.remove(INGEST);
-        refused.then(INGEST, 403, "{}", &[]);
-        let report = export_account(&super::tests::plan(None), &mut refused, &secrets()).unwrap();
-        assert!(report.state.unwrap().alerts.unwrap().fired.is_empty());
+        let mut api = api(&routes);
+        let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
+        let outlook = report.subscription_outlook.expect("details were readable");
+        assert_eq!((outlook.subscription_uuid.as_str(), outlook.period_start.as_str()), ("s1", "2026-01-01"));
+        assert!(outlook.status_event.contains("dps.subscription.status"));
+        let keys: Vec<&str> = outlook.alerts.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys, ["used:75", "used:90"]);
+        assert!(outlook.alerts[1].message.contains("past the 90 % threshold"), "{}", outlook.alerts[1].message);
+        let posted = api.posted_events().concat();
+        assert!(posted.iter().all(|e| e["event.type"] == "dps.cost2.booked"), "the job sends only cost: {posted:?}");
+        assert!(report.alerts.is_empty());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod secrets;
 pub mod sso;
 pub mod standalone;
 pub mod time;
+pub mod untrusted;
 
 #[cfg(target_family = "wasm")]
 mod component;

@@ -55,31 +55,9 @@ pub struct CostRecord {
     pub last_booking_date: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UsageStatus {
-    UsingQuota,
-    QuotaReached,
-    UsingOverage,
-    OverageQuotaReached,
-}
-
-impl UsageStatus {
-    pub const ALL: [UsageStatus; 4] =
-        [Self::UsingQuota, Self::QuotaReached, Self::UsingOverage, Self::OverageQuotaReached];
-
-    pub fn as_api_str(self) -> &'static str {
-        match self {
-            Self::UsingQuota => "USING_QUOTA",
-            Self::QuotaReached => "QUOTA_REACHED",
-            Self::UsingOverage => "USING_OVERAGE",
-            Self::OverageQuotaReached => "OVERAGE_QUOTA_REACHED",
-        }
-    }
-
-    pub fn from_api_str(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_api_str() == text)
-    }
-}
+/// The `usageStatus` values the cluster license documentation lists. Others pass through as text.
+pub const DOCUMENTED_USAGE_STATUSES: [&str; 4] =
+    ["USING_QUOTA", "QUOTA_REACHED", "USING_OVERAGE", "OVERAGE_QUOTA_REACHED"];
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OverageUsage {
@@ -97,7 +75,8 @@ pub struct UnitUsage {
     pub usage_percent: Option<f64>,
     pub remaining: Option<f64>,
     pub remaining_percent: Option<f64>,
-    pub usage_status: Option<UsageStatus>,
+    /// As the API spells it; values the docs do not list pass through.
+    pub usage_status: Option<String>,
     pub overage: Option<OverageUsage>,
 }
 
@@ -207,17 +186,19 @@ pub struct DeliveryState {
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct AlertState {
-    pub subscription_uuid: String,
-    pub period_start: String,
-    pub fired: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AccountState {
     pub cost: Option<DeliveryState>,
     pub environment_cost: Option<DeliveryState>,
-    pub alerts: Option<AlertState>,
+}
+
+/// A subscription's status event and the budget alerts its outlook raises, built but not sent
+/// (the WIT `subscription-outlook`): the host sends one per subscription per run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionOutlook {
+    pub subscription_uuid: String,
+    pub period_start: String,
+    pub status_event: String,
+    pub alerts: Vec<crate::budget::Alert>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -255,7 +236,6 @@ pub struct AccountPlan {
     pub client: OAuthClient,
     pub api_url: String,
     pub subscription: Option<String>,
-    pub emit_subscription_status: bool,
     pub read_at: String,
     pub target: IngestTarget,
     pub retry: RetryPolicy,
@@ -274,9 +254,44 @@ pub struct ClusterPlan {
     pub retry: RetryPolicy,
 }
 
+/// What kind of failure a request met (the WIT `failure-kind`): hints and decisions follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    Denied,
+    Dns,
+    Connection,
+    Timeout,
+    Tls,
+    TooLarge,
+    Unauthorized,
+    TokenExpired,
+    Forbidden,
+    NotFound,
+    Throttled,
+    ServerError,
+    HttpStatus,
+    Other,
+}
+
+impl FailureKind {
+    /// The kind of an HTTP status the caller could not use (a 401 is [`FailureKind::Unauthorized`]
+    /// unless the client knows the token was stale).
+    pub fn of_status(status: u16) -> Self {
+        match status {
+            401 => Self::Unauthorized,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            429 => Self::Throttled,
+            500..=599 => Self::ServerError,
+            _ => Self::HttpStatus,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestFailure {
     pub request: String,
+    pub kind: FailureKind,
     pub status: Option<u16>,
     pub message: String,
     pub events_not_sent: u32,
@@ -292,6 +307,7 @@ pub struct RejectedEvent {
 pub struct Report {
     pub subject: String,
     pub subscription_uuid: Option<String>,
+    pub subscription_outlook: Option<SubscriptionOutlook>,
     pub notes: Vec<String>,
     pub records_read: u32,
     pub events_built: u32,
@@ -310,6 +326,24 @@ pub struct Report {
     pub state: Option<AccountState>,
 }
 
+impl Report {
+    /// Adds what another job did for the same subject (its counts, failures, refusals, events).
+    pub fn absorb(&mut self, other: Report) {
+        self.records_read += other.records_read;
+        self.events_built += other.events_built;
+        self.events_sent += other.events_sent;
+        self.events_accepted += other.events_accepted;
+        self.events_skipped += other.events_skipped;
+        self.requests += other.requests;
+        self.retries += other.retries;
+        self.throttled += other.throttled;
+        self.failures.extend(other.failures);
+        self.rejected.extend(other.rejected);
+        self.events.extend(other.events);
+        self.notes.extend(other.notes);
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Reconciliation {
     pub days_compared: u32,
@@ -318,13 +352,23 @@ pub struct Reconciliation {
     pub currency: String,
 }
 
+/// The SSO refused to issue a token (the WIT `authentication-failure`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthenticationFailure {
+    pub request: String,
+    pub status: u16,
+    /// The OAuth 2.0 `error` code; `None` when the answer was no OAuth error at all.
+    pub oauth_error: Option<String>,
+    pub message: String,
+}
+
 /// Why a job could not run at all.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ExportError {
     #[error("missing config: {0}")]
     MissingConfig(String),
-    #[error("authentication failed: {0}")]
-    Authentication(String),
+    #[error("{} answered HTTP {}: {}", .0.request, .0.status, .0.message)]
+    Authentication(AuthenticationFailure),
     #[error("no subscription: {0}")]
     NoSubscription(String),
     #[error("{} failed{}: {}", .0.request, .0.status.map(|s| format!(" with HTTP {s}")).unwrap_or_default(), .0.message)]

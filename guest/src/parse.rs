@@ -4,9 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::model::{AccountForecast, Budget, EnvironmentCost, Period};
-use crate::model::{
-    ClusterLicense, CostRecord, OverageUsage, Subscription, SubscriptionSummary, UnitUsage, UsageStatus,
-};
+use crate::model::{ClusterLicense, CostRecord, OverageUsage, Subscription, SubscriptionSummary, UnitUsage};
 
 /// A response that does not match the documented contract.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -28,6 +26,11 @@ pub struct TokenGrant {
 pub fn token_grant(root: &Value) -> Result<TokenGrant> {
     let root = Obj::root(root)?;
     Ok(TokenGrant { access_token: root.string("access_token")?, expires_in_seconds: root.opt_number("expires_in")? })
+}
+
+/// The OAuth 2.0 `error` code of a token endpoint's error answer (RFC 6749 §5.2), if it is one.
+pub fn oauth_error(root: &Value) -> Option<String> {
+    root.get("error").and_then(Value::as_str).filter(|code| !code.is_empty()).map(str::to_owned)
 }
 
 pub fn subscription_list(root: &Value) -> Result<Vec<SubscriptionSummary>> {
@@ -84,7 +87,7 @@ pub fn cost_list(root: &Value, default_currency: &str) -> Result<Vec<CostRecord>
                 end_time: entry.string("endTime")?,
                 value: entry.number("value")?,
                 currency_code: entry.opt_string("currencyCode")?.unwrap_or_else(|| default_currency.to_owned()),
-                last_booking_date: entry.opt_string("lastBookingDate")?,
+                last_booking_date: entry.opt_text("lastBookingDate"),
             })
         })
         .collect()
@@ -153,16 +156,8 @@ pub fn cluster_license(root: &Value) -> Result<ClusterLicense> {
 }
 
 fn unit_usage(unit: &Obj) -> Result<UnitUsage> {
-    let usage_status = match unit.opt_string("usageStatus")? {
-        Some(text) => Some(UsageStatus::from_api_str(&text).ok_or_else(|| ParseError {
-            path: unit.child_path("usageStatus"),
-            message: format!(
-                "unknown value {text:?} (expected one of {})",
-                UsageStatus::ALL.map(UsageStatus::as_api_str).join(", ")
-            ),
-        })?),
-        None => None,
-    };
+    // Passed through as text: the API may add values to the documented four.
+    let usage_status = unit.opt_text("usageStatus");
     let overage = match unit.opt_object("overageUsage")? {
         Some(overage) => Some(OverageUsage {
             overage_quota: overage.opt_number("overageQuota")?,
@@ -184,27 +179,46 @@ fn unit_usage(unit: &Obj) -> Result<UnitUsage> {
     })
 }
 
-/// The indexes and messages of a bizevents 400 partial-success body, `{"errors":[{index,message}]}`.
-pub fn ingest_errors(root: &Value) -> Result<Vec<(usize, String)>> {
+/// One entry of a bizevents 400 partial-success body (`BizEventIngestError`): every field is
+/// optional in the published schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestError {
+    /// The refused event's position in the request.
+    pub index: Option<usize>,
+    /// The refused event's id (its `event.id`, when it had one).
+    pub id: Option<String>,
+    pub message: String,
+}
+
+/// The entries of a bizevents 400 partial-success body, `{"errors":[{index?,id?,message?}]}`.
+pub fn ingest_error_entries(root: &Value) -> Result<Vec<IngestError>> {
     let root = Obj::root(root)?;
     root.array("errors")?
         .map(|entry| {
             let entry = entry?;
-            let index = entry.number("index")?;
-            if index < 0.0 || index.fract() != 0.0 {
-                return Err(ParseError {
-                    path: entry.child_path("index"),
-                    message: format!("{index} is not an index"),
-                });
-            }
-            Ok((index as usize, entry.opt_string("message")?.unwrap_or_default()))
+            let index = match entry.opt_number("index")? {
+                Some(index) if index < 0.0 || index.fract() != 0.0 || index > u32::MAX as f64 => {
+                    return Err(ParseError {
+                        path: entry.child_path("index"),
+                        message: format!("{index} is not an index"),
+                    });
+                }
+                Some(index) => Some(index as usize),
+                None => None,
+            };
+            Ok(IngestError {
+                index,
+                id: entry.opt_string("id")?,
+                message: entry.opt_string("message")?.unwrap_or_default(),
+            })
         })
         .collect()
 }
 
 /// The most useful message in an error response of any of the APIs: the SSO's
 /// `error_description`, the account API's `message`, the environment/cluster API's
-/// `error.message`; otherwise a short, printable excerpt of the body.
+/// `error.message`; otherwise the body as text. Untrusted: callers pass it through
+/// [`crate::untrusted::excerpt`] before it goes anywhere.
 pub fn error_message(body: &[u8]) -> String {
     if let Ok(Value::Object(root)) = serde_json::from_slice::<Value>(body) {
         let text = |value: Option<&Value>| value.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
@@ -228,8 +242,7 @@ pub fn error_message(body: &[u8]) -> String {
     if trimmed.starts_with('<') {
         return "an HTML page came back instead of JSON: is the URL the API's base URL?".to_owned();
     }
-    let excerpt: String = trimmed.chars().filter(|c| !c.is_control()).take(200).collect();
-    format!("response body: {excerpt}")
+    format!("response body: {trimmed}")
 }
 
 /// A response body as JSON: what every reader below takes (the client parses each body once,
@@ -289,6 +302,16 @@ impl<'a> Obj<'a> {
     fn string(&self, key: &str) -> Result<String> {
         let value = self.required(key, "a string")?;
         value.as_str().map(str::to_owned).ok_or_else(|| self.wrong(key, "a string", value))
+    }
+
+    /// A field dtcost only passes through: a string as it is, another scalar as its JSON text,
+    /// never an error (null and absent are none; an object or array is kept as its JSON text).
+    fn opt_text(&self, key: &str) -> Option<String> {
+        match self.map.get(key)? {
+            Value::Null => None,
+            Value::String(text) => Some(text.clone()),
+            other => Some(other.to_string()),
+        }
     }
 
     fn opt_string(&self, key: &str) -> Result<Option<String>> {
@@ -362,8 +385,8 @@ mod tests {
     fn cluster_license(body: &[u8]) -> Result<ClusterLicense> {
         super::cluster_license(&json(body)?)
     }
-    fn ingest_errors(body: &[u8]) -> Result<Vec<(usize, String)>> {
-        super::ingest_errors(&json(body)?)
+    fn ingest_errors(body: &[u8]) -> Result<Vec<IngestError>> {
+        super::ingest_error_entries(&json(body)?)
     }
 
     #[test]
@@ -488,10 +511,21 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_usage_status_is_refused_by_name() {
-        let error = cluster_license(br#"{"usageOfDduUnits":{"usageStatus":"SOMETHING_NEW"}}"#).unwrap_err();
-        assert_eq!(error.path, "usageOfDduUnits.usageStatus");
-        assert!(error.message.contains("SOMETHING_NEW"));
+    fn a_usage_status_the_docs_do_not_list_is_passed_through() {
+        let license = cluster_license(br#"{"usageOfDduUnits":{"usageStatus":"SOMETHING_NEW"}}"#).unwrap();
+        assert_eq!(license.ddu_units.unwrap().usage_status.as_deref(), Some("SOMETHING_NEW"));
+    }
+
+    #[test]
+    fn a_last_booking_date_in_any_format_is_kept_as_read() {
+        let body = br#"{"data":[
+            {"startTime":"2026-03-24T00:00:00.000Z","endTime":"2026-03-25T00:00:00.000Z","value":1,"currencyCode":"USD","lastBookingDate":"25.03.2026 06:00"},
+            {"startTime":"2026-03-25T00:00:00Z","endTime":"2026-03-26T00:00:00Z","value":1,"currencyCode":"USD","lastBookingDate":1774512000000},
+            {"startTime":"2026-03-26T00:00:00Z","endTime":"2026-03-27T00:00:00Z","value":1,"currencyCode":"USD","lastBookingDate":null}]}"#;
+        let costs = cost_list(body, "USD").unwrap();
+        assert_eq!(costs[0].last_booking_date.as_deref(), Some("25.03.2026 06:00"));
+        assert_eq!(costs[1].last_booking_date.as_deref(), Some("1774512000000"));
+        assert_eq!(costs[2].last_booking_date, None);
     }
 
     #[test]
@@ -510,10 +544,13 @@ mod tests {
     }
 
     #[test]
-    fn ingest_partial_success_lists_indexes() {
+    fn ingest_partial_success_lists_indexes_ids_and_messages_each_optional() {
         let errors =
             ingest_errors(br#"{"errors":[{"index":3,"id":"x","source":"y","message":"Invalid event"}]}"#).unwrap();
-        assert_eq!(errors, vec![(3, "Invalid event".to_owned())]);
+        assert_eq!(errors, vec![IngestError { index: Some(3), id: Some("x".into()), message: "Invalid event".into() }]);
+        let unnamed = ingest_errors(br#"{"errors":[{"message":"too big"},{}]}"#).unwrap();
+        assert_eq!(unnamed[0], IngestError { index: None, id: None, message: "too big".into() });
+        assert_eq!(unnamed[1].message, "");
         assert!(ingest_errors(br#"{"errors":[{"index":-1}]}"#).is_err());
     }
 }

@@ -1,14 +1,15 @@
 //! OAuth 2.0 client-credentials tokens from the Dynatrace SSO, refreshed before they expire.
 
-use crate::http::{self, Client, Request, Response};
-use crate::model::{ExportError, OAuthClient};
-use crate::parse;
+use crate::http::{self, Client, Exchange, Prepared, Request};
+use crate::model::{AuthenticationFailure, ExportError, OAuthClient};
+use crate::{parse, untrusted};
 
 pub const ACCOUNT_SCOPE: &str = "account-uac-read";
 pub const INGEST_SCOPE: &str = "storage:events:write";
 /// Client-credentials tokens last 300 s; assumed when the SSO does not say.
 const DEFAULT_LIFETIME_MS: u64 = 300_000;
-/// Refresh this long before expiry (at most a tenth of the lifetime, for short-lived tokens).
+/// Refresh this long before expiry (at most a quarter of the lifetime, for short-lived tokens),
+/// so that a token is not used in the seconds a slow answer may take.
 const REFRESH_MARGIN_MS: u64 = 30_000;
 
 /// A token for one client and scope, fetched when first needed and again before it expires.
@@ -24,18 +25,20 @@ impl TokenSource {
         TokenSource { client, secret, scope, current: None }
     }
 
-    /// `Bearer <token>`, fetching a new token if there is none or it is about to expire.
-    pub fn authorization(&mut self, http: &mut Client) -> Result<String, ExportError> {
+    /// `Bearer <token>`, fetching a new token if there is none or it is about to expire, and
+    /// whether it was fetched just now.
+    pub fn authorization(&mut self, http: &mut Client) -> Result<(String, bool), ExportError> {
         let now = http.now_millis();
         if let Some((token, refresh_at)) = &self.current
             && now < *refresh_at
         {
-            return Ok(format!("Bearer {token}"));
+            return Ok((format!("Bearer {token}"), false));
         }
         let (token, lifetime_ms) = fetch_token(http, &self.client, &self.secret, self.scope)?;
-        let margin = REFRESH_MARGIN_MS.min(lifetime_ms / 10);
+        let margin = REFRESH_MARGIN_MS.min(lifetime_ms / 4);
+        // Counted from before the request: the SSO's clock started when it answered.
         self.current = Some((token.clone(), now + lifetime_ms.saturating_sub(margin)));
-        Ok(format!("Bearer {token}"))
+        Ok((format!("Bearer {token}"), true))
     }
 
     /// Forgets the token (after a 401), so that the next call fetches a new one.
@@ -43,23 +46,25 @@ impl TokenSource {
         self.current = None;
     }
 
-    /// Sends the request built by `build` with a current token; on a 401, once more with a new
-    /// one. A 2xx body is read with `parse`, as [`Client::send_parsed`] does.
+    /// Sends the request built by `build`, every attempt with a token valid for it (see
+    /// [`Client::exchange`]: a 401 gets a fresh token at once, within the retry budget). A 2xx
+    /// body is read with `parse`, as [`Client::send_parsed`] does.
     pub fn send<T>(
         &mut self,
         http: &mut Client,
         build: impl Fn(String) -> Request,
-        parse: impl Fn(&[u8]) -> Option<T> + Copy,
-    ) -> Result<(Request, Response, Option<T>), ExportError> {
-        let request = build(self.authorization(http)?);
-        let (response, parsed) = http.send_parsed(&request, parse).map_err(ExportError::Request)?;
-        if response.status != 401 {
-            return Ok((request, response, parsed));
-        }
-        self.invalidate();
-        let request = build(self.authorization(http)?);
-        let (response, parsed) = http.send_parsed(&request, parse).map_err(ExportError::Request)?;
-        Ok((request, response, parsed))
+        parse: impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<Exchange<T>, ExportError> {
+        http.exchange(
+            |http, attempt| {
+                if attempt.after_unauthorized {
+                    self.invalidate();
+                }
+                let (authorization, fresh) = self.authorization(http)?;
+                Ok(Prepared { request: build(authorization), fresh_token: Some(fresh) })
+            },
+            parse,
+        )
     }
 }
 
@@ -88,13 +93,13 @@ fn fetch_token(
     );
     let response = http.send(&request).map_err(ExportError::Request)?;
     if response.status != 200 {
-        return Err(ExportError::Authentication(format!(
-            "the SSO ({}) refused client {} for scope {scope} with HTTP {}: {}",
-            client.token_url,
-            client.client_id,
-            response.status,
-            parse::error_message(&response.body)
-        )));
+        let oauth_error = parse::json(&response.body).ok().and_then(|body| parse::oauth_error(&body));
+        return Err(ExportError::Authentication(AuthenticationFailure {
+            request: format!("{} (client {}, scope {scope})", request.describe(), client.client_id),
+            status: response.status,
+            oauth_error: oauth_error.map(|code| untrusted::excerpt(&code, &[client_secret])),
+            message: untrusted::excerpt(&parse::error_message(&response.body), &[client_secret]),
+        }));
     }
     let grant = parse::json(&response.body)
         .and_then(|body| parse::token_grant(&body))

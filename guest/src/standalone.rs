@@ -56,7 +56,6 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
             uuid,
             api_url: value("api-url").unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
             subscription: value("subscription"),
-            emit_subscription_status: true,
             read_at: read_at.clone(),
             target: target.clone(),
             retry: RetryPolicy::default(),
@@ -66,7 +65,17 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
             // Without a state, alerts fire again on every run: the host keeps one.
             budget_alerting: BudgetAlerting::default(),
         };
-        let outcome = job::export_account(&plan, transport, config).map_err(|e| e.to_string());
+        let mut outcome = job::export_account(&plan, transport, config).map_err(|e| e.to_string());
+        // One account: its subscription's status and alerts are its own to send.
+        if let Ok(report) = &mut outcome
+            && let Some(outlook) = report.subscription_outlook.take()
+        {
+            let events: Vec<String> =
+                std::iter::once(outlook.status_event).chain(outlook.alerts.iter().map(|a| a.event.clone())).collect();
+            let sent = job::send_events(&target, plan.retry, &events, transport, config);
+            report.alerts = outlook.alerts.into_iter().map(|alert| alert.message).collect();
+            report.absorb(sent);
+        }
         results.push((format!("account {}", plan.name), outcome));
     }
     if let Some(url) = value("cluster-url") {

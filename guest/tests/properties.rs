@@ -57,7 +57,7 @@ fn read_with_every_reader(json: &serde_json::Value) {
     let _ = parse::cluster_license(json);
     let _ = parse::environment_cost_page(json);
     let _ = parse::account_forecast(json);
-    let _ = parse::ingest_errors(json);
+    let _ = parse::ingest_error_entries(json);
     let _ = parse::token_grant(json);
 }
 

@@ -58,6 +58,7 @@ pub fn default_retry() -> RetryPolicy {
         max_delay_ms: defaults.max_delay_ms,
         multiplier: defaults.multiplier,
         max_elapsed_ms: defaults.max_elapsed_ms,
+        attempt_timeout_ms: defaults.attempt_timeout_ms,
     }
 }
 
@@ -152,6 +153,7 @@ struct RawRetry {
     max_delay_ms: Option<u32>,
     multiplier: Option<f64>,
     max_elapsed_seconds: Option<u32>,
+    attempt_timeout_seconds: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -399,7 +401,13 @@ impl Validator<'_> {
             max_delay_ms: raw.max_delay_ms.unwrap_or(defaults.max_delay_ms),
             multiplier: raw.multiplier.unwrap_or(defaults.multiplier),
             max_elapsed_ms: raw.max_elapsed_seconds.map_or(defaults.max_elapsed_ms, |s| s.saturating_mul(1000)),
+            attempt_timeout_ms: raw
+                .attempt_timeout_seconds
+                .map_or(defaults.attempt_timeout_ms, |s| s.saturating_mul(1000)),
         };
+        if !(1_000..=3_600_000).contains(&retry.attempt_timeout_ms) {
+            return Err(self.error("retry.attempt-timeout-seconds", "must be between 1 and 3600"));
+        }
         if !(1..=600_000).contains(&retry.initial_delay_ms) {
             return Err(self
                 .error("retry.initial-delay-ms", format!("{} is out of range (1 to 600000)", retry.initial_delay_ms)));

@@ -8,3 +8,4 @@ pub mod run;
 pub mod runtime;
 pub mod secret;
 pub mod state;
+pub mod status;

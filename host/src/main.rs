@@ -200,20 +200,26 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 config.clusters.len()
             );
             match &config.target.auth {
-                TargetAuth::ApiToken(token) => println!(
-                    "target {} (API token {}, path /api/v2/bizevents/ingest)",
-                    config.target.url,
-                    token.identifier()
-                ),
-                TargetAuth::OAuth { client_id, .. } => println!(
-                    "target {} (OAuth client {client_id}, path /platform/classic/environment-api/v2/bizevents/ingest)",
-                    config.target.url
-                ),
+                TargetAuth::ApiToken(token) => {
+                    println!("target {} (API token {})", config.target.url, token.identifier())
+                }
+                TargetAuth::OAuth { client_id, .. } => {
+                    println!("target {} (OAuth client {client_id})", config.target.url)
+                }
             }
             let options = RunOptions { dry_run: true, summary_event: false };
             let run = run::export_all(&config, start_runtime().await?, options).await?;
             for outcome in &run.outcomes {
                 match &outcome.result {
+                    Ok(report) if outcome.kind == run::JobKind::Status => {
+                        println!(
+                            "ok     subscription status: a run would send {} status and alert events",
+                            report.events.len()
+                        );
+                        for note in &report.notes {
+                            println!("       {note}");
+                        }
+                    }
                     Ok(report) => {
                         let subscription = report
                             .subscription_uuid

@@ -7,17 +7,20 @@ use tokio::sync::Semaphore;
 
 use crate::config::{AccountConfig, ClusterConfig, Config, Origin, TargetAuth as ConfigTargetAuth};
 use crate::runtime::{
-    AccountPlan, AccountState, ClusterPlan, ExportError, IngestTarget, OauthClient, Report, RunFigures, Runtime,
-    Sandbox, TargetAuth,
+    AccountPlan, AccountState, ClusterPlan, ExportError, FailureKind, IngestTarget, OauthClient, Report, RunFigures,
+    Runtime, Sandbox, TargetAuth,
 };
 use crate::secret::Secret;
 use crate::state::{StateError, StateFile};
+use crate::status;
 
 /// What a job exported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobKind {
     Account,
     Cluster,
+    /// The subscriptions' status events and budget alerts, one sender per subscription.
+    Status,
     /// The run's `dtcost.run.summary` event.
     Summary,
 }
@@ -81,11 +84,8 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
     let mut tasks = tokio::task::JoinSet::new();
     let target = ingest_target(config, options);
     for (index, account) in config.accounts.iter().enumerate() {
-        // DPS for Hybrid: when several accounts name one subscription, the first emits its status.
-        let emit_status = account.subscription.is_none()
-            || !config.accounts[..index].iter().any(|a| a.subscription == account.subscription);
         let previous = state.as_ref().and_then(|s| lock(s).account(&account.uuid).cloned());
-        let plan = account_plan(config, account, &target, emit_status, &read_at, previous);
+        let plan = account_plan(config, account, &target, &read_at, previous);
         let sandbox = account_sandbox(config, account);
         let (runtime, permits, subject) = (runtime.clone(), permits.clone(), format!("account {}", account.name));
         let kind = JobKind::Account;
@@ -143,6 +143,11 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
     progress.finish();
     outcomes.sort_by_key(|(index, _)| *index);
     let mut outcomes: Vec<JobOutcome> = outcomes.into_iter().map(|(_, outcome)| outcome).collect();
+    let accounts = outcomes.iter().filter(|o| o.kind == JobKind::Account);
+    let chosen = status::choose(accounts.filter_map(|o| o.result.as_ref().ok().map(|r| (o.subject.as_str(), r))));
+    if !chosen.is_empty() {
+        outcomes.push(send_statuses(config, &runtime, &target, chosen, state.as_deref()).await);
+    }
     let figures = figures(&outcomes, started.elapsed(), options.dry_run);
     if options.summary_event {
         outcomes.push(send_summary(config, &runtime, &target, &figures, &read_at).await);
@@ -181,6 +186,7 @@ fn figures(outcomes: &[JobOutcome], duration: std::time::Duration, dry_run: bool
             JobKind::Account => figures.accounts_failed += 1,
             JobKind::Cluster if ok => figures.clusters_ok += 1,
             JobKind::Cluster => figures.clusters_failed += 1,
+            JobKind::Status => {}
             JobKind::Summary => continue,
         }
         let Ok(report) = &outcome.result else { continue };
@@ -202,8 +208,76 @@ fn figures(outcomes: &[JobOutcome], duration: std::time::Duration, dry_run: bool
             newest = Some((instant, day));
         }
     }
-    figures.newest_cost_day = newest.map(|(_, day)| day.to_owned());
+    // Normalised: the API writes days with or without milliseconds.
+    figures.newest_cost_day = newest.map(|(instant, _)| dtcost_guest::time::format_rfc3339(instant));
     figures
+}
+
+/// Sends each chosen subscription's status event and the budget alerts that have not fired in
+/// its period, in a sandbox that reaches only the target, and remembers the alerts accepted.
+async fn send_statuses(
+    config: &Config,
+    runtime: &Runtime,
+    target: &IngestTarget,
+    chosen: Vec<status::Chosen>,
+    state: Option<&Mutex<StateFile>>,
+) -> JobOutcome {
+    let mut events = Vec::new();
+    let mut alerts = Vec::new();
+    let mut notes = Vec::new();
+    for subscription in &chosen {
+        notes.push(subscription.note());
+        events.push(subscription.outlook.status_event.clone());
+        let fired: Vec<String> = state
+            .map(|s| {
+                lock(s).fired(&subscription.outlook.subscription_uuid, &subscription.outlook.period_start).to_vec()
+            })
+            .unwrap_or_default();
+        for alert in subscription.outlook.alerts.iter().filter(|alert| !fired.contains(&alert.key)) {
+            events.push(alert.event.clone());
+            alerts.push((subscription, alert));
+        }
+    }
+    let sandbox = target_sandbox(config);
+    let mut outcome = JobOutcome {
+        subject: "subscription status".into(),
+        kind: JobKind::Status,
+        result: runtime.send_events(target.clone(), config.retry, events, sandbox).await.map_err(|e| e.to_string()),
+        state_error: None,
+    };
+    if let Ok(report) = &mut outcome.result {
+        report.notes.splice(0..0, notes);
+        report.alerts = alerts.iter().map(|(_, alert)| alert.message.clone()).collect();
+        // Refused events are named; a failed request leaves every event of it unconfirmed.
+        let confirmed = |event: &str| {
+            report.failures.is_empty() && !report.rejected.iter().any(|r| event.contains(r.event_id.as_str()))
+        };
+        if let (Some(state), false) = (state, target.dry_run) {
+            for subscription in &chosen {
+                let accepted: Vec<String> = alerts
+                    .iter()
+                    .filter(|(of, alert)| std::ptr::eq(*of, subscription) && confirmed(&alert.event))
+                    .map(|(_, alert)| alert.key.clone())
+                    .collect();
+                if accepted.is_empty() {
+                    continue;
+                }
+                let outlook = &subscription.outlook;
+                if let Err(error) =
+                    lock(state).record_fired(&outlook.subscription_uuid, &outlook.period_start, accepted)
+                {
+                    outcome.state_error = Some(error.to_string());
+                }
+            }
+        }
+    }
+    outcome
+}
+
+/// The sandbox of a job that only ingests: the target's origins and secret.
+fn target_sandbox(config: &Config) -> Sandbox {
+    let (allowed, secrets) = target_access(config);
+    Sandbox { allowed, config: secrets, memory_bytes: config.limits.memory_bytes, timeout: config.limits.timeout }
 }
 
 /// Builds the `dtcost.run.summary` event and sends it in a sandbox that reaches only the target.
@@ -223,9 +297,7 @@ async fn send_summary(
         }
         Err(error) => return outcome(Err(error.to_string())),
     };
-    let (allowed, secrets) = target_access(config);
-    let sandbox =
-        Sandbox { allowed, config: secrets, memory_bytes: config.limits.memory_bytes, timeout: config.limits.timeout };
+    let sandbox = target_sandbox(config);
     outcome(runtime.send_events(target.clone(), config.retry, vec![event], sandbox).await.map_err(|e| e.to_string()))
 }
 
@@ -290,7 +362,7 @@ fn flatten(result: Result<Result<Report, ExportError>, crate::runtime::RuntimeEr
 
 pub fn describe_export_error(error: &ExportError) -> String {
     let message = describe(error);
-    match hint(error, &message) {
+    match hint(error) {
         Some(hint) => format!("{message}\n       hint: {hint}"),
         None => message,
     }
@@ -299,7 +371,9 @@ pub fn describe_export_error(error: &ExportError) -> String {
 fn describe(error: &ExportError) -> String {
     match error {
         ExportError::MissingConfig(message) => format!("configuration: {message}"),
-        ExportError::Authentication(message) => format!("authentication failed: {message}"),
+        ExportError::Authentication(failure) => {
+            format!("authentication failed: {} answered HTTP {}: {}", failure.request, failure.status, failure.message)
+        }
         ExportError::NoSubscription(message) => message.clone(),
         ExportError::Request(failure) => match failure.status {
             Some(status) => format!("{} answered HTTP {status}: {}", failure.request, failure.message),
@@ -309,38 +383,49 @@ fn describe(error: &ExportError) -> String {
     }
 }
 
-/// What the user can do about an error, when the error says enough to tell.
-fn hint(error: &ExportError, message: &str) -> Option<&'static str> {
-    let text = message.to_lowercase();
-    if text.contains("invalid client credentials") || text.contains("invalid_client") {
-        return Some("check the client-id and the secret that client-secret-env or client-secret-file names");
-    }
-    if text.contains("missing following scopes") || text.contains("missing scope") {
-        return Some(
-            "give the OAuth client the scope named above (account-uac-read for accounts, storage:events:write \
-             for an OAuth target): Account Management > Identity & access management > OAuth clients",
-        );
-    }
-    if text.contains("html page") {
-        return Some(
-            "token-url must be the SSO token endpoint (https://sso.dynatrace.com/sso/oauth2/token), not an environment URL",
-        );
-    }
-    if text.contains("invalid resource") {
-        return Some("the account uuid is not the account this OAuth client belongs to: check accounts[].uuid");
-    }
+/// What the user can do about an error. It follows the kind of the failure (the OAuth error
+/// code, the request's failure kind and which API it was), never the wording of a message.
+fn hint(error: &ExportError) -> Option<&'static str> {
     match error {
-        ExportError::Request(failure) if failure.status == Some(401) && failure.request.contains("/sub/") => Some(
-            "the account API refused the token: check that accounts[].uuid is the account the OAuth client belongs to",
-        ),
-        ExportError::Request(failure) if failure.status == Some(401) && failure.request.contains("/clusterLicense") => {
-            Some(
-                "the cluster refused its token: use a cluster API token (Cluster Management Console > Settings > API tokens) with ServiceProviderAPI",
-            )
-        }
-        ExportError::Request(failure) if failure.message.contains("refused the request") => {
-            Some("the component asked for a host the configuration does not name; check the URLs in the config")
-        }
+        ExportError::Authentication(failure) => match failure.oauth_error.as_deref() {
+            Some("invalid_client" | "unauthorized_client") => {
+                Some("check the client-id and the secret that client-secret-env or client-secret-file names")
+            }
+            Some("invalid_request" | "invalid_scope") => Some(
+                "give the OAuth client the scope the SSO names (account-uac-read for accounts, storage:events:write \
+                 for an OAuth target: Account Management > Identity & access management > OAuth clients), and check \
+                 that accounts[].uuid is the account the client belongs to",
+            ),
+            Some(_) => None,
+            None => Some(
+                "token-url must be the SSO token endpoint (https://sso.dynatrace.com/sso/oauth2/token): \
+                 what answered is not an OAuth server",
+            ),
+        },
+        ExportError::Request(failure) => match failure.kind {
+            FailureKind::Unauthorized if failure.request.contains("/sub/") => Some(
+                "the account API refused freshly issued tokens: check that accounts[].uuid is the account the OAuth \
+                 client belongs to",
+            ),
+            FailureKind::Unauthorized if failure.request.contains("/clusterLicense") => Some(
+                "the cluster refused its token: use a cluster API token (Cluster Management Console > Settings > API \
+                 tokens) with ServiceProviderAPI",
+            ),
+            FailureKind::Unauthorized => Some("the API refused the token: check the token or client it was given"),
+            FailureKind::TokenExpired => Some(
+                "a token expired while the request was being retried and the retry budget left no time for a new \
+                 one: raise retry.max-elapsed-seconds, or check the machine's clock",
+            ),
+            FailureKind::Denied => {
+                Some("the component asked for a host the configuration does not name; check the URLs in the config")
+            }
+            FailureKind::Tls => Some("the server's TLS certificate is not trusted: check the URL (and any proxy)"),
+            FailureKind::Dns => Some("the host name does not resolve: check the URL"),
+            FailureKind::Throttled => {
+                Some("the API kept answering 429 (throttled): lower concurrency or raise retry.max-elapsed-seconds")
+            }
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -366,7 +451,6 @@ fn account_plan(
     config: &Config,
     account: &AccountConfig,
     target: &IngestTarget,
-    emit_status: bool,
     read_at: &str,
     previous: Option<AccountState>,
 ) -> AccountPlan {
@@ -380,7 +464,6 @@ fn account_plan(
         },
         api_url: config.api_url.clone(),
         subscription: account.subscription.clone(),
-        emit_subscription_status: emit_status,
         read_at: read_at.to_owned(),
         target: target.clone(),
         retry: config.retry,
@@ -537,7 +620,8 @@ pub fn summary(run: &RunOutcome) -> String {
         f.budget_alerts,
         f.duration_ms as f64 / 1000.0
     ));
-    let exports: Vec<&JobOutcome> = run.outcomes.iter().filter(|o| o.kind != JobKind::Summary).collect();
+    let exports: Vec<&JobOutcome> =
+        run.outcomes.iter().filter(|o| matches!(o.kind, JobKind::Account | JobKind::Cluster)).collect();
     let failed = exports.iter().filter(|o| !o.succeeded()).count();
     out.push_str(&format!("{} of {} exports succeeded\n", exports.len() - failed, exports.len()));
     out

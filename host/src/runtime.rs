@@ -23,8 +23,9 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::dtcost::exporter::job::{
-    AccountPlan, AccountState, BudgetAlerting, ClusterPlan, DeliveryState, EnvironmentCostPlan, ExportError,
-    IngestTarget, OauthClient, Report, RetryPolicy, TargetAuth,
+    AccountPlan, AccountState, AlertState, AuthenticationFailure, BudgetAlerting, ClusterPlan, DeliveryState,
+    EnvironmentCostPlan, ExportError, FailureKind, IngestTarget, OauthClient, Report, RetryPolicy, SubscriptionOutlook,
+    TargetAuth,
 };
 pub use exports::dtcost::exporter::types::{CostRecord, EventContext, InvalidRecord, RunFigures};
 

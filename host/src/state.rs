@@ -1,5 +1,5 @@
 //! The state file: what earlier runs delivered, per account, so that a run sends only new or
-//! changed cost days. Written atomically (a temporary file renamed over the old one) after each
+//! changed cost days, and which budget alerts fired, per subscription. Written atomically (a temporary file renamed over the old one) after each
 //! account's events were acknowledged by the ingest API.
 
 use std::collections::BTreeMap;
@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 // What an account's runs left for the next one: the WIT `account-state`, stored as is.
-use crate::runtime::{AccountState, DeliveryState};
+use crate::runtime::{AccountState, AlertState, DeliveryState};
 
-/// Version 2 keeps an `account-state` per account; version 1 kept the cost's `delivery-state`
-/// alone, and is read as such.
-const VERSION: u32 = 2;
+/// Version 3 keeps an `account-state` per account and the alerts fired per subscription (alerts
+/// are the subscription's, whichever account sent them). Version 2 kept the alerts in the account
+/// that sent them, and version 1 the cost's `delivery-state` alone; both are read.
+const VERSION: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -29,6 +30,22 @@ struct StateFileContent {
     version: u32,
     /// By account UUID.
     accounts: BTreeMap<String, AccountState>,
+    /// Budget alerts fired, by subscription UUID.
+    #[serde(default)]
+    subscriptions: BTreeMap<String, AlertState>,
+}
+
+/// Version 2's accounts, each with the alerts it sent.
+#[derive(Debug, Deserialize)]
+struct StateFileContentV2 {
+    accounts: BTreeMap<String, AccountStateV2>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AccountStateV2 {
+    cost: Option<DeliveryState>,
+    environment_cost: Option<DeliveryState>,
+    alerts: Option<AlertState>,
 }
 
 /// Version 1's accounts (its `version` is read on its own, first).
@@ -67,11 +84,21 @@ impl StateFile {
                         let accounts = old
                             .accounts
                             .into_iter()
-                            .map(|(uuid, cost)| {
-                                (uuid, AccountState { cost: Some(cost), environment_cost: None, alerts: None })
-                            })
+                            .map(|(uuid, cost)| (uuid, AccountState { cost: Some(cost), environment_cost: None }))
                             .collect();
-                        StateFileContent { version: VERSION, accounts }
+                        StateFileContent { version: VERSION, accounts, subscriptions: BTreeMap::new() }
+                    }
+                    2 => {
+                        let old: StateFileContentV2 = serde_json::from_slice(&bytes).map_err(damaged)?;
+                        let mut content = StateFileContent { version: VERSION, ..Default::default() };
+                        for (uuid, account) in old.accounts {
+                            if let Some(alerts) = account.alerts {
+                                content.subscriptions.insert(alerts.subscription_uuid.clone(), alerts);
+                            }
+                            let state = AccountState { cost: account.cost, environment_cost: account.environment_cost };
+                            content.accounts.insert(uuid, state);
+                        }
+                        content
                     }
                     VERSION => serde_json::from_slice(&bytes).map_err(damaged)?,
                     other => {
@@ -103,6 +130,35 @@ impl StateFile {
         self.save()
     }
 
+    /// The budget alerts (`used:90`, …) already fired for a subscription in the period starting
+    /// at `period_start`; another period starts afresh.
+    pub fn fired(&self, subscription_uuid: &str, period_start: &str) -> &[String] {
+        match self.content.subscriptions.get(subscription_uuid) {
+            Some(state) if state.period_start == period_start => &state.fired,
+            _ => &[],
+        }
+    }
+
+    /// Adds alerts the ingest API accepted to what fired in the subscription's period, and writes the file.
+    pub fn record_fired(
+        &mut self,
+        subscription_uuid: &str,
+        period_start: &str,
+        accepted: impl IntoIterator<Item = String>,
+    ) -> Result<(), StateError> {
+        let mut fired = self.fired(subscription_uuid, period_start).to_vec();
+        fired.extend(accepted);
+        fired.sort_unstable();
+        fired.dedup();
+        let state = AlertState {
+            subscription_uuid: subscription_uuid.to_owned(),
+            period_start: period_start.to_owned(),
+            fired,
+        };
+        self.content.subscriptions.insert(subscription_uuid.to_owned(), state);
+        self.save()
+    }
+
     fn save(&self) -> Result<(), StateError> {
         let write_error = |source| StateError::Write { path: self.path.clone(), source };
         let json = serde_json::to_vec_pretty(&self.content).map_err(|e| write_error(std::io::Error::other(e)))?;
@@ -125,7 +181,7 @@ mod tests {
         let mut state = StateFile::load(&path).unwrap();
         assert!(state.account("a").is_none());
         let cost = DeliveryState { subscription_uuid: "s".into(), frozen_before: None, sent: vec!["id".into()] };
-        let entry = AccountState { cost: Some(cost), environment_cost: None, alerts: None };
+        let entry = AccountState { cost: Some(cost), environment_cost: None };
         state.update("a", entry.clone()).unwrap();
         assert_eq!(StateFile::load(&path).unwrap().account("a"), Some(&entry));
         assert!(!path.with_extension("json.tmp").exists());
@@ -143,7 +199,29 @@ mod tests {
         let state = StateFile::load(&path).unwrap();
         let account = state.account("a").unwrap();
         assert_eq!(account.cost.as_ref().map(|c| c.sent.clone()), Some(vec!["id".to_owned()]));
-        assert!(account.environment_cost.is_none() && account.alerts.is_none());
+        assert!(account.environment_cost.is_none());
+    }
+
+    #[test]
+    fn a_version_2_file_moves_each_account_s_alerts_to_its_subscription() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(
+            &path,
+            r#"{"version":2,"accounts":{"a":{"cost":{"subscription_uuid":"s","frozen_before":null,"sent":["id"]},
+                "environment_cost":null,
+                "alerts":{"subscription_uuid":"s","period_start":"2026-01-01","fired":["used:75"]}}}}"#,
+        )
+        .unwrap();
+        let mut state = StateFile::load(&path).unwrap();
+        assert_eq!(state.account("a").unwrap().cost.as_ref().unwrap().sent, ["id"]);
+        assert_eq!(state.fired("s", "2026-01-01"), ["used:75"]);
+        assert!(state.fired("s", "2027-01-01").is_empty(), "another period starts afresh");
+        state.record_fired("s", "2026-01-01", ["used:90".to_owned()]).unwrap();
+        let reloaded = StateFile::load(&path).unwrap();
+        assert_eq!(reloaded.fired("s", "2026-01-01"), ["used:75", "used:90"]);
+        let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(written["version"], 3);
     }
 
     #[test]

@@ -63,8 +63,12 @@ pub enum Fault {
     Drop,
     /// The answer comes after this delay.
     Slow(std::time::Duration),
-    /// A 200 whose JSON body is cut short.
+    /// A 200 whose body stops halfway: its Content-Length announces the whole body and the
+    /// connection closes after half of it (a transport failure, worth another try).
     Truncated,
+    /// A complete 200 (Content-Length matching) whose body is not JSON: the first half of the
+    /// real body. Trying again brings the same bytes; a client must not retry it for minutes.
+    NotJson,
     /// Ingest: the request's first event is refused (400 partial success), the others stored.
     RefuseFirstEvent,
     /// Like [`Fault::RefuseFirstEvent`], but the error entry has no `index` (it is optional in
@@ -344,8 +348,18 @@ async fn faulty(shared: &Shared, service: Service, fault: Fault, request: Reques
             let (mut parts, body) = response.into_parts();
             let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
             let cut = bytes.slice(..bytes.len() / 2);
+            parts.headers.insert(header::CONTENT_LENGTH, bytes.len().into());
+            // Half the body, then an error: hyper closes the connection short of the length.
+            let chunks: Vec<Result<Bytes, std::io::Error>> =
+                vec![Ok(cut), Err(std::io::Error::other("injected truncation"))];
+            Response::from_parts(parts, axum::body::Body::from_stream(futures_util::stream::iter(chunks)))
+        }
+        Fault::NotJson => {
+            let response = next.run(request).await;
+            let (mut parts, body) = response.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
             parts.headers.remove(header::CONTENT_LENGTH);
-            Response::from_parts(parts, axum::body::Body::from(cut))
+            Response::from_parts(parts, axum::body::Body::from(bytes.slice(..bytes.len() / 2)))
         }
         Fault::RefuseFirstEvent => {
             shared.recorded().refusals.push_back(true);
