@@ -214,8 +214,8 @@ pub fn budget_alerts(
             raise("used", threshold, if threshold >= 100.0 { "SEVERE" } else { "WARN" }, message);
         }
     }
-    if let Some(forecast) = outlook.forecast.as_ref().filter(|_| alerting.forecast_exceeds_budget && budget > 0.0)
-        && forecast.projected > budget
+    if let Some(forecast) = outlook.forecast.as_ref().filter(|_| alerting.forecast_exceeds_budget)
+        && forecast_alert_fires(forecast, budget)
     {
         let runs_out = forecast
             .budget_exhausted_day
@@ -231,6 +231,11 @@ pub fn budget_alerts(
         raise("forecast", 100.0, "WARN", message);
     }
     Ok(alerts)
+}
+
+/// The `forecast` alert's rule: the projection exceeds a budget (`budget > 0`).
+pub fn forecast_alert_fires(forecast: &Forecast, budget: f64) -> bool {
+    budget > 0.0 && forecast.projected > budget
 }
 
 #[derive(Serialize)]
