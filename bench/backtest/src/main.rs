@@ -59,10 +59,16 @@ fn main() {
         dtcost_guest::forecast::MODEL,
         started.elapsed().as_secs_f64()
     );
+    let trendless_outside = rows
+        .iter()
+        .filter(|row| SHAPES[row.shape].1 == Group::Trendless && !(0.5..=2.0).contains(&row.scores[0].ratio))
+        .count();
+    println!("dtcost's projections outside 0.5x-2x the truth on trendless shapes: {trendless_outside}.\n");
     overall_table(&rows);
     group_tables(&rows);
     shape_table(&rows);
     horizon_table(&rows);
+    shape_horizon_table(&rows);
 }
 
 fn scores_of<'a>(rows: impl Iterator<Item = &'a Row>, method: usize) -> Vec<Scored> {
@@ -171,6 +177,24 @@ fn horizon_table(rows: &[Row]) {
             figure(of_group(Group::Trended).coverage),
             figure(s.median_width)
         );
+    }
+    println!();
+}
+
+fn shape_horizon_table(rows: &[Row]) {
+    println!("### dtcost's model by shape and forecast day: p90 error / bias / band coverage\n");
+    let days: Vec<String> = AS_OF.iter().map(|known| format!("day {known}")).collect();
+    println!("| shape | {} |", days.join(" | "));
+    println!("|---|{}", "---|".repeat(AS_OF.len()));
+    for (shape, (name, _)) in SHAPES.iter().enumerate() {
+        let cells: Vec<String> = AS_OF
+            .iter()
+            .map(|&known| {
+                let s = Summary::of(&scores_of(rows.iter().filter(|row| row.shape == shape && row.known == known), 0));
+                format!("{:.1} / {:+.1} / {}", s.p90_error, s.bias, figure(s.coverage))
+            })
+            .collect();
+        println!("| {name} | {} |", cells.join(" | "));
     }
     println!();
 }
