@@ -27,7 +27,7 @@
 //!    consecutive days with data (insensitive to steps and trends), and `σ_c` the same root-mean-
 //!    square with each difference clipped to ±3·√2·σ. The residuals of `d` from the line through the
 //!    (median day, median value) of its first and last thirds, clipped to ±3σ, are split at every
-//!    `k` leaving at least 5 days on each side; `z_k` = (mean after − mean before) /
+//!    `k` leaving at least 7 days on each side; `z_k` = (mean after − mean before) /
 //!    (σ_c·√(1/k_before + 1/k_after)). When the largest `|z_k|` exceeds 4 (about a 1 % family-wise
 //!    level over a year of candidate days), the days before `k` are dropped and the search is
 //!    repeated on the rest. The days left are the regime, `m` of them, spanning `H` calendar days,
@@ -39,12 +39,14 @@
 //!    single-day spike moves the level by at most 5·σ₀ / m, while a skewed but regular noise keeps
 //!    its mean) give the line `a + b·t`, its residual deviation `s` (clipped residuals) over `m − p`
 //!    degrees of freedom (`p` = 2, plus 6 with a weekday profile) and `se_b = s / √Σ(t − t̄)²`.
-//!    - *Trend test*: the trend is kept when `|b| > c = t_{0.975, m−p} · se_b` (Student's t), and
-//!      then carried shrunk, `b_c = b·(1 − (c/b)²)`, through the line's value at `t̄` (a trend
-//!      barely past the test is carried barely at all). Otherwise `b_c = 0` and the same rounds fit
-//!      a level alone (`s` over `m − p + 1`, `se_b` from it).
 //!    - *Weight of the trend*: `w = 1 / (1 + exp((ln m − (b/se_b)²) / 2))`, the BIC posterior
 //!      weight of the model with trend against the flat one.
+//!    - *Trend test*: the trend is kept when `|b| > c = t_{0.99, m−p} · se_b` (Student's t, 2 %
+//!      two-sided: a trend is carried for months, so it must be clear), and then carried shrunk,
+//!      `b_c = b·(1 − (c/b)²)`, through the line's value at `t̄` (a trend barely past the test is
+//!      carried barely at all). Otherwise `b_c = 0`: the same rounds fit a level alone (`s` over
+//!      `m − p + 1`, `se_b` from it) at `t̄`, and the level carried from `T` is that level moved by
+//!      `w·b·(0 − t̄)`, its average over the two models (no slope is carried).
 //!    - *Drift*: `q`, the variance per day of a random walk of the level. From the clipped
 //!      residuals `e` of the line, the means `B_j` of the 7-day blocks counted back from `T` that
 //!      have at least 4 days of data (`n_j`), and the noise `σ_e² = mean((e_t − e_{t−1})²) / 2` over
@@ -152,8 +154,8 @@ const PROFILE_CHI2: f64 = 16.812;
 const MAD_TO_SD: f64 = 1.4826;
 /// Standard error of a normal sample's median, in units of σ/√k.
 const MEDIAN_SE: f64 = 1.2533;
-/// Days with data on each side of a level shift.
-const MIN_SEGMENT: usize = 5;
+/// Days with data on each side of a level shift: a week at least.
+const MIN_SEGMENT: usize = 7;
 /// `|z|` above which a level shift is taken as real.
 const SHIFT_Z: f64 = 4.0;
 /// Residuals are clipped at this many σ when looking for shifts.
@@ -421,7 +423,8 @@ impl Fit {
             level_variance: residual_sd * residual_sd / m.max(1) as f64,
         };
         let drift = level_drift(regime, &line, sigma);
-        let critical = student_t(0.975, degrees) * slope_se;
+        // 2 % two-sided: a kept trend is carried for months, so it must be clear.
+        let critical = student_t(0.99, degrees) * slope_se;
         let fit = if line.slope.abs() > critical {
             // Shrunk towards no trend by (1 − (critical / |b|)²), pivoting at the mean offset: a
             // trend barely past the test is carried barely at all, a clear one almost fully.
@@ -435,6 +438,8 @@ impl Fit {
             let residual_sd = (squares(regime, &level, sigma) / degrees).sqrt();
             let slope_se = if spread > 0.0 { residual_sd / spread.sqrt() } else { f64::INFINITY };
             let level_variance = residual_sd * residual_sd / m.max(1) as f64;
+            // The level of the newest day, averaged over the two models: moved from t̄ by w·b.
+            let level = Line { level: level.level - trend_weight * line.slope * mean_offset, slope: 0.0 };
             Fit {
                 line: level,
                 trend_kept: false,

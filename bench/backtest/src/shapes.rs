@@ -86,8 +86,9 @@ pub fn generate(shape: usize, random: &mut Random) -> History {
         "spikes" => {
             let mut values: Vec<f64> = (0..days).map(|_| level * noise(random, 0.1)).collect();
             for _ in 0..random.index(1, 4) {
+                // Set, not multiplied: two spikes drawn on one day stay one spike.
                 let day = random.index(0, days);
-                values[day] *= random.between(5.0, 30.0);
+                values[day] = level * random.between(5.0, 30.0);
             }
             values
         }
