@@ -66,8 +66,9 @@
 //!    carried over the two models, `V_b = w·(se_b² + (b − b_c)²) + (1 − w)·b_c²`:
 //!    `Var = F₂·s² + F²·s²/m + G²·V_b + q·N(N+1)(2N+1)/6·(F/N)²`: daily noise, the level's
 //!    uncertainty, the slope's (also when the trend was dropped: an undetected trend is still
-//!    possible) and the drift's. `P_c` is the projection with a kept trend as fitted (`b`, through
-//!    the line's value at `t̄`) carried through the period's end (`P_c = projected` without one).
+//!    possible) and the drift's. `P_c` is the projection with the fitted line `a + b·t` (not
+//!    shrunk) carried through the period's end when the trend was kept or `w > 0.5` (the BIC favours
+//!    it), `P_c = projected` otherwise.
 //!    `lower = max(cost_to_date, min(projected, P_c) − q_t·√Var)`,
 //!    `upper = max(projected, P_c) + q_t·√Var`, `q_t` the 95 % quantile of Student's t with the
 //!    fit's degrees of freedom: the band spans the trend held and the trend continued.
@@ -375,9 +376,9 @@ struct Fit {
     span: i64,
     /// Degrees of freedom of `s`.
     degrees_of_freedom: f64,
-    /// The slope of the fit with trend, before any test or shrinking, and the weight of the model
+    /// The line of the fit with trend, before any test or shrinking, and the weight of the model
     /// with trend against the flat one (BIC: `1 / (1 + exp((ln m − t²) / 2))`, `t = b / se_b`).
-    fitted_slope: f64,
+    fitted: Line,
     trend_weight: f64,
     /// `q`: the variance per day of a random walk of the level, beyond the noise (0 when none shows).
     drift: f64,
@@ -417,7 +418,7 @@ impl Fit {
             mean_offset,
             span,
             degrees_of_freedom: degrees,
-            fitted_slope: line.slope,
+            fitted: line,
             trend_weight,
             drift: 0.0,
             level_variance: residual_sd * residual_sd / m.max(1) as f64,
@@ -730,13 +731,9 @@ fn project(input: &ForecastInput<'_>, series: &Series, fit: &Fit, days_of_data: 
     let path = Projection::of(fit, fit.factors, first_weekday);
     let median_remaining = path.sum_through(remaining_days) * series.scale;
     let projected = input.cost_to_date + median_remaining;
-    // A kept trend, as fitted (not shrunk), continued through the period's end: the band spans both.
-    let fitted = if fit.trend_kept {
-        let level = fit.line.at(fit.mean_offset) - fit.fitted_slope * fit.mean_offset;
-        Line { level, slope: fit.fitted_slope }
-    } else {
-        fit.line
-    };
+    // The trend as fitted (not shrunk), when it was kept or the BIC favours it, continued through
+    // the period's end: the band spans both.
+    let fitted = if fit.trend_kept || fit.trend_weight > 0.5 { fit.fitted } else { fit.line };
     let continued = Projection::of(&Fit { span: i64::MAX, line: fitted, ..fit.clone() }, fit.factors, first_weekday);
     let continued = input.cost_to_date + continued.sum_through(remaining_days) * series.scale;
 
@@ -752,7 +749,7 @@ fn project(input: &ForecastInput<'_>, series: &Series, fit: &Fit, days_of_data: 
     // slope ± se_b with the trend's weight, no slope with the rest.
     let carried = fit.line.slope;
     let slope_se = if fit.slope_se.is_finite() { fit.slope_se } else { 0.0 };
-    let slope_variance = fit.trend_weight * (slope_se * slope_se + (fit.fitted_slope - carried).powi(2))
+    let slope_variance = fit.trend_weight * (slope_se * slope_se + (fit.fitted.slope - carried).powi(2))
         + (1.0 - fit.trend_weight) * carried * carried;
     // A random walk of the level: the total moves by Σ_k η_k·(N − k + 1), variance q·Σ j².
     let n = remaining_days as f64;
