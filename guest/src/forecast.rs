@@ -27,7 +27,7 @@
 //!    consecutive days with data (insensitive to steps and trends), and `σ_c` the same root-mean-
 //!    square with each difference clipped to ±3·√2·σ. The residuals of `d` from the line through the
 //!    (median day, median value) of its first and last thirds, clipped to ±3σ, are split at every
-//!    `k` leaving at least 7 days on each side; `z_k` = (mean after − mean before) /
+//!    `k` leaving at least 3 days on each side; `z_k` = (mean after − mean before) /
 //!    (σ_c·√(1/k_before + 1/k_after)). When the largest `|z_k|` exceeds 4 (about a 1 % family-wise
 //!    level over a year of candidate days), the days before `k` are dropped and the search is
 //!    repeated on the rest. The days left are the regime, `m` of them, spanning `H` calendar days,
@@ -155,8 +155,9 @@ const PROFILE_CHI2: f64 = 16.812;
 const MAD_TO_SD: f64 = 1.4826;
 /// Standard error of a normal sample's median, in units of σ/√k.
 const MEDIAN_SE: f64 = 1.2533;
-/// Days with data on each side of a level shift: a week at least.
-const MIN_SEGMENT: usize = 7;
+/// Days with data on each side of a level shift (three in a row beyond the noise are a step, not
+/// a spike).
+const MIN_SEGMENT: usize = 3;
 /// `|z|` above which a level shift is taken as real.
 const SHIFT_Z: f64 = 4.0;
 /// Residuals are clipped at this many σ when looking for shifts.
