@@ -27,7 +27,7 @@
 //!    consecutive days with data (insensitive to steps and trends), and `σ_c` the same root-mean-
 //!    square with each difference clipped to ±3·√2·σ. The residuals of `d` from the line through the
 //!    (median day, median value) of its first and last thirds, clipped to ±3σ, are split at every
-//!    `k` leaving at least 3 days on each side; `z_k` = (mean after − mean before) /
+//!    `k` leaving at least 5 days on each side; `z_k` = (mean after − mean before) /
 //!    (σ_c·√(1/k_before + 1/k_after)). When the largest `|z_k|` exceeds 4 (about a 1 % family-wise
 //!    level over a year of candidate days), the days before `k` are dropped and the search is
 //!    repeated on the rest. The days left are the regime, `m` of them, spanning `H` calendar days,
@@ -155,9 +155,9 @@ const PROFILE_CHI2: f64 = 16.812;
 const MAD_TO_SD: f64 = 1.4826;
 /// Standard error of a normal sample's median, in units of σ/√k.
 const MEDIAN_SE: f64 = 1.2533;
-/// Days with data on each side of a level shift (three in a row beyond the noise are a step, not
-/// a spike).
-const MIN_SEGMENT: usize = 3;
+/// Days with data on each side of a level shift: five in a row beyond the noise are a step, two
+/// are spikes (clipped at 3σ, they cannot reach `SHIFT_Z` over five days).
+const MIN_SEGMENT: usize = 5;
 /// `|z|` above which a level shift is taken as real.
 const SHIFT_Z: f64 = 4.0;
 /// Residuals are clipped at this many σ when looking for shifts.
@@ -1150,6 +1150,21 @@ mod tests {
         let forecast = expect_forecast(forecast(&input(&history, newest + 100, 0.0, 0.0)));
         assert!((forecast.projected - 30_000.0).abs() < 0.05 * 30_000.0, "{forecast:?}");
         assert!(forecast.lower <= 30_000.0 && 30_000.0 <= forecast.upper, "{forecast:?}");
+    }
+
+    #[test]
+    fn a_step_six_days_ago_is_taken_but_two_spikes_in_a_row_are_not() {
+        let mut random = Lcg(9);
+        let newest = MONDAY + 59;
+        let step = |day: i64| if day > newest - 6 { 300.0 } else { 100.0 };
+        let stepped = noisy_history(&mut random, newest - 59, newest, step, 10.0);
+        let after_step = expect_forecast(forecast(&input(&stepped, newest + 100, 0.0, 0.0)));
+        assert!((after_step.projected - 30_000.0).abs() < 0.1 * 30_000.0, "{after_step:?}");
+        let mut spiked = noisy_history(&mut random, newest - 59, newest, |_| 100.0, 10.0);
+        spiked[58].value = 3000.0;
+        spiked[59].value = 3000.0;
+        let forecast = expect_forecast(forecast(&input(&spiked, newest + 100, 0.0, 0.0)));
+        assert!((forecast.projected - 10_000.0).abs() < 0.05 * 10_000.0, "{forecast:?}");
     }
 
     #[test]
