@@ -452,7 +452,8 @@ impl Fit {
                 ..base
             }
         };
-        // Nor past halving or doubling the level of the newest day.
+        // The trend is carried at most the regime's span `H`, nor past halving or doubling the
+        // level of the newest day.
         let (level, slope) = (fit.line.level, fit.line.slope);
         let reach = if level > 0.0 && slope < 0.0 {
             level / (2.0 * -slope)
