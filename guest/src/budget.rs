@@ -235,11 +235,14 @@ pub fn budget_alerts(
             .map(|day| format!("; at this rate it runs out on {}", date_of_day(day)))
             .unwrap_or_default();
         let message = format!(
-            "subscription {} is forecast to cost {:.2} {currency} by {} ({:.1} % of its budget){runs_out}",
+            "subscription {} is forecast to cost {:.2} {currency} by {} ({:.1} % of its budget; at least {:.2}, \
+             {:.1} %, with 95 % confidence){runs_out}",
             subscription.name,
             forecast.projected,
             period.end_time,
-            forecast.projected / budget * 100.0
+            forecast.projected / budget * 100.0,
+            forecast.lower,
+            forecast.lower / budget * 100.0
         );
         raise("forecast", 100.0, "WARN", message);
     }
@@ -412,6 +415,7 @@ mod tests {
         let outlook_far = outlook(&far, &costs).unwrap();
         let alerts = budget_alerts(&context(), &far, &outlook_far, &alerting, &[], "2026-11-23T06:00:00Z").unwrap();
         assert_eq!(alerts.iter().map(|a| a.key.as_str()).collect::<Vec<_>>(), ["forecast:100"]);
+        assert!(alerts[0].message.contains("with 95 % confidence"), "{}", alerts[0].message);
     }
 
     #[test]
