@@ -27,8 +27,9 @@ pub struct Outlook {
 ///
 /// DPS for Hybrid: several accounts can book against one subscription, while an account reads
 /// only its own cost. ASSUMPTION: the other accounts keep their share, so the account's history
-/// is scaled by `used` / (the account's cost in the period) to stand for the subscription's. For
-/// a subscription of one account the factor is 1, give or take the hours `used` is ahead.
+/// is scaled by [`hybrid_share`] (`used` / the account's cost in the period, its gaps filled with
+/// its mean day) to stand for the subscription's. For a subscription of one account the factor is
+/// 1, give or take the hours `used` is ahead.
 /// Costs in another currency than the budget's are left out: nothing sums across currencies.
 pub fn outlook(subscription: &Subscription, costs: &[CostRecord]) -> Result<Outlook, InvalidRecord> {
     let budget = finite("budget.total", subscription.budget.total)?;
@@ -44,11 +45,8 @@ pub fn outlook(subscription: &Subscription, costs: &[CostRecord]) -> Result<Outl
             history.push(DailyCost { day: start.div_euclid(DAY_MS), value });
         }
     }
-    let account_total: f64 = history.iter().map(|day| day.value).sum();
-    if account_total > 0.0 && used > 0.0 {
-        let share = used / account_total;
-        history.iter_mut().for_each(|day| day.value *= share);
-    }
+    let share = hybrid_share(&history, used);
+    history.iter_mut().for_each(|day| day.value *= share);
     let input =
         ForecastInput { history: &history, period_end_day: period_end.div_euclid(DAY_MS), cost_to_date: used, budget };
     let used_percent = (budget > 0.0).then(|| used / budget * 100.0);
@@ -63,6 +61,21 @@ pub fn outlook(subscription: &Subscription, costs: &[CostRecord]) -> Result<Outl
             Outlook { used_percent, burn_rate, days_of_data, forecast: None }
         }
     })
+}
+
+/// The factor that makes an account's daily costs stand for its subscription's (DPS for Hybrid):
+/// `used` / (the account's mean cost per day with data × the days from its first to its newest day
+/// with data). Only days with data count: a gap is missing data, so it takes the account's mean
+/// instead of lowering the account's share. 1 when either side is not positive.
+pub fn hybrid_share(history: &[DailyCost], used: f64) -> f64 {
+    let mut days: Vec<i64> = history.iter().map(|day| day.day).collect();
+    days.sort_unstable();
+    days.dedup();
+    let (Some(first), Some(newest)) = (days.first(), days.last()) else { return 1.0 };
+    let total: f64 = history.iter().map(|day| day.value).sum();
+    let span = (newest - first + 1) as f64;
+    let account_period = total / days.len() as f64 * span;
+    if account_period > 0.0 && used > 0.0 && account_period.is_finite() { used / account_period } else { 1.0 }
 }
 
 /// The outlook's fields of the `dps.subscription.status` event, and Dynatrace's forecast beside
@@ -214,23 +227,33 @@ pub fn budget_alerts(
             raise("used", threshold, if threshold >= 100.0 { "SEVERE" } else { "WARN" }, message);
         }
     }
-    if let Some(forecast) = outlook.forecast.as_ref().filter(|_| alerting.forecast_exceeds_budget && budget > 0.0)
-        && forecast.projected > budget
+    if let Some(forecast) = outlook.forecast.as_ref().filter(|_| alerting.forecast_exceeds_budget)
+        && forecast_alert_fires(forecast, budget)
     {
         let runs_out = forecast
             .budget_exhausted_day
             .map(|day| format!("; at this rate it runs out on {}", date_of_day(day)))
             .unwrap_or_default();
         let message = format!(
-            "subscription {} is forecast to cost {:.2} {currency} by {} ({:.1} % of its budget){runs_out}",
+            "subscription {} is forecast to cost {:.2} {currency} by {} ({:.1} % of its budget; at least {:.2}, \
+             {:.1} %, with 95 % confidence){runs_out}",
             subscription.name,
             forecast.projected,
             period.end_time,
-            forecast.projected / budget * 100.0
+            forecast.projected / budget * 100.0,
+            forecast.lower,
+            forecast.lower / budget * 100.0
         );
         raise("forecast", 100.0, "WARN", message);
     }
     Ok(alerts)
+}
+
+/// The `forecast` alert's rule: the whole 90 % band lies above a budget (`budget > 0`), i.e. its
+/// lower bound exceeds it: the projection exceeds the budget with about 95 % confidence. The
+/// median alone (`forecastExceedsBudget`) is a coin toss near the budget.
+pub fn forecast_alert_fires(forecast: &Forecast, budget: f64) -> bool {
+    budget > 0.0 && forecast.lower > budget
 }
 
 #[derive(Serialize)]
@@ -370,6 +393,45 @@ mod tests {
         let fired: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
         let again = budget_alerts(&context(), &sub, &outlook, &alerting, &fired, "2026-11-24T06:00:00Z").unwrap();
         assert!(again.is_empty(), "{again:?}");
+    }
+
+    #[test]
+    fn the_forecast_alert_waits_until_the_whole_band_is_over_the_budget() {
+        // Noisy days around 100: the median projection (about 9,100) is over a budget of 9,000, but
+        // the band's lower bound is not, so the alert does not fire; at 8,000 it does.
+        let mut costs = daily(53, 100.0, "EUR");
+        for (index, cost) in costs.iter_mut().enumerate() {
+            cost.value += if index % 2 == 0 { 30.0 } else { -30.0 };
+        }
+        let alerting = BudgetAlerting { thresholds: vec![], forecast_exceeds_budget: true };
+        let near = subscription(9_000.0, 5_300.0);
+        let outlook_near = outlook(&near, &costs).unwrap();
+        let forecast = outlook_near.forecast.clone().unwrap();
+        assert!(forecast.projected > 9_000.0 && forecast.lower < 9_000.0, "{forecast:?}");
+        assert!(!forecast_alert_fires(&forecast, 9_000.0));
+        let alerts = budget_alerts(&context(), &near, &outlook_near, &alerting, &[], "2026-11-23T06:00:00Z").unwrap();
+        assert!(alerts.is_empty(), "{alerts:?}");
+        let far = subscription(8_000.0, 5_300.0);
+        let outlook_far = outlook(&far, &costs).unwrap();
+        let alerts = budget_alerts(&context(), &far, &outlook_far, &alerting, &[], "2026-11-23T06:00:00Z").unwrap();
+        assert_eq!(alerts.iter().map(|a| a.key.as_str()).collect::<Vec<_>>(), ["forecast:100"]);
+        assert!(alerts[0].message.contains("with 95 % confidence"), "{}", alerts[0].message);
+    }
+
+    #[test]
+    fn the_hybrid_share_counts_only_days_with_data() {
+        // 53 days of 100, ten of them (every fifth from the fourth) missing: the account booked 4,300 on the days it read,
+        // but its 53 days stand for 5,300. With 5,300 used it is the only account (share 1), not
+        // 5,300 / 4,300 = 1.23 as when the gaps counted as zero spend.
+        let costs: Vec<CostRecord> =
+            daily(53, 100.0, "EUR").into_iter().enumerate().filter(|(i, _)| i % 5 != 3).map(|(_, c)| c).collect();
+        let outlook = outlook(&subscription(20_000.0, 5_300.0), &costs).unwrap();
+        let forecast = outlook.forecast.unwrap();
+        assert!((forecast.projected - (5_300.0 + 3_800.0)).abs() < 1e-6, "{forecast:?}");
+        let history = [DailyCost { day: 10, value: 50.0 }, DailyCost { day: 13, value: 50.0 }];
+        assert!((hybrid_share(&history, 400.0) - 2.0).abs() < 1e-12);
+        assert_eq!(hybrid_share(&[], 400.0), 1.0);
+        assert_eq!(hybrid_share(&history, 0.0), 1.0);
     }
 
     #[test]

@@ -1,43 +1,77 @@
 //! Projection of a subscription's cost to the end of its commitment period, and of the day its
 //! budget runs out, from the daily booked cost. Pure `std`, so it is tested natively.
 //!
-//! # Model `trailing-28d-weekday-trend-v1`
+//! # Model `robust-regime-limited-trend-v2`
 //!
 //! 1. **Data.** Records whose value is not finite are ignored; records of the same day are summed.
-//!    `T` is the newest day left. The window is the [`WINDOW_DAYS`] = 28 calendar days
-//!    `T-27 ..= T`; older records are ignored. A day of the window without a record is a gap
-//!    (missing data, not zero spend) and is left out of every statistic; negative values (credits)
-//!    are kept. `n` is the number of days with data in the window and `v(t)` the cost of day `t`
-//!    (days since 1970-01-01).
-//! 2. **Burn rate.** `burn_rate` = mean of the `n` values. With `n <` [`MIN_DAYS`] = 15, or a
-//!    `cost_to_date` that is not finite, the outcome is [`Outcome::InsufficientData`].
-//! 3. **Fit.** Day `t` is modelled as `m(t) = (a + b·t) · f[wd(t)]`, where `wd(t) = (t + 3) mod 7`
-//!    is the weekday (Monday = 0; 1970-01-01 was a Thursday) and `f` a multiplicative weekday
-//!    profile. Starting from `f ≡ 1`, two least-squares steps alternate until the parameters stop
-//!    changing (by less than 1e-13 relative to the largest `|v|`; at most 200 rounds):
-//!    - *line*: `a`, `b` minimise `Σ (v(t) − (a + b·t)·f[wd(t)])²`, i.e. the least-squares line
-//!      through the deseasonalised values `v(t) / f[wd(t)]` weighted by `f[wd(t)]²` (a weekday
-//!      without spend, `f = 0`, then carries no weight instead of dividing by zero);
-//!    - *profile*: for each weekday `w` with data, `f[w] = Σ v(t)·L(t) / Σ L(t)²` over its days,
-//!      where `L(t) = a + b·t`; a negative factor becomes 0; the factors are divided by their mean,
-//!      so they average 1; a weekday without data (or with `L = 0` on all its days) gets 1.
-//!      If no factor is positive, the profile is dropped (`f ≡ 1`).
-//!
-//!    A history that follows the model exactly is a fixed point of both steps, so it is reproduced
-//!    exactly. A pure weekly pattern, for instance, gives `b = 0` and `f[w]` = (mean of weekday
-//!    `w`) / (mean of the weekday means).
-//! 4. **Trend test.** `s² = Σ (v(t) − m(t))² / (n − 2)` (`s = 0` when `n ≤ 2`) and
-//!    `se_b = s / √(Σ f[wd(t)]²·(t − t̄)²)`, the standard error of `b` in the weighted fit, with
-//!    `t̄ = Σ f[wd(t)]²·t / Σ f[wd(t)]²`. The trend is kept when `|b| > 2·se_b` (so an exact line
-//!    with `b ≠ 0` keeps it). Otherwise `b = 0`, step 3 is redone with the level `a` alone (`a` is
-//!    then the `f²`-weighted mean of the deseasonalised values) and `s` is recomputed from the
-//!    residuals of that fit, still over `n − 2`.
-//! 5. **Projection.** For each of the `N` remaining days `d = T+1 ..= period_end_day`,
-//!    `daily(d) = max(0, (a + b·d)·f[wd(d)])`, and `projected = cost_to_date + Σ daily(d)`. When
-//!    `T ≥ period_end_day` nothing remains: `projected = lower = upper = cost_to_date`.
-//! 6. **Band (90 %).** `Var = N·s² + N²·s²/n + (Σ_d (d − t̄))²·se_b²`: daily noise, uncertainty of
-//!    the level and, only when the trend is kept, of the slope. `lower = max(cost_to_date,
-//!    projected − 1.645·√Var)`, `upper = projected + 1.645·√Var`.
+//!    `T` is the newest day left. The model reads the [`LOOKBACK_DAYS`] = 365 calendar days
+//!    `T-364 ..= T`; older records are ignored. A day without a record is a gap (missing data,
+//!    not zero spend) and is left out of every statistic; negative values (credits) are kept.
+//!    `v(t)` is the cost of day `t` (days since 1970-01-01). `n` is the number of days with data in
+//!    the trailing [`WINDOW_DAYS`] = 28 days `T-27 ..= T`, and `burn_rate` their mean. With
+//!    `n <` [`MIN_DAYS`] = 15, or a `cost_to_date` that is not finite, the outcome is
+//!    [`Outcome::InsufficientData`].
+//! 2. **Weekday profile.** For each day `t` of the last 91 days whose whole neighbourhood
+//!    `t-3 ..= t+3` lies in the data's span and has at least 5 days with data, the ratio
+//!    `v(t) / c(t)`, `c(t)` the neighbourhood's mean, when `c(t) > 0`. A weekday with at least 2
+//!    ratios gets their median (0 if negative); these factors are divided by their mean and the
+//!    other weekdays get 1. With `σ_r` = 1.4826 · the median absolute deviation of the ratios from
+//!    their weekday's median: when `σ_r = 0` (the ratios fit exactly) the profile is kept if it is
+//!    not flat; otherwise every weekday with ratios needs at least 5 of them (two odd days on one
+//!    weekday are not a pattern), and the profile is kept only when
+//!    `Σ_w k_w·(median_w − mean)² / (1.2533·σ_r)² > 16.81`, the 99 % quantile of χ² with 6 degrees
+//!    of freedom (`k_w` the ratios of weekday `w`). Otherwise `f ≡ 1`. The deseasonalised values
+//!    are `d(t) = v(t) / f[wd(t)]` on the days whose weekday has `f > 0` (a weekday without spend
+//!    carries no information), `wd(t) = (t + 3) mod 7` (Monday = 0; 1970-01-01 was a Thursday).
+//! 3. **Regime (level shifts).** `σ` = 1.4826 · the median of `|d(t_i) − d(t_{i−1})|` / √2 over
+//!    consecutive days with data (insensitive to steps and trends), and `σ_c` the same root-mean-
+//!    square with each difference clipped to ±3·√2·σ. The residuals of `d` from the line through the
+//!    (median day, median value) of its first and last thirds, clipped to ±3σ, are split at every
+//!    `k` leaving at least 5 days on each side; `z_k` = (mean after − mean before) /
+//!    (σ_c·√(1/k_before + 1/k_after)). When the largest `|z_k|` exceeds 4 (about a 1 % family-wise
+//!    level over a year of candidate days), the days before `k` are dropped and the search is
+//!    repeated on the rest. The days left are the regime, `m` of them, spanning `H` calendar days,
+//!    with mean offset `t̄` (offsets are days relative to `T`).
+//! 4. **Robust fit.** On the regime, from the thirds line, `σ₀` = the larger of 1.4826 · the
+//!    median absolute residual and the regime's `σ` of step 3 (so that two-valued data, whose
+//!    median residual can be 0, is not clipped flat); then ten rounds of least squares on the
+//!    values with their residual clipped to ±5·σ₀ (a Huber M-estimate with a wide corner: a
+//!    single-day spike moves the level by at most 5·σ₀ / m, while a skewed but regular noise keeps
+//!    its mean) give the line `a + b·t`, its residual deviation `s` (clipped residuals) over `m − p`
+//!    degrees of freedom (`p` = 2, plus 6 with a weekday profile) and `se_b = s / √Σ(t − t̄)²`.
+//!    - *Weight of the trend*: `w = 1 / (1 + exp((ln m − (b/se_b)²) / 2))`, the BIC posterior
+//!      weight of the model with trend against the flat one.
+//!    - *Trend test*: the trend is kept when `|b| > c = t_{0.99, m−p} · se_b` (Student's t, 2 %
+//!      two-sided: a trend is carried for months, so it must be clear), and then carried shrunk,
+//!      `b_c = b·(1 − (c/b)²)`, through the line's value at `t̄` (a trend barely past the test is
+//!      carried barely at all). Otherwise `b_c = 0`: the same rounds fit a level alone (`s` over
+//!      `m − p + 1`, `se_b` from it) at `t̄`, and the level carried from `T` is that level moved by
+//!      `w·b·(0 − t̄)`, its average over the two models (no slope is carried).
+//!    - *Drift*: `q`, the variance per day of a random walk of the level. From the clipped
+//!      residuals `e` of the line, the means `B_j` of the 7-day blocks counted back from `T` that
+//!      have at least 4 days of data (`n_j`), and the noise `σ_e² = mean((e_t − e_{t−1})²) / 2` over
+//!      consecutive days: with `O = mean((B_j − B_{j+1})²)` and `E = mean(σ_e²·(1/n_j + 1/n_{j+1}))`
+//!      over `k ≥ 2` consecutive pairs, `q = (O − E) / (231/49)` when `O > E·(1 + 1.645·√(2/k))`
+//!      (more than noise, one-sided 5 %), else 0.
+//!    - *Carry limit*: the trend is carried `H_c = H` days at most (not further ahead than the span
+//!      it was measured on), and, when the level `a_c` at `T` is positive, no further than halving
+//!      or doubling it: `H_c = min(H, ⌊a_c / (2·|b_c|)⌋)` for a decline, `min(H, ⌊a_c / b_c⌋)` for
+//!      a rise.
+//! 5. **Projection.** For each of the `N` remaining days `h = 1 ..= N` after `T`,
+//!    `daily(h) = f[wd(T+h)] · max(0, a_c + b_c·min(h, H_c))`, and
+//!    `projected = cost_to_date + Σ daily(h)`. When `T ≥ period_end_day` nothing remains:
+//!    `projected = lower = upper = cost_to_date`.
+//! 6. **Band (90 %).** With `F = Σ_h f`, `F₂ = Σ_h f²` and `G = Σ_h f·(h − t̄)` (the slope's lever
+//!    over the whole remaining period: the trend may go on), and the slope's spread around the one
+//!    carried over the two models, `V_b = w·(se_b² + (b − b_c)²) + (1 − w)·b_c²`:
+//!    `Var = F₂·s² + F²·s²/m + G²·V_b + q·N(N+1)(2N+1)/6·(F/N)²`: daily noise, the level's
+//!    uncertainty, the slope's (also when the trend was dropped: an undetected trend is still
+//!    possible) and the drift's. `P_c` is the projection with the fitted line `a + b·t` (not
+//!    shrunk) carried through the period's end when the trend was kept or `w > 0.5` (the BIC favours
+//!    it), `P_c = projected` otherwise.
+//!    `lower = max(cost_to_date, min(projected, P_c) − q_t·√Var)`,
+//!    `upper = max(projected, P_c) + q_t·√Var`, `q_t` the 95 % quantile of Student's t with the
+//!    fit's degrees of freedom: the band spans the trend held and the trend continued.
 //! 7. **Budget.** Without a budget (`budget ≤ 0` or not finite) both exhaustion days are `None`.
 //!    When `cost_to_date ≥ budget` already, both are `T`. Otherwise `budget_exhausted_day` is the
 //!    first remaining day `d` with `cost_to_date + Σ_{T<e≤d} daily(e) ≥ budget`, `None` when there
@@ -101,61 +135,86 @@ pub enum Outcome {
 }
 
 /// Days with data the trailing window needs for a forecast.
+/// Days with data the trailing window needs for a forecast.
 pub const MIN_DAYS: u32 = 15;
-/// Length of the trailing window, in calendar days ending at the newest day of the history.
+/// Length of the trailing window that counts the days of data and the burn rate, in calendar
+/// days ending at the newest day of the history.
 pub const WINDOW_DAYS: i64 = 28;
+/// Calendar days, ending at the newest day, that the model reads.
+pub const LOOKBACK_DAYS: i64 = 365;
 /// Identifier of the model described in the module documentation; changes when the model does.
-pub const MODEL: &str = "trailing-28d-weekday-trend-v1";
+pub const MODEL: &str = "robust-regime-limited-trend-v2";
 
-/// Two-sided 90 % quantile of the normal distribution.
-const Z_90: f64 = 1.645;
-/// The alternating fit usually settles in a few rounds; the bound only guards against cycling.
-const MAX_ROUNDS: usize = 200;
-/// Values are scaled to a largest magnitude in [1, 2), so this is relative to the largest |v|.
-const SETTLED: f64 = 1e-13;
+/// The weekday profile is estimated on the last 13 weeks.
+const PROFILE_DAYS: i64 = 91;
+/// Ratios a weekday needs in a noisy profile.
+const MIN_WEEKS: usize = 5;
+/// χ² with 6 degrees of freedom, 99 % quantile: the profile's significance test.
+const PROFILE_CHI2: f64 = 16.812;
+/// Standard deviation of a normal sample from its median absolute deviation.
+const MAD_TO_SD: f64 = 1.4826;
+/// Standard error of a normal sample's median, in units of σ/√k.
+const MEDIAN_SE: f64 = 1.2533;
+/// Days with data on each side of a level shift: five in a row beyond the noise are a step, two
+/// are spikes (clipped at 3σ, they cannot reach `SHIFT_Z` over five days).
+const MIN_SEGMENT: usize = 5;
+/// `|z|` above which a level shift is taken as real.
+const SHIFT_Z: f64 = 4.0;
+/// Residuals are clipped at this many σ when looking for shifts.
+const SHIFT_CLIP: f64 = 3.0;
+/// Residuals are clipped at this many σ₀ in the fit.
+const FIT_CLIP: f64 = 5.0;
+/// Rounds of the clipped least-squares fit.
+const FIT_ROUNDS: usize = 10;
+/// Below this relative to the typical |value|, a deviation is rounding, not noise.
+const ROUNDING: f64 = 1e-9;
 
 /// Projects the cost at the end of the period and the budget's exhaustion day (see the module
 /// documentation for the model).
 pub fn forecast(input: &ForecastInput<'_>) -> Outcome {
-    let Some(window) = Window::trailing(input.history) else {
+    let Some(series) = Series::of(input.history) else {
         return Outcome::InsufficientData { days_of_data: 0, burn_rate: None };
     };
-    let days_of_data = u32::try_from(window.points.len()).unwrap_or(u32::MAX);
-    let burn_rate = window.mean() * window.scale;
+    let window: Vec<f64> = series.days.iter().filter(|day| day.offset > -WINDOW_DAYS).map(|day| day.value).collect();
+    let days_of_data = u32::try_from(window.len()).unwrap_or(u32::MAX);
+    if window.is_empty() {
+        return Outcome::InsufficientData { days_of_data, burn_rate: None };
+    }
+    let burn_rate = window.iter().sum::<f64>() / window.len() as f64 * series.scale;
     if days_of_data < MIN_DAYS || !input.cost_to_date.is_finite() {
         return Outcome::InsufficientData { days_of_data, burn_rate: Some(burn_rate) };
     }
-    let fit = Fit::of(&window.points);
-    Outcome::Forecast(project(input, &window, &fit, days_of_data, burn_rate))
+    let factors = weekday_profile(&series.days);
+    let fit = Fit::of(&series, &factors);
+    Outcome::Forecast(project(input, &series, &fit, days_of_data, burn_rate))
 }
 
-/// A day of the window, in the units the fit works in.
+/// A day with data, in the units the fit works in.
 #[derive(Debug, Clone, Copy)]
-struct Point {
-    /// Day relative to the newest day (-27 ..= 0): keeps the line's intercept near the data, where
-    /// it is well conditioned, instead of ~20 000 days away at the epoch.
-    offset: f64,
+struct Day {
+    /// Day relative to the newest day (-364 ..= 0).
+    offset: i64,
     weekday: usize,
-    /// The day's cost divided by `Window::scale`.
+    /// The day's cost divided by `Series::scale`.
     value: f64,
 }
 
-/// The trailing window of a history: its days with data, newest day and scale.
+/// The days with data of the lookback, oldest first.
 #[derive(Debug)]
-struct Window {
+struct Series {
     newest: i64,
-    points: Vec<Point>,
+    days: Vec<Day>,
     /// A power of two close to the largest |value|: the fit squares values, and scaling keeps the
     /// squares of even absurd costs finite while staying exact (only the exponent changes).
     scale: f64,
 }
 
-impl Window {
-    /// `None` when the history has no day with a finite cost in its trailing window.
-    fn trailing(history: &[DailyCost]) -> Option<Self> {
+impl Series {
+    /// `None` when the history has no day with a finite cost.
+    fn of(history: &[DailyCost]) -> Option<Self> {
         let newest = history.iter().filter(|cost| cost.value.is_finite()).map(|cost| cost.day).max()?;
-        let first = newest.saturating_sub(WINDOW_DAYS - 1);
-        let mut totals: [Option<f64>; WINDOW_DAYS as usize] = [None; WINDOW_DAYS as usize];
+        let first = newest.saturating_sub(LOOKBACK_DAYS - 1);
+        let mut totals: Vec<Option<f64>> = vec![None; LOOKBACK_DAYS as usize];
         for cost in history.iter().filter(|cost| cost.value.is_finite() && cost.day >= first) {
             let Ok(index) = usize::try_from(cost.day - first) else { continue };
             if let Some(total) = totals.get_mut(index) {
@@ -167,15 +226,11 @@ impl Window {
         let days: Vec<(i64, f64)> = days.filter(|(_, total)| total.is_finite()).collect();
         let largest = days.iter().map(|(_, total)| total.abs()).fold(0.0, f64::max);
         let scale = power_of_two_below(largest);
-        let points = days
+        let days: Vec<Day> = days
             .iter()
-            .map(|&(day, total)| Point { offset: (day - newest) as f64, weekday: weekday(day), value: total / scale })
-            .collect::<Vec<_>>();
-        (!points.is_empty()).then_some(Window { newest, points, scale })
-    }
-
-    fn mean(&self) -> f64 {
-        self.points.iter().map(|point| point.value).sum::<f64>() / self.points.len() as f64
+            .map(|&(day, total)| Day { offset: day - newest, weekday: weekday(day), value: total / scale })
+            .collect();
+        (!days.is_empty()).then_some(Series { newest, days, scale })
     }
 }
 
@@ -194,25 +249,118 @@ fn weekday(day: i64) -> usize {
     ((day.rem_euclid(7) + 3) % 7) as usize
 }
 
-/// The line `level + slope·offset` (offset = day − newest) and its weighted-least-squares
-/// statistics.
+/// The median of `values` (0 for none); reorders them.
+fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    if values.len() % 2 == 1 { values[middle] } else { (values[middle - 1] + values[middle]) / 2.0 }
+}
+
+/// Step 2 of the module documentation: the weekday factors, all 1 when there is no significant
+/// profile.
+fn weekday_profile(days: &[Day]) -> [f64; 7] {
+    let flat = [1.0; 7];
+    let (Some(first), Some(last)) = (days.first(), days.last()) else { return flat };
+    let mut ratios: [Vec<f64>; 7] = Default::default();
+    for (index, day) in days.iter().enumerate() {
+        if day.offset <= last.offset - PROFILE_DAYS || day.offset - 3 < first.offset || day.offset + 3 > last.offset {
+            continue;
+        }
+        let low = index.saturating_sub(3);
+        let high = (index + 4).min(days.len());
+        let near: Vec<f64> = days[low..high]
+            .iter()
+            .filter(|other| (other.offset - day.offset).abs() <= 3)
+            .map(|other| other.value)
+            .collect();
+        let centre = near.iter().sum::<f64>() / near.len().max(1) as f64;
+        if near.len() >= 5 && centre > 0.0 {
+            ratios[day.weekday].push(day.value / centre);
+        }
+    }
+    let mut medians = [None; 7];
+    for (median_of, ratios) in medians.iter_mut().zip(ratios.iter_mut()) {
+        if ratios.len() >= 2 {
+            *median_of = Some(median(ratios).max(0.0));
+        }
+    }
+    let estimated: Vec<f64> = medians.iter().flatten().copied().collect();
+    let mean = estimated.iter().sum::<f64>() / estimated.len().max(1) as f64;
+    if !(mean > 0.0 && mean.is_finite()) || estimated.len() < 2 {
+        return flat;
+    }
+    let mut deviations: Vec<f64> = ratios
+        .iter()
+        .zip(&medians)
+        .filter_map(|(ratios, median_of)| median_of.map(|m| (ratios, m)))
+        .flat_map(|(ratios, m)| ratios.iter().map(move |ratio| (ratio - m).abs()))
+        .collect();
+    let spread = MAD_TO_SD * median(&mut deviations);
+    let factors = medians.map(|m| m.map_or(1.0, |m| m / mean));
+    let uneven = factors.iter().any(|factor| (factor - 1.0).abs() > ROUNDING);
+    // Two odd days on one weekday must not pass for a pattern: noisy ratios need 5 weeks.
+    let short = ratios.iter().any(|ratios| (2..MIN_WEEKS).contains(&ratios.len()));
+    let significant = if spread > ROUNDING {
+        if short {
+            return flat;
+        }
+        let chi2: f64 = ratios
+            .iter()
+            .zip(&medians)
+            .filter_map(|(ratios, m)| m.map(|m| ratios.len() as f64 * (m - mean).powi(2)))
+            .sum::<f64>()
+            / (MEDIAN_SE * spread).powi(2);
+        chi2 > PROFILE_CHI2
+    } else {
+        uneven
+    };
+    if significant && uneven { factors } else { flat }
+}
+
+/// A deseasonalised day: offset from the newest day and `d = v / f`.
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    offset: f64,
+    value: f64,
+}
+
+/// The line `level + slope·offset` (offset = day − newest).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Line {
     level: f64,
     slope: f64,
-    /// The `f²`-weighted mean offset `t̄`: where the level and slope estimates are uncorrelated.
-    mean_offset: f64,
-    /// `Σ f²·(t − t̄)²`.
-    spread: f64,
 }
 
 impl Line {
     fn at(&self, offset: f64) -> f64 {
         self.level + self.slope * offset
     }
+
+    /// Through the (median offset, median value) of the first and last thirds: a start that a
+    /// spike or a few odd days cannot drag.
+    fn of_thirds(points: &[Point]) -> Line {
+        let third = points.len() / 3;
+        let centre = |part: &[Point]| {
+            let mut offsets: Vec<f64> = part.iter().map(|point| point.offset).collect();
+            let mut values: Vec<f64> = part.iter().map(|point| point.value).collect();
+            (median(&mut offsets), median(&mut values))
+        };
+        if third == 0 {
+            let (_, value) = centre(points);
+            return Line { level: value, slope: 0.0 };
+        }
+        let (early_offset, early_value) = centre(&points[..third]);
+        let (late_offset, late_value) = centre(&points[points.len() - third..]);
+        let slope =
+            if late_offset > early_offset { (late_value - early_value) / (late_offset - early_offset) } else { 0.0 };
+        Line { level: late_value - slope * late_offset, slope }
+    }
 }
 
-/// The fitted model of a window (steps 3 and 4 of the module documentation), in scaled units.
+/// The fitted model (steps 3 and 4 of the module documentation), in scaled units.
 #[derive(Debug, Clone, PartialEq)]
 struct Fit {
     line: Line,
@@ -222,104 +370,350 @@ struct Fit {
     residual_sd: f64,
     /// Standard error of the slope `se_b` (of the fit with trend, whether kept or not).
     slope_se: f64,
+    /// Days of data `m` in the regime, the mean offset `t̄`, and `H_c`, the days the trend is
+    /// carried (the regime's calendar span `H` at most).
+    regime_days: usize,
+    mean_offset: f64,
+    span: i64,
+    /// Degrees of freedom of `s`.
+    degrees_of_freedom: f64,
+    /// The line of the fit with trend, before any test or shrinking, and the weight of the model
+    /// with trend against the flat one (BIC: `1 / (1 + exp((ln m − t²) / 2))`, `t = b / se_b`).
+    fitted: Line,
+    trend_weight: f64,
+    /// `q`: the variance per day of a random walk of the level, beyond the noise (0 when none shows).
+    drift: f64,
+    /// The variance of the level carried from the newest day, `s²/m`.
+    level_variance: f64,
 }
 
 impl Fit {
-    fn of(points: &[Point]) -> Self {
-        let (line, factors) = alternate(points, true);
-        let residual_sd = residual_deviation(points, &line, &factors);
-        let slope_se = if line.spread > 0.0 { residual_sd / line.spread.sqrt() } else { f64::INFINITY };
-        if line.slope.abs() > 2.0 * slope_se {
-            return Fit { line, factors, trend_kept: true, residual_sd, slope_se };
-        }
-        let (line, factors) = alternate(points, false);
-        let residual_sd = residual_deviation(points, &line, &factors);
-        Fit { line, factors, trend_kept: false, residual_sd, slope_se }
+    fn of(series: &Series, factors: &[f64; 7]) -> Self {
+        let points: Vec<Point> = series
+            .days
+            .iter()
+            .filter(|day| factors[day.weekday] > 0.0)
+            .map(|day| Point { offset: day.offset as f64, value: day.value / factors[day.weekday] })
+            .collect();
+        let regime = &points[regime_start(&points)..];
+        let profile_parameters = if factors.iter().any(|factor| *factor != 1.0) { 6.0 } else { 0.0 };
+        let m = regime.len();
+        let span = regime.first().map_or(1, |point| 1 - point.offset as i64);
+        let mean_offset = regime.iter().map(|point| point.offset).sum::<f64>() / m.max(1) as f64;
+        let spread: f64 = regime.iter().map(|point| (point.offset - mean_offset).powi(2)).sum();
+        let start = Line::of_thirds(regime);
+        let sigma = robust_deviation(regime, &start).max(difference_deviation(regime));
+        let line = clipped_fit(regime, start, sigma, true);
+        let degrees = (m as f64 - 2.0 - profile_parameters).max(1.0);
+        let residual_sd = (squares(regime, &line, sigma) / degrees).sqrt();
+        let slope_se = if spread > 0.0 { residual_sd / spread.sqrt() } else { f64::INFINITY };
+        let t_squared = if line.slope == 0.0 { 0.0 } else { (line.slope / slope_se).powi(2) };
+        let trend_weight = 1.0 / (1.0 + (((m.max(1) as f64).ln() - t_squared) / 2.0).min(700.0).exp());
+        let base = Fit {
+            line,
+            factors: *factors,
+            trend_kept: true,
+            residual_sd,
+            slope_se,
+            regime_days: m,
+            mean_offset,
+            span,
+            degrees_of_freedom: degrees,
+            fitted: line,
+            trend_weight,
+            drift: 0.0,
+            level_variance: residual_sd * residual_sd / m.max(1) as f64,
+        };
+        let drift = level_drift(regime, &line, sigma);
+        // 2 % two-sided: a kept trend is carried for months, so it must be clear.
+        let critical = student_t(0.99, degrees) * slope_se;
+        let fit = if line.slope.abs() > critical {
+            // Shrunk towards no trend by (1 − (critical / |b|)²), pivoting at the mean offset: a
+            // trend barely past the test is carried barely at all, a clear one almost fully.
+            let slope = line.slope * (1.0 - (critical / line.slope).powi(2));
+            let line = Line { level: line.at(mean_offset) - slope * mean_offset, slope };
+            Fit { line, ..base }
+        } else {
+            let flat_start = Line { level: start.at(mean_offset), slope: 0.0 };
+            let level = clipped_fit(regime, flat_start, sigma, false);
+            let degrees = degrees + 1.0;
+            let residual_sd = (squares(regime, &level, sigma) / degrees).sqrt();
+            let slope_se = if spread > 0.0 { residual_sd / spread.sqrt() } else { f64::INFINITY };
+            let level_variance = residual_sd * residual_sd / m.max(1) as f64;
+            // The level of the newest day, averaged over the two models: moved from t̄ by w·b.
+            let level = Line { level: level.level - trend_weight * line.slope * mean_offset, slope: 0.0 };
+            Fit {
+                line: level,
+                trend_kept: false,
+                residual_sd,
+                slope_se,
+                degrees_of_freedom: degrees,
+                level_variance,
+                ..base
+            }
+        };
+        // The trend is carried at most the regime's span `H`, nor past halving or doubling the
+        // level of the newest day.
+        let (level, slope) = (fit.line.level, fit.line.slope);
+        let reach = if level > 0.0 && slope < 0.0 {
+            level / (2.0 * -slope)
+        } else if level > 0.0 && slope > 0.0 {
+            level / slope
+        } else {
+            f64::INFINITY
+        };
+        let span = if reach < fit.span as f64 { reach.floor() as i64 } else { fit.span };
+        Fit { drift, span, ..fit }
     }
 }
 
-/// Alternates the line and profile steps from a flat profile until they settle.
-fn alternate(points: &[Point], with_trend: bool) -> (Line, [f64; 7]) {
-    let flat = [1.0; 7];
-    let mut factors = flat;
-    let mut line = fit_line(points, &factors, with_trend);
-    for _ in 0..MAX_ROUNDS {
-        let Some(next_factors) = fit_profile(points, &line) else {
-            return (fit_line(points, &flat, with_trend), flat);
-        };
-        let next_line = fit_line(points, &next_factors, with_trend);
-        let change = factors
+/// A deviation below which differences are rounding: relative to the points' typical |value|.
+fn rounding_of(points: &[Point]) -> f64 {
+    let mut magnitudes: Vec<f64> = points.iter().map(|point| point.value.abs()).collect();
+    let typical = median(&mut magnitudes);
+    ROUNDING * if typical > 0.0 { typical } else { 1.0 }
+}
+
+/// `σ₀`: 1.4826 · the median absolute residual from `line`, at least the rounding level.
+fn robust_deviation(points: &[Point], line: &Line) -> f64 {
+    let mut residuals: Vec<f64> = points.iter().map(|point| (point.value - line.at(point.offset)).abs()).collect();
+    (MAD_TO_SD * median(&mut residuals)).max(rounding_of(points))
+}
+
+/// `σ`: 1.4826 · the median of the absolute differences of consecutive points / √2, at least the
+/// rounding level. Steps and trends barely move it.
+fn difference_deviation(points: &[Point]) -> f64 {
+    let mut differences: Vec<f64> = points.windows(2).map(|pair| (pair[1].value - pair[0].value).abs()).collect();
+    (MAD_TO_SD * median(&mut differences) / std::f64::consts::SQRT_2).max(rounding_of(points))
+}
+
+/// Step 3: the index of the regime's first point.
+fn regime_start(points: &[Point]) -> usize {
+    let mut start = 0;
+    while points.len() - start >= 2 * MIN_SEGMENT {
+        let segment = &points[start..];
+        let floor = rounding_of(segment);
+        let differences: Vec<f64> = segment.windows(2).map(|pair| (pair[1].value - pair[0].value).abs()).collect();
+        let sigma = difference_deviation(segment);
+        let limit = SHIFT_CLIP * std::f64::consts::SQRT_2 * sigma;
+        let clipped_squares: f64 = differences.iter().map(|difference| difference.min(limit).powi(2)).sum();
+        let sigma_c = (clipped_squares / differences.len().max(1) as f64 / 2.0).sqrt().max(floor);
+        let line = Line::of_thirds(segment);
+        let residuals: Vec<f64> = segment
             .iter()
-            .zip(&next_factors)
-            .map(|(old, new)| (old - new).abs())
-            .chain([(line.level - next_line.level).abs(), (line.slope - next_line.slope).abs()])
-            .fold(0.0, f64::max);
-        factors = next_factors;
-        line = next_line;
-        if change <= SETTLED {
+            .map(|point| (point.value - line.at(point.offset)).clamp(-SHIFT_CLIP * sigma, SHIFT_CLIP * sigma))
+            .collect();
+        let total: f64 = residuals.iter().sum();
+        let count = residuals.len();
+        let mut before = 0.0;
+        let mut best: Option<(f64, usize)> = None;
+        for (k, residual) in residuals.iter().enumerate().take(count - MIN_SEGMENT) {
+            before += residual;
+            let k_before = k + 1;
+            if k_before < MIN_SEGMENT {
+                continue;
+            }
+            let k_after = count - k_before;
+            let difference = (total - before) / k_after as f64 - before / k_before as f64;
+            let z = difference / (sigma_c * (1.0 / k_before as f64 + 1.0 / k_after as f64).sqrt());
+            if z.abs() > best.map_or(0.0, |(best_z, _)| best_z) {
+                best = Some((z.abs(), k_before));
+            }
+        }
+        match best {
+            Some((z, k)) if z > SHIFT_Z => start += k,
+            _ => break,
+        }
+    }
+    start
+}
+
+/// Step 4: least squares on the values with their residual from the current line clipped to
+/// ±5·σ₀, repeated; a level alone without `with_trend`.
+fn clipped_fit(points: &[Point], start: Line, sigma: f64, with_trend: bool) -> Line {
+    let limit = FIT_CLIP * sigma;
+    let mut line = start;
+    for _ in 0..FIT_ROUNDS {
+        let adjusted: Vec<Point> = points
+            .iter()
+            .map(|point| {
+                let fitted = line.at(point.offset);
+                Point { offset: point.offset, value: fitted + (point.value - fitted).clamp(-limit, limit) }
+            })
+            .collect();
+        let next = least_squares(&adjusted, with_trend);
+        let settled = next == line;
+        line = next;
+        if settled {
             break;
         }
     }
-    (line, factors)
+    line
 }
 
-/// The line step: minimises `Σ (v − (level + slope·t)·f)²` for a given profile.
-fn fit_line(points: &[Point], factors: &[f64; 7], with_trend: bool) -> Line {
-    let weight = |point: &Point| factors[point.weekday] * factors[point.weekday];
-    let total_weight: f64 = points.iter().map(weight).sum();
-    if total_weight.is_nan() || total_weight <= 0.0 {
-        return Line { level: 0.0, slope: 0.0, mean_offset: 0.0, spread: 0.0 };
-    }
-    let mean_offset = points.iter().map(|point| weight(point) * point.offset).sum::<f64>() / total_weight;
-    // Σ f²·(v/f) = Σ f·v, written so that f = 0 needs no division.
-    let mean_level = points.iter().map(|point| factors[point.weekday] * point.value).sum::<f64>() / total_weight;
-    let spread: f64 = points.iter().map(|point| weight(point) * (point.offset - mean_offset).powi(2)).sum();
-    let covariance: f64 =
-        points.iter().map(|point| factors[point.weekday] * (point.offset - mean_offset) * point.value).sum();
+/// The least-squares line (or level) through `points`.
+fn least_squares(points: &[Point], with_trend: bool) -> Line {
+    let count = points.len().max(1) as f64;
+    let mean_offset = points.iter().map(|point| point.offset).sum::<f64>() / count;
+    let mean_value = points.iter().map(|point| point.value).sum::<f64>() / count;
+    let spread: f64 = points.iter().map(|point| (point.offset - mean_offset).powi(2)).sum();
+    let covariance: f64 = points.iter().map(|point| (point.offset - mean_offset) * point.value).sum();
     let slope = if with_trend && spread > 0.0 { covariance / spread } else { 0.0 };
-    Line { level: mean_level - slope * mean_offset, slope, mean_offset, spread }
+    Line { level: mean_value - slope * mean_offset, slope }
 }
 
-/// The profile step: least-squares factors for a given line, normalised to mean 1. `None` when no
-/// factor is positive (or the arithmetic broke down), so that the profile must be dropped.
-fn fit_profile(points: &[Point], line: &Line) -> Option<[f64; 7]> {
-    let mut numerators = [0.0; 7];
-    let mut denominators = [0.0; 7];
-    for point in points {
-        let level = line.at(point.offset);
-        numerators[point.weekday] += point.value * level;
-        denominators[point.weekday] += level * level;
-    }
-    let mut factors = [None; 7];
-    for ((factor, numerator), denominator) in factors.iter_mut().zip(numerators).zip(denominators) {
-        if denominator > 0.0 {
-            // A weekday of net credits cannot be a negative multiple of the level without flipping
-            // sign where the level does; the projection clamps days at 0 anyway.
-            *factor = Some((numerator / denominator).max(0.0));
-        }
-    }
-    let estimated: Vec<f64> = factors.iter().flatten().copied().collect();
-    let mean = estimated.iter().sum::<f64>() / estimated.len() as f64;
-    if !(mean > 0.0 && mean.is_finite()) {
-        return None;
-    }
-    // Weekdays without information sit at the mean, i.e. at the level, after normalising.
-    Some(factors.map(|factor| factor.map_or(1.0, |factor| factor / mean)))
-}
+/// `Σ (w_i)²` of a difference of two consecutive 7-day means under a random walk of unit
+/// variance per day: `(Σ_{i≤7} i² + Σ_{i≤6} i²) / 49`.
+const WEEK_DIFFERENCE_DRIFT: f64 = 231.0 / 49.0;
+/// One-sided 95 % normal quantile: the drift's significance test.
+const DRIFT_Z: f64 = 1.645;
 
-/// `s`: residual standard deviation over `n − 2` degrees of freedom, 0 for `n ≤ 2`.
-fn residual_deviation(points: &[Point], line: &Line, factors: &[f64; 7]) -> f64 {
-    if points.len() <= 2 {
+/// `q`: how much the level wanders, per day, beyond the noise (step 4 of the module
+/// documentation). From the residuals `e` of the fit with trend (clipped as in the fit), the means
+/// `B_j` of the 7-day blocks counted back from the newest day (those with at least 4 days of
+/// data): `E[(B_j − B_{j+1})²] = σ²·(1/n_j + 1/n_{j+1}) + q·231/49`, `σ²` the noise variance
+/// estimated as `mean((e_t − e_{t−1})²) / 2` over consecutive days. 0 unless the excess is
+/// significant, and with fewer than 2 pairs of blocks.
+fn level_drift(points: &[Point], line: &Line, sigma: f64) -> f64 {
+    let limit = FIT_CLIP * sigma;
+    let residual = |point: &Point| (point.value - line.at(point.offset)).clamp(-limit, limit);
+    let consecutive: Vec<f64> = points
+        .windows(2)
+        .filter(|pair| pair[1].offset - pair[0].offset == 1.0)
+        .map(|pair| (residual(&pair[1]) - residual(&pair[0])).powi(2))
+        .collect();
+    if consecutive.is_empty() {
         return 0.0;
     }
-    let squares: f64 =
-        points.iter().map(|point| (point.value - line.at(point.offset) * factors[point.weekday]).powi(2)).sum();
-    (squares / (points.len() - 2) as f64).sqrt()
+    let noise = consecutive.iter().sum::<f64>() / consecutive.len() as f64 / 2.0;
+    let Some(oldest) = points.first() else { return 0.0 };
+    let blocks = (-oldest.offset / 7.0).floor() as usize + 1;
+    let mut sums = vec![(0.0, 0_usize); blocks];
+    for point in points {
+        let block = (-point.offset / 7.0).floor() as usize;
+        if let Some((sum, count)) = sums.get_mut(block) {
+            *sum += residual(point);
+            *count += 1;
+        }
+    }
+    let pairs: Vec<(f64, f64)> = sums
+        .windows(2)
+        .filter(|pair| pair[0].1 >= 4 && pair[1].1 >= 4)
+        .map(|pair| {
+            let (newer, older) = (pair[0].0 / pair[0].1 as f64, pair[1].0 / pair[1].1 as f64);
+            ((newer - older).powi(2), noise * (1.0 / pair[0].1 as f64 + 1.0 / pair[1].1 as f64))
+        })
+        .collect();
+    if pairs.len() < 2 {
+        return 0.0;
+    }
+    let k = pairs.len() as f64;
+    let (observed, expected) = pairs.iter().fold((0.0, 0.0), |(o, e), (d2, n)| (o + d2 / k, e + n / k));
+    // Without drift, observed / expected is about χ²_k / k: mean 1, standard deviation √(2/k).
+    if observed <= expected * (1.0 + DRIFT_Z * (2.0 / k).sqrt()) {
+        return 0.0;
+    }
+    (observed - expected) / WEEK_DIFFERENCE_DRIFT
+}
+
+/// `Σ` of the squared residuals from `line`, each clipped to ±5·σ₀ as in the fit.
+fn squares(points: &[Point], line: &Line, sigma: f64) -> f64 {
+    let limit = FIT_CLIP * sigma;
+    points.iter().map(|point| (point.value - line.at(point.offset)).clamp(-limit, limit).powi(2)).sum()
+}
+
+/// The `p` quantile of the standard normal distribution (Acklam's rational approximation,
+/// relative error below 1.2e-9), for `0 < p < 1`.
+fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -39.696_830_286_653_76,
+        220.946_098_424_520_5,
+        -275.928_510_446_968_7,
+        138.357_751_867_269,
+        -30.664_798_066_147_16,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -54.476_098_798_224_06,
+        161.585_836_858_040_9,
+        -155.698_979_859_886_6,
+        66.801_311_887_719_72,
+        -13.280_681_552_885_72,
+    ];
+    const C: [f64; 6] = [
+        -0.007_784_894_002_430_293,
+        -0.322_396_458_041_136_5,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] =
+        [0.007_784_695_709_041_462, 0.322_467_129_070_039_8, 2.445_134_137_142_996, 3.754_408_661_907_416];
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.02425 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.02425 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
+/// The `p` quantile of Student's t with `degrees` degrees of freedom (`p > 0.5`): the
+/// Cornish-Fisher expansion around the normal quantile (Abramowitz & Stegun 26.7.5), within 1 %
+/// from 3 degrees of freedom; fewer use the exact values of 1 and 2 degrees.
+fn student_t(p: f64, degrees: f64) -> f64 {
+    if degrees < 1.5 {
+        return (std::f64::consts::PI * (p - 0.5)).tan();
+    }
+    if degrees < 2.5 {
+        let a = 4.0 * p * (1.0 - p);
+        return 2.0 * (p - 0.5) * (2.0 / a).sqrt();
+    }
+    let z = normal_quantile(p);
+    let v = degrees;
+    let g1 = (z.powi(3) + z) / 4.0;
+    let g2 = (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / 96.0;
+    let g3 = (3.0 * z.powi(7) + 19.0 * z.powi(5) + 17.0 * z.powi(3) - 15.0 * z) / 384.0;
+    let g4 = (79.0 * z.powi(9) + 776.0 * z.powi(7) + 1482.0 * z.powi(5) - 1920.0 * z.powi(3) - 945.0 * z) / 92160.0;
+    z + g1 / v + g2 / v.powi(2) + g3 / v.powi(3) + g4 / v.powi(4)
+}
+
+/// The projected path after the newest day: the fitted line through `H` days, flat after.
+#[derive(Debug, Clone, Copy)]
+struct Projection {
+    trend: DailyPath,
+    flat: DailyPath,
+    span: i64,
+}
+
+impl Projection {
+    fn of(fit: &Fit, factors: [f64; 7], newest_weekday: usize) -> Self {
+        let span = fit.span.max(0);
+        let trend = DailyPath { line: fit.line, factors, first_weekday: newest_weekday };
+        let plateau = Line { level: fit.line.at(span as f64), slope: 0.0 };
+        let flat =
+            DailyPath { line: plateau, factors, first_weekday: (newest_weekday + span.rem_euclid(7) as usize) % 7 };
+        Projection { trend, flat, span }
+    }
+
+    /// `Σ daily(1..=days)`.
+    fn sum_through(&self, days: i64) -> f64 {
+        let trended = self.trend.sum_through(days.min(self.span));
+        if days <= self.span { trended } else { trended + self.flat.sum_through(days - self.span) }
+    }
 }
 
 /// Steps 5 to 7 of the module documentation.
-fn project(input: &ForecastInput<'_>, window: &Window, fit: &Fit, days_of_data: u32, burn_rate: f64) -> Forecast {
-    let newest = window.newest;
+fn project(input: &ForecastInput<'_>, series: &Series, fit: &Fit, days_of_data: u32, burn_rate: f64) -> Forecast {
+    let newest = series.newest;
     let has_budget = input.budget.is_finite() && input.budget > 0.0;
     let over_budget = has_budget && input.cost_to_date >= input.budget;
     let already_exhausted = over_budget.then_some(newest);
@@ -335,23 +729,43 @@ fn project(input: &ForecastInput<'_>, window: &Window, fit: &Fit, days_of_data: 
             budget_exhausted_day_earliest: already_exhausted,
         };
     }
-    let path = DailyPath { line: fit.line, factors: fit.factors, first_weekday: weekday(newest) };
-    let median_remaining = path.sum_through(remaining_days) * window.scale;
+    let first_weekday = weekday(newest);
+    let path = Projection::of(fit, fit.factors, first_weekday);
+    let median_remaining = path.sum_through(remaining_days) * series.scale;
     let projected = input.cost_to_date + median_remaining;
+    // The trend as fitted (not shrunk), when it was kept or the BIC favours it, continued through
+    // the period's end: the band spans both.
+    let fitted = if fit.trend_kept || fit.trend_weight > 0.5 { fit.fitted } else { fit.line };
+    let continued = Projection::of(&Fit { span: i64::MAX, line: fitted, ..fit.clone() }, fit.factors, first_weekday);
+    let continued = input.cost_to_date + continued.sum_through(remaining_days) * series.scale;
 
-    let remaining = remaining_days as f64;
-    let residual_variance = fit.residual_sd * fit.residual_sd;
-    let mut variance =
-        remaining * residual_variance + remaining * remaining * residual_variance / f64::from(days_of_data);
-    if fit.trend_kept {
-        // Σ over the remaining offsets 1..=N of (offset − t̄).
-        let slope_lever = remaining * (remaining + 1.0) / 2.0 - remaining * fit.line.mean_offset;
-        variance += (slope_lever * fit.slope_se).powi(2);
-    }
+    // F, F₂ and Σ f·min(h, H), through the same closed-form sums.
+    let unit = Fit { line: Line { level: 1.0, slope: 0.0 }, ..fit.clone() };
+    let ramp = Fit { line: Line { level: 0.0, slope: 1.0 }, ..fit.clone() };
+    let squared_factors = fit.factors.map(|factor| factor * factor);
+    let f_sum = Projection::of(&unit, fit.factors, first_weekday).sum_through(remaining_days);
+    let f2_sum = Projection::of(&unit, squared_factors, first_weekday).sum_through(remaining_days);
+    let ramp = Fit { span: i64::MAX, ..ramp };
+    let lever = Projection::of(&ramp, fit.factors, first_weekday).sum_through(remaining_days) - fit.mean_offset * f_sum;
+    // The slope's spread around the one carried, over the mixture of the two models: the fitted
+    // slope ± se_b with the trend's weight, no slope with the rest.
+    let carried = fit.line.slope;
+    let slope_se = if fit.slope_se.is_finite() { fit.slope_se } else { 0.0 };
+    let slope_variance = fit.trend_weight * (slope_se * slope_se + (fit.fitted.slope - carried).powi(2))
+        + (1.0 - fit.trend_weight) * carried * carried;
+    // A random walk of the level: the total moves by Σ_k η_k·(N − k + 1), variance q·Σ j².
+    let n = remaining_days as f64;
+    let mean_factor = f_sum / n;
+    let drift_variance = fit.drift * n * (n + 1.0) * (2.0 * n + 1.0) / 6.0 * mean_factor * mean_factor;
+    let variance = f2_sum * fit.residual_sd * fit.residual_sd
+        + f_sum * f_sum * fit.level_variance
+        + lever * lever * slope_variance
+        + drift_variance;
+    let quantile = student_t(0.95, fit.degrees_of_freedom);
     // NaN only arises from overflowing arithmetic (∞·0, ∞−∞): an unbounded band is the honest answer.
-    let half_width = if variance.is_nan() { f64::INFINITY } else { Z_90 * variance.sqrt() * window.scale };
-    let lower = (projected - half_width).max(input.cost_to_date);
-    let upper = projected + half_width;
+    let half_width = if variance.is_nan() { f64::INFINITY } else { quantile * variance.sqrt() * series.scale };
+    let lower = (projected.min(continued) - half_width).max(input.cost_to_date);
+    let upper = projected.max(continued) + half_width;
 
     let (budget_exhausted_day, budget_exhausted_day_earliest) = if !has_budget || over_budget {
         (already_exhausted, already_exhausted)
@@ -360,7 +774,7 @@ fn project(input: &ForecastInput<'_>, window: &Window, fit: &Fit, days_of_data: 
             if median_remaining > 0.0 { (upper - input.cost_to_date) / median_remaining } else { 1.0 };
         let exhaustion = |multiplier: f64| {
             let reached =
-                |days: i64| input.cost_to_date + multiplier * (path.sum_through(days) * window.scale) >= input.budget;
+                |days: i64| input.cost_to_date + multiplier * (path.sum_through(days) * series.scale) >= input.budget;
             first_reaching(remaining_days, reached).map(|days| newest.saturating_add(days))
         };
         (exhaustion(1.0), exhaustion(upper_multiplier))
@@ -368,7 +782,6 @@ fn project(input: &ForecastInput<'_>, window: &Window, fit: &Fit, days_of_data: 
     Forecast { days_of_data, burn_rate, projected, lower, upper, budget_exhausted_day, budget_exhausted_day_earliest }
 }
 
-/// Days from `newest + 1` through `period_end_day`, 0 when the period is over. Capped at
 /// `i64::MAX` days, which only absurd inputs reach.
 fn remaining_days(newest: i64, period_end_day: i64) -> i64 {
     let remaining = i128::from(period_end_day) - i128::from(newest);
@@ -525,10 +938,13 @@ mod tests {
         let values: Vec<f64> = (0..28).map(|i| 100.0 + 2.0 * f64::from(i)).collect();
         let history = history(newest - 27, &values);
         let forecast = expect_forecast(forecast(&input(&history, newest + 30, 1000.0, 0.0)));
-        // Days i = 28..=57 continue 100 + 2i: 30 · 100 + 2 · (28 + 57) · 30 / 2 = 3000 + 2550.
-        assert_close(forecast.projected, 1000.0 + 5550.0);
+        // v1 continued 100 + 2i through the period's end (1000 + 5550). v2 carries a trend at most
+        // the 28 days it was measured on, then holds it: days i = 28..=55 continue 100 + 2i
+        // (28 · 100 + 2 · (28 + 55) · 28 / 2 = 5124), days 56 and 57 stay at 100 + 2 · 55 = 210.
+        assert_close(forecast.projected, 1000.0 + 5124.0 + 2.0 * 210.0);
         assert_close(forecast.lower, forecast.projected);
-        assert_close(forecast.upper, forecast.projected);
+        // The band spans the trend carried through the period's end, v1's answer.
+        assert_close(forecast.upper, 1000.0 + 5550.0);
         // Mean of 100 + 2i over i = 0..=27 is 100 + 27.
         assert_close(forecast.burn_rate, 127.0);
         assert_eq!(forecast.budget_exhausted_day, None);
@@ -580,18 +996,21 @@ mod tests {
     }
 
     #[test]
-    fn weekly_pattern_with_trend_is_reproduced_exactly() {
-        // (100 + 2i) · g[weekday] with g averaging 1 over the week.
+    fn weekly_pattern_with_trend_is_reproduced_within_a_percent() {
+        // (100 + 2i) · g[weekday] with g averaging 1 over the week, over 6 weeks: v1 reproduced
+        // this exactly from 4 weeks (its profile and line were fitted jointly). v2 estimates the
+        // profile from ratios to a centred 7-day mean, which the trend bends slightly, and needs 5
+        // weeks of them when they do not fit exactly: within 1 %. The 40 days ahead are within the
+        // 42 days the trend was measured on, so it is carried all the way.
         let profile = [1.2, 1.2, 1.2, 1.2, 1.2, 0.5, 0.5];
         let first = MONDAY + 3; // a Thursday, so the window is not aligned to weeks
         let value = |i: i64| (100.0 + 2.0 * i as f64) * profile[weekday(first + i)];
-        let history: Vec<DailyCost> = (0..28).map(|i| DailyCost { day: first + i, value: value(i) }).collect();
-        let newest = first + 27;
+        let history: Vec<DailyCost> = (0..42).map(|i| DailyCost { day: first + i, value: value(i) }).collect();
+        let newest = first + 41;
         let forecast = expect_forecast(forecast(&input(&history, newest + 40, 300.0, 0.0)));
-        let expected: f64 = 300.0 + (28..68).map(value).sum::<f64>();
-        assert_close(forecast.projected, expected);
-        assert_close(forecast.lower, expected);
-        assert_close(forecast.upper, expected);
+        let expected: f64 = 300.0 + (42..82).map(value).sum::<f64>();
+        assert!((forecast.projected - expected).abs() < 0.01 * expected, "{forecast:?} vs {expected}");
+        assert!(forecast.lower <= expected && expected <= forecast.upper, "{forecast:?} vs {expected}");
     }
 
     #[test]
@@ -603,8 +1022,10 @@ mod tests {
         let newest = first + 27;
         let forecast = expect_forecast(forecast(&input(&history, newest + 14, 0.0, 0.0)));
         let expected: f64 = (28..42).map(value).sum();
-        assert_close(forecast.projected, expected);
-        assert_close(forecast.upper, expected);
+        // v1 reproduced this exactly; v2's profile (ratios to a centred 7-day mean) is off by the
+        // trend within a week: within 1 %. The weekends stay at exactly 0 either way.
+        assert!((forecast.projected - expected).abs() < 0.01 * expected, "{forecast:?} vs {expected}");
+        assert!(forecast.lower <= expected && expected <= forecast.upper, "{forecast:?} vs {expected}");
     }
 
     #[test]
@@ -678,8 +1099,10 @@ mod tests {
         let future: f64 = (0..30).map(|_| noisy()).sum();
         let history = history(newest - 27, &values);
 
-        let window = Window::trailing(&history).expect("28 days of data");
-        let fit = Fit::of(&window.points);
+        let series = Series::of(&history).expect("28 days of data");
+        let factors = weekday_profile(&series.days);
+        assert_eq!(factors, [1.0; 7], "no weekday pattern in uniform noise");
+        let fit = Fit::of(&series, &factors);
         assert!(!fit.trend_kept, "a flat series has no significant trend: {fit:?}");
         assert_eq!(fit.line.slope, 0.0);
 
@@ -688,6 +1111,87 @@ mod tests {
         assert!((forecast.projected - 5800.0).abs() < 0.03 * 5800.0, "{forecast:?}");
         assert!(forecast.lower < forecast.projected && forecast.projected < forecast.upper, "{forecast:?}");
         assert!(forecast.lower <= truth && truth <= forecast.upper, "truth {truth} outside {forecast:?}");
+    }
+
+    /// 100 a day with uniform noise of ±`half_width`, for the days `first ..= last`.
+    fn noisy_history(
+        random: &mut Lcg,
+        first: i64,
+        last: i64,
+        level: impl Fn(i64) -> f64,
+        half_width: f64,
+    ) -> Vec<DailyCost> {
+        (first..=last)
+            .map(|day| DailyCost { day, value: level(day) + 2.0 * half_width * (random.next() - 0.5) })
+            .collect()
+    }
+
+    #[test]
+    fn spikes_in_the_window_do_not_blow_up_the_projection() {
+        let mut random = Lcg(3);
+        let newest = MONDAY + 59;
+        let mut history = noisy_history(&mut random, newest - 59, newest, |_| 100.0, 10.0);
+        // Two single-day spikes of 30x, one of them on the newest day.
+        history[40].value = 3000.0;
+        history[59].value = 3000.0;
+        let used: f64 = history.iter().map(|cost| cost.value).sum();
+        let forecast = expect_forecast(forecast(&input(&history, newest + 300, used, 0.0)));
+        let rest = forecast.projected - used;
+        assert!((rest - 30_000.0).abs() < 0.03 * 30_000.0, "{forecast:?}");
+        assert!(forecast.lower <= used + 30_000.0 && used + 30_000.0 <= forecast.upper, "{forecast:?}");
+    }
+
+    #[test]
+    fn a_step_projects_the_level_after_it() {
+        let mut random = Lcg(5);
+        let newest = MONDAY + 59;
+        // Onboarding: 100 a day, then 300 a day for the last 12 days.
+        let level = |day: i64| if day > newest - 12 { 300.0 } else { 100.0 };
+        let history = noisy_history(&mut random, newest - 59, newest, level, 20.0);
+        let forecast = expect_forecast(forecast(&input(&history, newest + 100, 0.0, 0.0)));
+        assert!((forecast.projected - 30_000.0).abs() < 0.05 * 30_000.0, "{forecast:?}");
+        assert!(forecast.lower <= 30_000.0 && 30_000.0 <= forecast.upper, "{forecast:?}");
+    }
+
+    #[test]
+    fn a_step_six_days_ago_is_taken_but_two_spikes_in_a_row_are_not() {
+        let mut random = Lcg(9);
+        let newest = MONDAY + 59;
+        let step = |day: i64| if day > newest - 6 { 300.0 } else { 100.0 };
+        let stepped = noisy_history(&mut random, newest - 59, newest, step, 10.0);
+        let after_step = expect_forecast(forecast(&input(&stepped, newest + 100, 0.0, 0.0)));
+        assert!((after_step.projected - 30_000.0).abs() < 0.1 * 30_000.0, "{after_step:?}");
+        let mut spiked = noisy_history(&mut random, newest - 59, newest, |_| 100.0, 10.0);
+        spiked[58].value = 3000.0;
+        spiked[59].value = 3000.0;
+        let forecast = expect_forecast(forecast(&input(&spiked, newest + 100, 0.0, 0.0)));
+        assert!((forecast.projected - 10_000.0).abs() < 0.05 * 10_000.0, "{forecast:?}");
+    }
+
+    #[test]
+    fn trendless_noise_keeps_no_trend_mostly_and_its_band_covers() {
+        // 400 flat histories of 60 days with ±50 % uniform noise, projected 300 days ahead: the
+        // trend test (5 % level) keeps few trends, none is carried far enough to leave 0.5x-2x,
+        // and the 90 % band holds the truth at least 85 % of the time.
+        let mut random = Lcg(11);
+        let newest = MONDAY + 59;
+        let (mut kept, mut covered) = (0, 0);
+        let runs = 400;
+        for _ in 0..runs {
+            let history = noisy_history(&mut random, newest - 59, newest, |_| 100.0, 50.0);
+            let future: f64 = (0..300).map(|_| 100.0 + 100.0 * (random.next() - 0.5)).sum();
+            let series = Series::of(&history).expect("60 days");
+            let factors = weekday_profile(&series.days);
+            kept += usize::from(Fit::of(&series, &factors).trend_kept);
+            let forecast = expect_forecast(forecast(&input(&history, newest + 300, 0.0, 0.0)));
+            let ratio = forecast.projected / future;
+            assert!((0.5..=2.0).contains(&ratio), "{forecast:?} vs {future}");
+            covered += usize::from(forecast.lower <= future && future <= forecast.upper);
+        }
+        assert!(kept <= runs / 10, "{kept} of {runs} kept a trend");
+        // The band is conservative on a truly flat series (399 of 400 here): it keeps the slope's
+        // uncertainty, which is what covers the trends the test misses.
+        assert!(covered >= runs * 85 / 100, "{covered} of {runs} covered");
     }
 
     #[test]
@@ -740,15 +1244,18 @@ mod tests {
     }
 
     #[test]
-    fn history_older_than_the_window_is_ignored() {
+    fn history_older_than_the_lookback_is_ignored_and_a_spike_within_it_is_clipped() {
+        // v1 read 28 days, so both records were ignored. v2 reads 365: the spike 28 days back is
+        // in it, but clipped to the line + 5·σ₀ (σ₀ is only the rounding floor here, 1e-9 of the
+        // typical value), so it moves the projection by a few millionths.
         let newest = MONDAY + 27;
         let mut history = flat_history(newest);
         history.push(DailyCost { day: newest - 28, value: 1e9 });
         history.push(DailyCost { day: newest - 400, value: -1e9 });
         let forecast = expect_forecast(forecast(&input(&history, newest + 30, 2800.0, 0.0)));
         assert_eq!(forecast.days_of_data, 28);
-        assert_close(forecast.projected, 5800.0);
-        assert_close(forecast.upper, 5800.0);
+        assert!((forecast.projected - 5800.0).abs() < 1e-3, "{forecast:?}");
+        assert!((forecast.upper - 5800.0).abs() < 1e-3, "{forecast:?}");
     }
 
     #[test]
@@ -788,13 +1295,16 @@ mod tests {
     }
 
     #[test]
-    fn steep_decline_never_projects_below_the_cost_to_date() {
+    fn steep_decline_is_held_at_the_newest_level_and_never_below_the_cost_to_date() {
         // 1000 − 35i: the line reaches 55 on the newest day, 20 the day after, then goes negative.
+        // v1 carried it (500 + 20). v2 carries no trend past halving the newest day's level, which
+        // this one does within a day: it holds 55 a day. The band still spans the continued line.
         let newest = MONDAY + 27;
         let values: Vec<f64> = (0..28).map(|i| 1000.0 - 35.0 * f64::from(i)).collect();
         let history = history(newest - 27, &values);
         let forecast = expect_forecast(forecast(&input(&history, newest + 30, 500.0, 0.0)));
-        assert_close(forecast.projected, 500.0 + 20.0);
+        assert_close(forecast.projected, 500.0 + 30.0 * 55.0);
+        assert_close(forecast.lower, 500.0 + 20.0);
         assert!(forecast.lower >= 500.0 && forecast.lower <= forecast.projected, "{forecast:?}");
     }
 
@@ -812,7 +1322,7 @@ mod tests {
         let factors = [1.3, 0.0, 0.9, 1.1, 1.2, 0.5, 1.0];
         for (level, slope) in [(10.0, 0.0), (10.0, 0.7), (10.0, -0.7), (-5.0, 0.3), (-5.0, -0.3), (0.0, 0.0)] {
             for first_weekday in [0, 3, 6] {
-                let line = Line { level, slope, mean_offset: 0.0, spread: 1.0 };
+                let line = Line { level, slope };
                 let path = DailyPath { line, factors, first_weekday };
                 for days in [0, 1, 6, 7, 8, 30, 95] {
                     let by_day: f64 = (1..=days).map(|day| path.daily(day)).sum();
