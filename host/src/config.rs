@@ -49,6 +49,19 @@ pub struct Config {
     pub clusters: Vec<ClusterConfig>,
 }
 
+impl Config {
+    /// Every secret the configuration holds: what no text from a server may print.
+    pub fn secrets(&self) -> Vec<&Secret> {
+        let mut secrets = match &self.target.auth {
+            TargetAuth::ApiToken(token) => vec![token],
+            TargetAuth::OAuth { client_secret, .. } => vec![client_secret],
+        };
+        secrets.extend(self.accounts.iter().map(|account| &account.client_secret));
+        secrets.extend(self.clusters.iter().map(|cluster| &cluster.api_token));
+        secrets
+    }
+}
+
 /// The component's own retry defaults (the OpenTelemetry Collector exporter's: 5 s, x1.5, at most
 /// 30 s, give up after 300 s), as the WIT `retry-policy` the plans carry.
 pub fn default_retry() -> RetryPolicy {

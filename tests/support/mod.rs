@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod hostile;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
