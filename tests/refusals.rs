@@ -1,0 +1,126 @@
+//! What dtcost refuses, with the real binary against the simulator: a config that would fail
+//! only at run time (exit 2, the key named, nothing sent), and the same account or cluster twice.
+
+mod support;
+
+use dtcost_sim::Simulator;
+use support::*;
+
+/// Each edit of a good config, the key the error must name, and a word of its reason.
+struct Case {
+    edit: fn(&str, &dtcost_sim::Scenario) -> String,
+    env: &'static [(&'static str, &'static str)],
+    key: &'static str,
+    reason: &'static str,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_config_that_would_fail_at_run_time_exits_2_naming_the_key_and_sends_nothing() {
+    let scenario = generate(2, 3, 2, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let cases = [
+        Case {
+            edit: |text, _| text.replacen("/sso/oauth2/token\"", "/sso/oauth2/token?foo\"", 1),
+            env: &[],
+            key: "token-url",
+            reason: "a query",
+        },
+        Case {
+            edit: |text, _| {
+                let start = text.find("[[clusters]]").unwrap();
+                let url_line = text[start..].lines().find(|l| l.starts_with("url = ")).unwrap().to_owned();
+                text.replacen(&url_line, "url = \"http://127.0.0.1:0\"", 1)
+            },
+            env: &[],
+            key: "clusters[0].url",
+            reason: "port 0",
+        },
+        Case {
+            edit: |text, _| text.replacen("name = \"Account 1\"", "name = \"\"", 1),
+            env: &[],
+            key: "accounts[0].name",
+            reason: "is empty",
+        },
+        Case { edit: |text, _| format!("provider = \"\"\n{text}"), env: &[], key: "provider", reason: "is empty" },
+        Case {
+            edit: |text, _| format!("state-file = \"missing-folder/state.json\"\n{text}"),
+            env: &[],
+            key: "state-file",
+            reason: "does not exist",
+        },
+        Case {
+            edit: |text, _| text.to_owned(),
+            env: &[("ACCOUNT_1_SECRET", "")],
+            key: "accounts[1].client-secret-env",
+            reason: "set but empty",
+        },
+        Case {
+            edit: |text, _| {
+                text.replacen("api-token-file = \"ingest.token\"", "api-token-file = \"two-lines.token\"", 1)
+            },
+            env: &[],
+            key: "target.api-token-file",
+            reason: "more than one line",
+        },
+        Case {
+            edit: |text, scenario| {
+                text.replacen(&scenario.accounts[1].uuid, &scenario.accounts[0].uuid.to_uppercase(), 1)
+            },
+            env: &[],
+            key: "accounts[1].uuid",
+            reason: "accounts[0] (\"Account 1\") and accounts[1] (\"Account 2\") are the same account",
+        },
+        Case {
+            edit: |text, _| {
+                let start = text.find("[[clusters]]").unwrap();
+                let url_line = text[start..].lines().find(|l| l.starts_with("url = ")).unwrap().to_owned();
+                let second = text.rfind("[[clusters]]").unwrap();
+                let second_url = text[second..].lines().find(|l| l.starts_with("url = ")).unwrap().to_owned();
+                text.replace(&second_url, &format!("{}/\"", url_line.trim_end_matches('"')))
+            },
+            env: &[],
+            key: "clusters[1].url",
+            reason: "clusters[0] (\"managed-1\") and clusters[1] (\"managed-2\") are the same cluster",
+        },
+    ];
+    for case in cases {
+        let mut setup = write_config(&scenario, &sim, &ConfigOptions::default());
+        std::fs::write(
+            setup.dir.path().join("two-lines.token"),
+            format!("{}\nsecond line\n", scenario.ingest.api_token),
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&setup.config).unwrap();
+        let edited = (case.edit)(&text, &scenario);
+        assert!(text != edited || !case.env.is_empty(), "{}: the edit applies", case.key);
+        std::fs::write(&setup.config, edited).unwrap();
+        for (name, value) in case.env {
+            setup.env.retain(|(k, _)| k != name);
+            setup.env.push((name.to_string(), value.to_string()));
+        }
+        for command in ["run", "check"] {
+            let out = dtcost(&scenario, &setup, &[command]).await;
+            assert_eq!(out.code, 2, "{} ({command}): {}", case.key, out.stderr);
+            let expected = format!("dtcost.toml: {}: ", case.key);
+            assert!(
+                out.stderr.contains(&expected) && out.stderr.contains(case.reason),
+                "{expected}…{}: {}",
+                case.reason,
+                out.stderr
+            );
+        }
+        assert!(sim.requests().is_empty(), "{}: nothing is sent: {:?}", case.key, sim.requests());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn urls_in_upper_case_work_as_in_lower_case() {
+    let scenario = generate(1, 3, 1, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let text = std::fs::read_to_string(&setup.config).unwrap().replace("http://127.0.0.1", "HTTP://127.0.0.1");
+    std::fs::write(&setup.config, text).unwrap();
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(sim.accepted_events().len(), 3 + 1 + 3 + 1, "3 days, the status, 3 quotas, the run summary");
+}
