@@ -1,9 +1,10 @@
 //! What dtcost refuses, with the real binary against the simulator: a config that would fail
-//! only at run time (exit 2, the key named, nothing sent), and the same account or cluster twice.
+//! only at run time (exit 2, the key named, nothing sent), the same account or cluster twice, and
+//! a second run on a state file that a run holds (exit 1, nothing sent).
 
 mod support;
 
-use dtcost_sim::Simulator;
+use dtcost_sim::{Service, Simulator};
 use support::*;
 
 /// Each edit of a good config, the key the error must name, and a word of its reason.
@@ -123,4 +124,74 @@ async fn urls_in_upper_case_work_as_in_lower_case() {
     let out = dtcost(&scenario, &setup, &["run"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(sim.accepted_events().len(), 3 + 1 + 3 + 1, "3 days, the status, 3 quotas, the run summary");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_while_another_holds_the_state_file_exits_1_and_sends_nothing() {
+    let scenario = generate(1, 4, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let state = setup.dir.path().join("dtcost-state.json");
+    let held = dtcost::state::StateLock::acquire(&state).unwrap();
+
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("another dtcost run is using it"), "{}", out.stderr);
+    assert!(out.stderr.contains("dtcost-state.json.lock"), "{}", out.stderr);
+    assert!(sim.requests().is_empty(), "nothing is sent: {:?}", sim.requests());
+    // A dry run only reads the state: it needs no lock.
+    let dry = dtcost(&scenario, &setup, &["run", "--dry-run"]).await;
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+
+    drop(held);
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the state file is its owner's alone");
+    }
+    let mut files: Vec<String> = std::fs::read_dir(setup.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["dtcost-state.json", "dtcost-state.json.lock", "dtcost.toml", "ingest.token"],
+        "no temporary file left"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_runs_at_once_on_one_state_file_send_every_cost_day_once() {
+    let scenario = generate(2, 20, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let (a, b, c) = tokio::join!(
+        dtcost(&scenario, &setup, &["run"]),
+        dtcost(&scenario, &setup, &["run"]),
+        dtcost(&scenario, &setup, &["run"])
+    );
+    let outs = [a, b, c];
+    let mut ran = 0;
+    for out in &outs {
+        match out.code {
+            0 => ran += 1,
+            1 => assert!(out.stderr.contains("another dtcost run is using it"), "{}", out.stderr),
+            other => panic!("exit {other}: {}", out.stderr),
+        }
+    }
+    assert!(ran >= 1, "one run at least exported");
+    eprintln!("{ran} of 3 runs exported; the others found the state file in use");
+    let events = sim.accepted_events();
+    let mut ids: Vec<&str> =
+        of_type(&events, "dps.cost2.booked").iter().map(|e| e["event.id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 40, "every cost day of both accounts, each once");
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+    let posts = sim.requests().iter().filter(|r| r.service == Service::Environment).count();
+    assert!(posts <= 3 * 2, "at most an ingest and a summary per run: {posts}");
 }

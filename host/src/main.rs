@@ -13,8 +13,10 @@ use dtcost::demo;
 use dtcost::run::{self, RunOptions};
 use dtcost::runtime::Runtime;
 use dtcost::scrub::{self, Scrubber};
+use dtcost::state::StateLock;
 
-/// Exit code when an export (account or cluster) failed or an event was not accepted.
+/// Exit code when an export (account or cluster) failed or an event was not accepted; also when
+/// another run holds the state file's lock (nothing was sent: try again later).
 const EXIT_EXPORT_FAILED: u8 = 1;
 /// Exit code for a configuration or usage error (nothing was exported).
 const EXIT_CONFIG: u8 = 2;
@@ -26,8 +28,8 @@ const EXIT_CONFIG: u8 = 2;
     about,
     long_about = None,
     after_help = "Exit codes: 0 every export succeeded and every event was accepted; 1 an account or cluster \
-                  failed, or events were not sent or refused (the summary says which); 2 the configuration or \
-                  the command line is wrong (nothing was exported)."
+                  failed, or events were not sent or refused (the summary says which), or another run holds the \
+                  state file; 2 the configuration or the command line is wrong (nothing was exported)."
 )]
 struct Cli {
     /// More log output on stderr (-v info, -vv debug).
@@ -169,6 +171,17 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run { config, dry_run, every } => {
             let (config, scrubber) = load(config)?;
+            // One run at a time writes a state file; a dry run only reads it.
+            let _lock = match &config.state_file {
+                Some(path) if !dry_run => match StateLock::acquire(path) {
+                    Ok(lock) => Some(lock),
+                    Err(error) => {
+                        eprintln!("dtcost: {error}");
+                        return Ok(ExitCode::from(EXIT_EXPORT_FAILED));
+                    }
+                },
+                _ => None,
+            };
             let runtime = start_runtime().await?;
             let mut shutdown = std::pin::pin!(demo::wait_for_shutdown());
             loop {
