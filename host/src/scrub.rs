@@ -27,11 +27,23 @@ const EXCERPT_SCAN_BYTES: usize = 64 * 1024;
 
 /// Token shapes redacted whoever's they are: the server may echo an access token the host never
 /// saw. A Dynatrace token keeps its public `prefix.public` part, as the host's own logs do.
-static TOKEN_SHAPES: LazyLock<[(Regex, &'static str); 4]> = LazyLock::new(|| {
+/// (Printed text only: events and the state keep their content, less the secrets themselves.)
+static TOKEN_SHAPES: LazyLock<[(Regex, &'static str); 5]> = LazyLock::new(|| {
     let regex = |pattern: &str| Regex::new(pattern).expect("a valid pattern");
     [
-        // Authorization header values
-        (regex(r"(?i)\b(bearer|api-token|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}"), "$1$2(redacted)"),
+        // An echoed Authorization header: whatever its value
+        (
+            regex(r#"(?i)\b(authorization\\?"?\s*[:=]\s*\\?"?(?:(?:bearer|api-token|basic)\s+)?)[^\s"\\,;}]+"#),
+            "$1(redacted)",
+        ),
+        // A credential after its scheme, elsewhere: a token-like word (a digit, or a symbol
+        // inside it, so that "Basic Monitoring" or "Bearer tokens." stay as they are)
+        (
+            regex(
+                r"(?i)\b(bearer|api-token|basic)(\s+)[A-Za-z0-9._~+/=-]*(?:[0-9]|[._~+/-][A-Za-z0-9])[A-Za-z0-9._~+/=-]*",
+            ),
+            "$1$2(redacted)",
+        ),
         // dt0c01.PUBLIC.SECRET (API tokens, OAuth client secrets)
         (regex(r"\b(dt0[a-z][0-9]{2}\.[A-Za-z0-9]+)\.[A-Za-z0-9]+"), "$1.(redacted)"),
         // JWTs (the SSO's access tokens)
@@ -88,15 +100,18 @@ impl Scrubber {
         Scrubber { secrets }
     }
 
+    /// The secrets alone redacted (for data: events, the state; token shapes could be content).
+    pub fn redact_secrets<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        match &self.secrets {
+            Some(secrets) => secrets.replace_all(text, REDACTED),
+            None => Cow::Borrowed(text),
+        }
+    }
+
     /// Secrets and token shapes redacted; nothing else changed (for the host's own multi-line
     /// texts that embed server text already made safe, and for log lines).
     pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        let mut text = Cow::Borrowed(text);
-        if let Some(secrets) = &self.secrets
-            && secrets.is_match(&text)
-        {
-            text = Cow::Owned(secrets.replace_all(&text, REDACTED).into_owned());
-        }
+        let mut text = self.redact_secrets(text);
         for (shape, replacement) in TOKEN_SHAPES.iter() {
             if shape.is_match(&text) {
                 text = Cow::Owned(shape.replace_all(&text, *replacement).into_owned());
@@ -129,10 +144,11 @@ impl Scrubber {
         out
     }
 
-    /// One line of NDJSON as it may be printed: redacted, and the control characters that JSON
-    /// allows raw (DEL, C1, bidirectional overrides) escaped as `\uXXXX`: the same JSON value.
+    /// One line of NDJSON (an event) as it may be printed: its secrets redacted, and the control
+    /// characters that JSON allows raw (DEL, C1, bidirectional overrides) escaped as `\uXXXX`:
+    /// the same JSON value.
     pub fn json_line(&self, line: &str) -> String {
-        let redacted = self.redact(line);
+        let redacted = self.redact_secrets(line);
         let mut out = String::with_capacity(redacted.len());
         for c in redacted.chars() {
             if is_unsafe(c) {
@@ -176,7 +192,7 @@ impl Scrubber {
                 reconciliation
             }),
             alerts: excerpts(report.alerts),
-            events: report.events.iter().map(|event| self.redact(event).into_owned()).collect(),
+            events: report.events.iter().map(|event| self.redact_secrets(event).into_owned()).collect(),
             state: report.state.map(|state| self.account_state(state)),
             ..report
         }
@@ -204,7 +220,7 @@ impl Scrubber {
 
     /// The state for the next run, redacted (its values go back to the component as they are).
     fn account_state(&self, state: AccountState) -> AccountState {
-        let text = |value: String| self.redact(&value).into_owned();
+        let text = |value: String| self.redact_secrets(&value).into_owned();
         let delivery = |delivery: DeliveryState| DeliveryState {
             subscription_uuid: text(delivery.subscription_uuid),
             frozen_before: delivery.frozen_before.map(text),
@@ -326,6 +342,10 @@ mod tests {
         );
         assert_eq!(s.redact("token dt0c01.PUBLIC.SECRETPART expired"), "token dt0c01.PUBLIC.(redacted) expired");
         assert_eq!(s.redact("Authorization: Bearer abcdefghijklmnop"), "Authorization: Bearer (redacted)");
+        assert_eq!(s.redact("authorization: whatever-it-is\nnext"), "authorization: (redacted)\nnext");
+        assert_eq!(s.redact(r#"{"Authorization":"Api-Token abc"}"#), r#"{"Authorization":"Api-Token (redacted)"}"#);
+        assert_eq!(s.redact("sent Bearer abc.def-123 twice"), "sent Bearer (redacted) twice");
+        assert_eq!(s.redact("Basic Monitoring, Bearer tokens."), "Basic Monitoring, Bearer tokens.");
         assert_eq!(
             s.redact(r#"{"access_token":"xyz123","expires_in":300}"#),
             r#"{"access_token":"(redacted)","expires_in":300}"#
@@ -361,6 +381,13 @@ mod tests {
         let text = format!("{}dt0s02.CLIENTID.averysecretpart123", "a".repeat(EXCERPT_CHARS - 20));
         let excerpt = s.excerpt(&text);
         assert!(!excerpt.contains("averysec"), "{excerpt}");
+    }
+
+    #[test]
+    fn events_lose_only_the_secrets_themselves() {
+        let s = scrubber();
+        let event = r#"{"name":"Basic 2026 plan","note":"dt0s02.CLIENTID.averysecretpart123"}"#;
+        assert_eq!(s.json_line(event), r#"{"name":"Basic 2026 plan","note":"(redacted)"}"#);
     }
 
     #[test]
