@@ -164,3 +164,22 @@ async fn a_30_mb_message_of_terminal_escapes_is_printed_bounded_escaped_and_forg
         assert!(printed.contains("… (cut, "), "{args:?}: marked as cut:\n{printed}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_uuid_of_terminal_escapes_forges_no_summary_line() {
+    let server = Hostile::start(Behaviour::ForgedSubscription).await;
+    let setup = config(&server, false, "");
+    for args in [&["run"][..], &["check"]] {
+        let out = dtcost(&setup, args).await;
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        for (stream, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            for line in text.lines() {
+                assert!(!line.starts_with(FORGED_LINE), "{args:?} {stream}: a forged line:\n{text}");
+                assert!(!line.chars().any(char::is_control), "{args:?} {stream}: a raw control character in {line:?}");
+            }
+        }
+        let printed = if args[0] == "check" { &out.stdout } else { &out.stderr };
+        assert!(printed.contains("7c0d4f5e\\u{1b}[2K\\r\\nok     account Forged"), "{args:?}: escaped:\n{printed}");
+    }
+    assert!(server.requests().iter().any(|r| r.ends_with("/subscriptions")), "{:?}", server.requests());
+}

@@ -256,11 +256,6 @@ fn escape_char(c: char) -> Cow<'static, str> {
     }
 }
 
-/// A text that came from a server, escaped onto one line (no redaction, no bound).
-pub fn escape(text: &str) -> String {
-    text.chars().map(escape_char).collect()
-}
-
 /// The scrubber of the log lines: set once the configuration (and so every secret) is known.
 static LOGS: OnceLock<Scrubber> = OnceLock::new();
 
@@ -388,6 +383,20 @@ mod tests {
         let s = scrubber();
         let event = r#"{"name":"Basic 2026 plan","note":"dt0s02.CLIENTID.averysecretpart123"}"#;
         assert_eq!(s.json_line(event), r#"{"name":"Basic 2026 plan","note":"(redacted)"}"#);
+    }
+
+    #[test]
+    fn the_state_kept_for_the_next_run_loses_the_secrets_and_nothing_else() {
+        let s = scrubber();
+        let cost = DeliveryState {
+            subscription_uuid: "sub-averysecretpart123".into(),
+            frozen_before: Some("2026-11-01T00:00:00Z".into()),
+            sent: vec!["id-1".into()],
+        };
+        let state = s.account_state(AccountState { cost: Some(cost), environment_cost: None, alerts: None });
+        let cost = state.cost.unwrap();
+        assert_eq!(cost.subscription_uuid, "sub-(redacted)");
+        assert_eq!((cost.frozen_before.as_deref(), cost.sent), (Some("2026-11-01T00:00:00Z"), vec!["id-1".to_owned()]));
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub enum Behaviour {
     /// Every path answers 400 with an error message of [`FLOOD_BYTES`] made of terminal escapes,
     /// carriage returns, line feeds, bells and a forged summary line ([`FORGED_LINE`]).
     Flood,
+    /// The SSO grants a token; the account lists one ACTIVE REGULAR subscription whose uuid and
+    /// name are terminal escapes and a forged summary line; every other path answers 404 with
+    /// such a message.
+    ForgedSubscription,
 }
 
 /// The access token [`Behaviour::GrantThenEcho`] grants.
@@ -99,6 +103,22 @@ fn answer(behaviour: Behaviour, uri: &Uri, echo: String) -> Response {
             serde_json::json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 300}),
         ),
         (Behaviour::EchoText, _) => text(if sso { StatusCode::BAD_REQUEST } else { StatusCode::UNAUTHORIZED }, echo),
+        (Behaviour::ForgedSubscription, true) => json(
+            StatusCode::OK,
+            serde_json::json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 300}),
+        ),
+        (Behaviour::ForgedSubscription, false) => {
+            let forged = format!("7c0d4f5e\x1b[2K\r\n{FORGED_LINE}\n\x07");
+            if uri.path().ends_with("/subscriptions") {
+                let subscription = serde_json::json!({
+                    "uuid": forged, "type": "REGULAR", "subType": "DPS", "name": format!("Forged\x1b]0;title\x07{forged}"),
+                    "status": "ACTIVE", "startTime": "2026-01-01T00:00:00Z", "endTime": "2027-01-01T00:00:00Z"
+                });
+                json(StatusCode::OK, serde_json::json!({"data": [subscription]}))
+            } else {
+                json(StatusCode::NOT_FOUND, serde_json::json!({"error": {"code": 404, "message": forged}}))
+            }
+        }
         (Behaviour::Flood, _) => {
             let mut message = format!("Invalid\r\n{FORGED_LINE}\n\x1b[2K\x1b]0;pwned\x07\x1b[1A\r");
             while message.len() < FLOOD_BYTES {
