@@ -195,3 +195,39 @@ async fn three_runs_at_once_on_one_state_file_send_every_cost_day_once() {
     let posts = sim.requests().iter().filter(|r| r.service == Service::Environment).count();
     assert!(posts <= 3 * 2, "at most an ingest and a summary per run: {posts}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_config_from_the_environment_alone_names_the_variable_and_sends_nothing() {
+    let scenario = generate(1, 1, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let folder = tempfile::tempdir().unwrap(); // no dtcost.toml here: the DT_* variables configure
+    for (variable, value, reason) in [
+        ("DT_ACCOUNT_ID", "not-a-uuid", "is not a UUID"),
+        ("DT_ACCOUNT_ID", "", "is set but empty"),
+        ("DT_ENVIRONMENT_URL", "https://abc.live.dynatrace.com/?x", "a query"),
+    ] {
+        let mut env = vec![
+            ("DT_ACCOUNT_ID", scenario.accounts[0].uuid.clone()),
+            ("DT_CLIENT_ID", scenario.accounts[0].client_id.clone()),
+            ("DT_CLIENT_SECRET", scenario.accounts[0].client_secret.clone()),
+            ("DT_ENVIRONMENT_URL", sim.environment_url.clone()),
+            ("DT_API_TOKEN", scenario.ingest.api_token.clone()),
+        ];
+        env.retain(|(name, _)| *name != variable);
+        env.push((variable, value.to_owned()));
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_dtcost"))
+            .arg("run")
+            .current_dir(folder.path())
+            .env_clear()
+            .env("HOME", std::env::var("HOME").unwrap_or_default())
+            .envs(env)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{variable}={value:?}: {stderr}");
+        assert!(stderr.contains(&format!("environment: {variable}: ")) && stderr.contains(reason), "{stderr}");
+        assert_no_secret(&scenario, &stderr);
+    }
+    assert!(sim.requests().is_empty(), "nothing is sent: {:?}", sim.requests());
+}
