@@ -105,6 +105,14 @@ async fn run_everything(behaviour: Behaviour) -> Vec<(String, Output)> {
             assert_eq!(out.code, 1, "{what}: every export fails\n{}", out.stderr);
             assert_no_secret(&format!("{what}: stdout"), &out.stdout);
             assert_no_secret(&format!("{what}: stderr"), &out.stderr);
+            if args.contains(&"json") {
+                // Redaction keeps every JSON log line JSON.
+                let logs: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with('{')).collect();
+                assert!(!logs.is_empty(), "{what}: {}", out.stderr);
+                for line in logs {
+                    assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "{what}: {line}");
+                }
+            }
             if let Ok(state) = std::fs::read_to_string(setup.dir.path().join("dtcost-state.json")) {
                 assert_no_secret(&format!("{what}: the state file"), &state);
             }
