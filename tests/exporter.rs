@@ -327,6 +327,7 @@ async fn simulate_writes_private_secret_files_and_stops_promptly_on_sigterm() {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dtcost"))
         .args(["simulate", "--accounts", "2", "--days", "5", "--clusters", "1", "--out"])
         .arg(out.path())
+        .kill_on_drop(true) // a failed assertion leaves no simulator behind
         .env_clear()
         .env("HOME", std::env::var("HOME").unwrap_or_default())
         .stdout(std::process::Stdio::piped())
