@@ -360,3 +360,43 @@ async fn every_keeps_exporting_until_sigterm_and_then_exits_cleanly() {
     assert!(stderr.contains("stopping (signal received between runs)"), "{stderr}");
     assert_no_secret(&scenario, &stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simulate_writes_private_secret_files_and_stops_promptly_on_sigterm() {
+    let out = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dtcost"))
+        .args(["simulate", "--accounts", "2", "--days", "5", "--clusters", "1", "--out"])
+        .arg(out.path())
+        .kill_on_drop(true) // a failed assertion leaves no simulator behind
+        .env_clear()
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let config = out.path().join("dtcost.toml");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !config.exists() {
+        assert!(std::time::Instant::now() < deadline, "the config was never written");
+        assert!(child.try_wait().unwrap().is_none(), "simulate exited early");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&config), 0o600, "dtcost.toml");
+        assert_eq!(mode(&out.path().join("secrets")), 0o700, "secrets/");
+        let secrets: Vec<_> =
+            std::fs::read_dir(out.path().join("secrets")).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(secrets.len(), 1 + 2 + 1, "the ingest token, 2 account secrets, a cluster token");
+        for secret in secrets {
+            assert_eq!(mode(&secret), 0o600, "{}", secret.display());
+        }
+    }
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(5), child.wait()).await;
+    let status = stopped.expect("simulate stops within 5 s of SIGTERM").unwrap();
+    assert_eq!(status.code(), Some(0));
+}

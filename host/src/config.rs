@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::runtime::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy};
+use crate::scrub::is_unsafe;
 use crate::secret::Secret;
 
 pub const DEFAULT_TOKEN_URL: &str = "https://sso.dynatrace.com/sso/oauth2/token";
@@ -47,6 +48,19 @@ pub struct Config {
     pub target: Target,
     pub accounts: Vec<AccountConfig>,
     pub clusters: Vec<ClusterConfig>,
+}
+
+impl Config {
+    /// Every secret the configuration holds: what no text from a server may print.
+    pub fn secrets(&self) -> Vec<&Secret> {
+        let mut secrets = match &self.target.auth {
+            TargetAuth::ApiToken(token) => vec![token],
+            TargetAuth::OAuth { client_secret, .. } => vec![client_secret],
+        };
+        secrets.extend(self.accounts.iter().map(|account| &account.client_secret));
+        secrets.extend(self.clusters.iter().map(|cluster| &cluster.api_token));
+        secrets
+    }
 }
 
 /// The component's own retry defaults (the OpenTelemetry Collector exporter's: 5 s, x1.5, at most
@@ -213,6 +227,7 @@ struct RawCluster {
 
 /// Reads secrets and defaults: the process environment in production, a map in tests.
 pub trait Environment {
+    /// The variable's value when it is set (empty included: the validator says so).
     fn var(&self, name: &str) -> Option<String>;
 }
 
@@ -220,7 +235,8 @@ pub struct ProcessEnvironment;
 
 impl Environment for ProcessEnvironment {
     fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
+        // A value that is not UTF-8 is kept, damaged: it then fails validation by name.
+        std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
     }
 }
 
@@ -307,6 +323,11 @@ impl Validator<'_> {
             Some(path) => Some(self.relative(path)),
             None => Some(self.relative(PathBuf::from("dtcost-state.json"))),
         };
+        if let Some(path) = &state_file {
+            self.state_file(path)?;
+        }
+        let provider = raw.provider.unwrap_or_else(|| DEFAULT_PROVIDER.into());
+        self.label("provider", &provider)?;
         let max_batch_bytes = raw.max_batch_bytes.unwrap_or(5_000_000);
         if !(1024..=5_000_000).contains(&max_batch_bytes) {
             return Err(self.error(
@@ -333,14 +354,15 @@ impl Validator<'_> {
 
         let single_account = raw.accounts.len() <= 1;
         let mut raw_accounts = raw.accounts;
-        if raw_accounts.is_empty()
-            && (self.env.var("DT_ACCOUNT_ID").is_some() || self.env.var("DT_CLIENT_ID").is_some())
-        {
+        // An account made of DT_* variables alone: its errors name the variables.
+        let account_from_env = raw_accounts.is_empty()
+            && (self.env_var("DT_ACCOUNT_ID")?.is_some() || self.env_var("DT_CLIENT_ID")?.is_some());
+        if account_from_env {
             raw_accounts.push(RawAccount::default());
         }
         let mut accounts = Vec::new();
         for (index, account) in raw_accounts.into_iter().enumerate() {
-            accounts.push(self.account(index, account, single_account)?);
+            accounts.push(self.account(index, account, single_account, account_from_env)?);
         }
         for (index, account) in accounts.iter().enumerate() {
             if let Some(earlier) = accounts[..index].iter().position(|a| a.name == account.name) {
@@ -349,10 +371,21 @@ impl Validator<'_> {
                     format!("{:?} is already the name of accounts[{earlier}]", account.name),
                 ));
             }
+            // One account twice would send its days twice, under two names, and keep one state.
+            if let Some(earlier) = accounts[..index].iter().position(|a| a.uuid == account.uuid) {
+                return Err(self.error(
+                    format!("accounts[{index}].uuid"),
+                    format!(
+                        "accounts[{earlier}] ({:?}) and accounts[{index}] ({:?}) are the same account ({}): \
+                         it would be exported twice; keep one of them",
+                        accounts[earlier].name, account.name, account.uuid
+                    ),
+                ));
+            }
         }
 
         let mut raw_clusters = raw.clusters;
-        if raw_clusters.is_empty() && self.env.var("DT_CLUSTER_URL").is_some() {
+        if raw_clusters.is_empty() && self.env_var("DT_CLUSTER_URL")?.is_some() {
             raw_clusters.push(RawCluster::default());
         }
         let single_cluster = raw_clusters.len() == 1;
@@ -367,6 +400,16 @@ impl Validator<'_> {
                     format!("{:?} is already the name of clusters[{earlier}]", cluster.name),
                 ));
             }
+            if let Some(earlier) = clusters[..index].iter().position(|c| c.url == cluster.url) {
+                return Err(self.error(
+                    format!("clusters[{index}].url"),
+                    format!(
+                        "clusters[{earlier}] ({:?}) and clusters[{index}] ({:?}) are the same cluster ({}): \
+                         its license would be exported twice; keep one of them",
+                        clusters[earlier].name, cluster.name, cluster.url
+                    ),
+                ));
+            }
         }
         if accounts.is_empty() && clusters.is_empty() {
             return Err(self.error(
@@ -379,7 +422,7 @@ impl Validator<'_> {
             source_name: self.source_name.to_owned(),
             token_url,
             api_url,
-            provider: raw.provider.unwrap_or_else(|| DEFAULT_PROVIDER.into()),
+            provider,
             concurrency,
             limits,
             max_batch_bytes,
@@ -467,13 +510,22 @@ impl Validator<'_> {
     }
 
     fn target(&self, raw: RawTarget) -> Result<Target, ConfigError> {
-        let url = raw.url.or_else(|| self.env.var("DT_ENVIRONMENT_URL")).ok_or_else(|| {
-            self.error("target.url", "missing: the environment that receives the events (or set DT_ENVIRONMENT_URL)")
-        })?;
-        let url = self.url("target.url", url)?;
+        let (url, url_key) = match raw.url {
+            Some(url) => (url, "target.url"),
+            None => match self.env_var("DT_ENVIRONMENT_URL")? {
+                Some(url) => (url, "DT_ENVIRONMENT_URL"),
+                None => {
+                    return Err(self.error(
+                        "target.url",
+                        "missing: the environment that receives the events (or set DT_ENVIRONMENT_URL)",
+                    ));
+                }
+            },
+        };
+        let url = self.url(url_key, url)?;
         if url.contains("/bizevents/ingest") {
             return Err(self.error(
-                "target.url",
+                url_key,
                 format!(
                     "{url:?}: give the environment URL (e.g. https://abc12345.live.dynatrace.com), without the API path"
                 ),
@@ -500,29 +552,51 @@ impl Validator<'_> {
         Ok(Target { url, auth })
     }
 
-    fn account(&self, index: usize, raw: RawAccount, single: bool) -> Result<AccountConfig, ConfigError> {
-        let key = |name: &str| format!("accounts[{index}].{name}");
-        let default = |name: &str| if single { self.env.var(name) } else { None };
-        let uuid = raw.uuid.or_else(|| default("DT_ACCOUNT_ID")).ok_or_else(|| {
+    fn account(
+        &self,
+        index: usize,
+        raw: RawAccount,
+        single: bool,
+        from_env: bool,
+    ) -> Result<AccountConfig, ConfigError> {
+        // Keys of the file, or the variables when the account is made of DT_* variables alone.
+        let key = |name: &str| match (from_env, name) {
+            (true, "uuid") => "DT_ACCOUNT_ID".to_owned(),
+            (true, "client-id") => "DT_CLIENT_ID".to_owned(),
+            (true, "client-secret-env") => "DT_CLIENT_SECRET".to_owned(),
+            _ => format!("accounts[{index}].{name}"),
+        };
+        // A value from the file, else (for a single account) from a DT_* variable, with the key
+        // that errors name: the file's, or the variable's.
+        let value =
+            |field: Option<String>, name: &str, variable: &str| -> Result<Option<(String, String)>, ConfigError> {
+                match field {
+                    Some(value) => Ok(Some((value, key(name)))),
+                    None if single => Ok(self.env_var(variable)?.map(|value| (value, variable.to_owned()))),
+                    None => Ok(None),
+                }
+            };
+        let (uuid, uuid_key) = value(raw.uuid, "uuid", "DT_ACCOUNT_ID")?.ok_or_else(|| {
             self.error(
                 key("uuid"),
-                "missing: the account UUID (Account Management > Identity & access management > OAuth clients)",
+                "missing: the account UUID (Account Management > Identity & access management > OAuth clients; or set DT_ACCOUNT_ID)",
             )
         })?;
-        let uuid = self.account_uuid(&key("uuid"), &uuid)?;
-        let client_id = raw
-            .client_id
-            .or_else(|| default("DT_CLIENT_ID"))
-            .ok_or_else(|| self.error(key("client-id"), "missing: the OAuth client id (dt0s02.…)"))?;
-        if client_id.trim().is_empty() || client_id.contains(char::is_whitespace) {
-            return Err(self.error(key("client-id"), format!("{client_id:?} is not a client id")));
+        let uuid = self.account_uuid(&uuid_key, &uuid)?;
+        let (client_id, client_id_key) = value(raw.client_id, "client-id", "DT_CLIENT_ID")?.ok_or_else(|| {
+            self.error(key("client-id"), "missing: the OAuth client id (dt0s02.…; or set DT_CLIENT_ID)")
+        })?;
+        if client_id.trim().is_empty() || client_id.contains(char::is_whitespace) || client_id.contains(is_unsafe) {
+            return Err(self.error(client_id_key, format!("{client_id:?} is not a client id")));
         }
         let client_secret = self
             .secret(&key("client-secret"), raw.client_secret_env, raw.client_secret_file, if single { Some("DT_CLIENT_SECRET") } else { None })?
-            .ok_or_else(|| self.error(key("client-secret-env"), "missing: name the environment variable (client-secret-env) or file (client-secret-file) that holds the client secret"))?;
+            .ok_or_else(|| self.error(key("client-secret-env"), "missing: name the environment variable (client-secret-env) or file (client-secret-file) that holds the client secret (or set DT_CLIENT_SECRET)"))?;
         let subscription = raw.subscription.map(|s| self.plain_uuid(&key("subscription"), &s)).transpose()?;
+        let name = raw.name.unwrap_or_else(|| uuid.clone());
+        self.label(&key("name"), &name)?;
         Ok(AccountConfig {
-            name: raw.name.unwrap_or_else(|| uuid.clone()),
+            name,
             uuid,
             client_id,
             client_secret,
@@ -533,15 +607,20 @@ impl Validator<'_> {
 
     fn cluster(&self, index: usize, raw: RawCluster, single: bool) -> Result<ClusterConfig, ConfigError> {
         let key = |name: &str| format!("clusters[{index}].{name}");
-        let url = raw
-            .url
-            .or_else(|| if single { self.env.var("DT_CLUSTER_URL") } else { None })
-            .ok_or_else(|| self.error(key("url"), "missing: the cluster's URL, e.g. https://managed.example.com"))?;
-        let url = self.url(&key("url"), url)?;
+        let from_env = if single && raw.url.is_none() { self.env_var("DT_CLUSTER_URL")? } else { None };
+        let (url, url_key) = match (raw.url, from_env) {
+            (Some(url), _) => (url, key("url")),
+            (None, Some(url)) => (url, "DT_CLUSTER_URL".to_owned()),
+            (None, None) => {
+                return Err(self.error(key("url"), "missing: the cluster's URL, e.g. https://managed.example.com"));
+            }
+        };
+        let url = self.url(&url_key, url)?;
         let api_token = self
             .secret(&key("api-token"), raw.api_token_env, raw.api_token_file, if single { Some("DT_CLUSTER_API_TOKEN") } else { None })?
-            .ok_or_else(|| self.error(key("api-token-env"), "missing: name the environment variable or file that holds the cluster API token (ServiceProviderAPI)"))?;
+            .ok_or_else(|| self.error(key("api-token-env"), "missing: name the environment variable or file that holds the cluster API token (ServiceProviderAPI; or set DT_CLUSTER_API_TOKEN)"))?;
         let name = raw.name.unwrap_or_else(|| url.split("://").nth(1).unwrap_or(&url).to_owned());
+        self.label(&key("name"), &name)?;
         Ok(ClusterConfig { name, url, api_token })
     }
 
@@ -556,7 +635,10 @@ impl Validator<'_> {
         match (env_name, file) {
             (Some(_), Some(_)) => Err(self.error(key, "give either the -env or the -file key, not both")),
             (Some(name), None) => match self.env.var(&name) {
-                Some(value) => Ok(Some(Secret::new(value))),
+                Some(value) if value.is_empty() => {
+                    Err(self.error(format!("{key}-env"), format!("environment variable {name} is set but empty")))
+                }
+                Some(value) => self.secret_value(&format!("{key}-env"), &format!("environment variable {name}"), value),
                 None => Err(self.error(format!("{key}-env"), format!("environment variable {name} is not set"))),
             },
             (None, Some(file)) => {
@@ -564,26 +646,80 @@ impl Validator<'_> {
                 let text = std::fs::read_to_string(&path).map_err(|error| {
                     self.error(format!("{key}-file"), format!("cannot read {}: {error}", path.display()))
                 })?;
-                let value = text.trim_end_matches(['\n', '\r']).to_owned();
-                if value.is_empty() {
-                    return Err(self.error(format!("{key}-file"), format!("{} is empty", path.display())));
-                }
-                Ok(Some(Secret::new(value)))
+                // One trailing line ending is the file's, not the secret's.
+                let value = text.strip_suffix('\n').map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
+                self.secret_value(&format!("{key}-file"), &path.display().to_string(), value.to_owned())
             }
-            (None, None) => Ok(default_env.and_then(|name| self.env.var(name)).map(Secret::new)),
+            (None, None) => match default_env {
+                Some(name) => match self.env_var(name)? {
+                    Some(value) => self.secret_value(name, &format!("environment variable {name}"), value),
+                    None => Ok(None),
+                },
+                None => Ok(None),
+            },
         }
     }
 
-    fn url(&self, key: &str, url: String) -> Result<String, ConfigError> {
-        let url = url.trim().trim_end_matches('/').to_owned();
-        let origin = Origin::parse(&url).map_err(|message| self.error(key, format!("{url:?}: {message}")))?;
-        if origin.scheme == "http" && !origin.is_loopback() {
+    /// A secret's value: one line of visible characters, without spaces around it.
+    fn secret_value(&self, key: &str, from: &str, value: String) -> Result<Option<Secret>, ConfigError> {
+        let problem = if value.is_empty() {
+            "is empty"
+        } else if value.trim().is_empty() {
+            "holds only spaces"
+        } else if value.contains(['\n', '\r']) {
+            "has more than one line (a secret is one line; one final line break is allowed)"
+        } else if value.contains(is_unsafe) {
+            "holds a control character"
+        } else if value.trim() != value {
+            "has spaces before or after the secret"
+        } else {
+            return Ok(Some(Secret::new(value)));
+        };
+        Err(self.error(key, format!("{from} {problem}")))
+    }
+
+    /// An environment variable that is set; set but empty is an error (never taken as unset).
+    fn env_var(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        match self.env.var(name) {
+            Some(value) if value.trim().is_empty() => {
+                Err(self.error(name, "is set but empty: give it a value, or unset it"))
+            }
+            value => Ok(value),
+        }
+    }
+
+    /// A name shown in events and the summary: not empty, no control characters.
+    fn label(&self, key: &str, value: &str) -> Result<(), ConfigError> {
+        if value.trim().is_empty() {
+            return Err(self.error(key, "is empty"));
+        }
+        if value.contains(is_unsafe) {
+            return Err(self.error(key, format!("{value:?} holds a control character")));
+        }
+        Ok(())
+    }
+
+    /// The state file's folder must exist (it is written after the first account, not here).
+    fn state_file(&self, path: &Path) -> Result<(), ConfigError> {
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !folder.is_dir() {
             return Err(self.error(
-                key,
-                format!("{url:?}: plain http is allowed only to loopback (127.0.0.1, [::1], localhost); use https"),
+                "state-file",
+                format!(
+                    "{}: the folder {} does not exist (create it, or set state-file)",
+                    path.display(),
+                    folder.display()
+                ),
             ));
         }
-        Ok(url)
+        if path.is_dir() {
+            return Err(self.error("state-file", format!("{} is a folder; name a file in it", path.display())));
+        }
+        Ok(())
+    }
+
+    fn url(&self, key: &str, url: String) -> Result<String, ConfigError> {
+        base_url(&url).map_err(|message| self.error(key, format!("{:?}: {message}", url.trim())))
     }
 
     fn account_uuid(&self, key: &str, value: &str) -> Result<String, ConfigError> {
@@ -611,29 +747,43 @@ pub struct Origin {
     pub port: u16,
 }
 
+/// A base URL as the config gives it to the component: http or https (any case), a host, a port
+/// other than 0, no credentials, query or fragment (the component appends paths to it), https
+/// unless to loopback; normalised (lower-case scheme and host, no default port, no final `/`).
+pub fn base_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text.trim()).map_err(|error| format!("not a URL ({error}); expected https://host…"))?;
+    let origin = Origin::of(&url)?;
+    if url.query().is_some() {
+        return Err("a query (`?…`) is not allowed: the paths are appended to this URL".into());
+    }
+    if url.fragment().is_some() {
+        return Err("a fragment (`#…`) is not allowed: the paths are appended to this URL".into());
+    }
+    if origin.scheme == "http" && !origin.is_loopback() {
+        return Err("plain http is allowed only to loopback (127.0.0.1, [::1], localhost); use https".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
 impl Origin {
     pub fn parse(url: &str) -> Result<Origin, String> {
-        let (scheme, rest) = url.split_once("://").ok_or("not a URL (expected https://host…)")?;
-        let scheme = scheme.to_ascii_lowercase();
-        let default_port = match scheme.as_str() {
-            "https" => 443,
-            "http" => 80,
-            _ => return Err(format!("scheme {scheme:?} is not http or https")),
-        };
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        if authority.is_empty() || authority.contains('@') {
-            return Err("no host (or credentials in the URL, which are not allowed)".into());
+        Origin::of(&url::Url::parse(url).map_err(|error| format!("not a URL ({error}); expected https://host…"))?)
+    }
+
+    fn of(url: &url::Url) -> Result<Origin, String> {
+        let scheme = url.scheme();
+        if scheme != "http" && scheme != "https" {
+            return Err(format!("scheme {scheme:?} is not http or https"));
         }
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !port.contains(']') => {
-                (host, port.parse::<u16>().map_err(|_| format!("port {port:?} is not a number"))?)
-            }
-            _ => (authority, default_port),
-        };
-        if host.is_empty() {
-            return Err("no host".into());
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("credentials in the URL are not allowed (name secrets with the -env or -file keys)".into());
         }
-        Ok(Origin { scheme, host: host.to_ascii_lowercase(), port })
+        let host = url.host_str().filter(|host| !host.is_empty()).ok_or("no host")?;
+        let port = url.port_or_known_default().ok_or("no port")?;
+        if port == 0 {
+            return Err("port 0 is not a port".into());
+        }
+        Ok(Origin { scheme: scheme.to_owned(), host: host.to_ascii_lowercase(), port })
     }
 
     pub fn is_loopback(&self) -> bool {
@@ -781,6 +931,164 @@ mod tests {
         let error = parse("[target]\nurl = \"https://x.live.dynatrace.com\"\napi-token-env = \"T\"", &[("T", "t")])
             .unwrap_err();
         assert!(error.message.contains("dtcost demo"), "{error}");
+    }
+
+    /// The GOOD config with `old` replaced by `new`, and its error's key and message.
+    fn refused(old: &str, new: &str, vars: &[(&str, &str)]) -> (String, String) {
+        let mut all = vec![("INGEST_TOKEN", "t1"), ("ACME_SECRET", "s1"), ("CLUSTER_TOKEN", "c1")];
+        all.extend_from_slice(vars);
+        assert!(GOOD.contains(old), "{old}");
+        let error = parse(&GOOD.replace(old, new), &all).expect_err(new);
+        (error.key, error.message)
+    }
+
+    #[test]
+    fn urls_that_would_fail_at_run_time_are_refused_by_key_and_reason() {
+        let target = "url = \"https://abc12345.live.dynatrace.com/\"";
+        for (url, reason) in [
+            ("https://abc.live.dynatrace.com/?foo", "a query (`?…`) is not allowed"),
+            ("https://abc.live.dynatrace.com/#top", "a fragment (`#…`) is not allowed"),
+            ("https://abc.live.dynatrace.com:0", "port 0 is not a port"),
+            ("https://user:pw@abc.live.dynatrace.com", "credentials in the URL are not allowed"),
+            ("HTTP://abc.live.dynatrace.com", "plain http is allowed only to loopback"),
+            ("ftp://abc.live.dynatrace.com", "scheme \"ftp\" is not http or https"),
+            ("https://", "not a URL"),
+            ("abc.live.dynatrace.com", "not a URL"),
+        ] {
+            let (key, message) = refused(target, &format!("url = \"{url}\""), &[]);
+            assert_eq!(key, "target.url", "{url}");
+            assert!(message.contains(reason), "{url}: {message}");
+        }
+        let (key, message) = refused("[target]", "token-url = \"https://sso.example.com?foo\"\n[target]", &[]);
+        assert_eq!((key.as_str(), message.contains("query")), ("token-url", true), "{message}");
+        let (key, _) = refused("url = \"https://managed.example.com\"", "url = \"https://managed.example.com:0\"", &[]);
+        assert_eq!(key, "clusters[0].url");
+    }
+
+    #[test]
+    fn urls_are_normalised_scheme_and_host_in_any_case() {
+        let text = GOOD.replace("https://abc12345.live.dynatrace.com/", "HTTPS://ABC12345.Live.Dynatrace.com:443/");
+        let config = parse(&text, &[("INGEST_TOKEN", "t1"), ("ACME_SECRET", "s1"), ("CLUSTER_TOKEN", "c1")]).unwrap();
+        assert_eq!(config.target.url, "https://abc12345.live.dynatrace.com");
+        let text = GOOD.replace("[target]", "token-url = \"HTTP://LOCALHOST:9000\"\n[target]");
+        let config = parse(&text, &[("INGEST_TOKEN", "t1"), ("ACME_SECRET", "s1"), ("CLUSTER_TOKEN", "c1")]).unwrap();
+        assert_eq!(config.token_url, "http://localhost:9000/sso/oauth2/token");
+    }
+
+    #[test]
+    fn secrets_that_are_empty_spaces_or_several_lines_are_refused_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let vars = [("INGEST_TOKEN", "t1"), ("ACME_SECRET", "s1"), ("CLUSTER_TOKEN", "c1")];
+        for (content, reason) in [
+            ("line one\nline two\n", "has more than one line"),
+            ("secret\n\n", "has more than one line"),
+            ("   \n", "holds only spaces"),
+            ("", "is empty"),
+            ("\n", "is empty"),
+            ("sec\x1bret", "holds a control character"),
+            (" secret", "has spaces before or after"),
+        ] {
+            std::fs::write(dir.path().join("secret"), content).unwrap();
+            let text = GOOD.replace("client-secret-env = \"ACME_SECRET\"", "client-secret-file = \"secret\"");
+            let error = Config::parse(&text, "dtcost.toml", Some(dir.path()), &env(&vars)).unwrap_err();
+            assert_eq!(error.key, "accounts[0].client-secret-file", "{content:?}");
+            assert!(error.message.contains(reason), "{content:?}: {error}");
+        }
+        for (good, value) in [("secret\n", "secret"), ("secret\r\n", "secret"), ("secret", "secret")] {
+            std::fs::write(dir.path().join("secret"), good).unwrap();
+            let text = GOOD.replace("client-secret-env = \"ACME_SECRET\"", "client-secret-file = \"secret\"");
+            let config = Config::parse(&text, "dtcost.toml", Some(dir.path()), &env(&vars)).unwrap();
+            assert_eq!(config.accounts[0].client_secret.expose(), value);
+        }
+    }
+
+    #[test]
+    fn a_variable_that_is_set_but_empty_is_reported_as_such() {
+        let error = parse(GOOD, &[("INGEST_TOKEN", "t1"), ("ACME_SECRET", ""), ("CLUSTER_TOKEN", "c1")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "dtcost.toml: accounts[0].client-secret-env: environment variable ACME_SECRET is set but empty"
+        );
+        let error = parse(
+            GOOD,
+            &[("INGEST_TOKEN", "t1"), ("ACME_SECRET", "s1"), ("CLUSTER_TOKEN", "c1"), ("DT_CLUSTER_URL", "")],
+        );
+        assert!(error.is_ok(), "DT_CLUSTER_URL is not read when the file has clusters");
+        let error = parse("", &[("DT_ENVIRONMENT_URL", "")]).unwrap_err();
+        assert_eq!(
+            (error.key.as_str(), error.message.as_str()),
+            ("DT_ENVIRONMENT_URL", "is set but empty: give it a value, or unset it")
+        );
+        let target = [("DT_ENVIRONMENT_URL", "https://abc.live.dynatrace.com"), ("DT_API_TOKEN", "tok")];
+        let error = parse("", &[target[0], target[1], ("DT_ACCOUNT_ID", "")]).unwrap_err();
+        assert_eq!(error.key, "DT_ACCOUNT_ID", "{error}");
+    }
+
+    #[test]
+    fn an_account_from_the_environment_alone_names_the_variables() {
+        let vars = [
+            ("DT_CLIENT_ID", "dt0s02.X"),
+            ("DT_CLIENT_SECRET", "sec"),
+            ("DT_ENVIRONMENT_URL", "https://abc.live.dynatrace.com"),
+            ("DT_API_TOKEN", "tok"),
+        ];
+        let error = parse("", &vars).unwrap_err();
+        assert_eq!(error.key, "DT_ACCOUNT_ID", "{error}");
+        let mut with_bad_uuid = vars.to_vec();
+        with_bad_uuid.push(("DT_ACCOUNT_ID", "not-a-uuid"));
+        let error = parse("", &with_bad_uuid).unwrap_err();
+        assert_eq!(error.key, "DT_ACCOUNT_ID", "{error}");
+        assert!(error.message.contains("is not a UUID"), "{error}");
+        let mut bad_url = vars.to_vec();
+        bad_url.retain(|(k, _)| *k != "DT_ENVIRONMENT_URL");
+        bad_url.extend([("DT_ACCOUNT_ID", UUID), ("DT_ENVIRONMENT_URL", "https://abc.live.dynatrace.com?x")]);
+        assert_eq!(parse("", &bad_url).unwrap_err().key, "DT_ENVIRONMENT_URL");
+    }
+
+    #[test]
+    fn names_and_the_provider_must_be_printable_and_not_empty() {
+        for (old, new, key) in [
+            ("name = \"ACME\"", "name = \"\"", "accounts[0].name"),
+            ("name = \"ACME\"", "name = \"  \"", "accounts[0].name"),
+            ("name = \"ACME\"", "name = \"ok\\u001b[2K\\rok     account X\"", "accounts[0].name"),
+            ("name = \"prod\"", "name = \"pr\\nod\"", "clusters[0].name"),
+            ("[target]", "provider = \"\"\n[target]", "provider"),
+            ("[target]", "provider = \"a\\u0007\"\n[target]", "provider"),
+        ] {
+            let (error_key, message) = refused(old, new, &[]);
+            assert_eq!(error_key, key, "{new}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_state_file_in_a_missing_folder_is_refused() {
+        let (key, message) = refused("[target]", "state-file = \"/nonexistent-dtcost/state.json\"\n[target]", &[]);
+        assert_eq!(key, "state-file");
+        assert!(message.contains("the folder /nonexistent-dtcost does not exist"), "{message}");
+    }
+
+    #[test]
+    fn two_accounts_with_one_uuid_are_refused_naming_both() {
+        let second = "\n[[accounts]]\nname = \"ACME again\"\nuuid = \"7c0d4f5e-2B1A-4e8f-9a3d-1f2e3d4c5b6a\"\n\
+                      client-id = \"dt0s02.DEF\"\nclient-secret-env = \"ACME_SECRET\"\n[[clusters]]";
+        let (key, message) = refused("[[clusters]]", second, &[]);
+        assert_eq!(key, "accounts[1].uuid");
+        assert!(
+            message.contains("accounts[0] (\"ACME\") and accounts[1] (\"ACME again\") are the same account"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn two_clusters_with_one_url_are_refused_naming_both() {
+        let second = "api-token-env = \"CLUSTER_TOKEN\"\n[[clusters]]\nname = \"prod again\"\n\
+                      url = \"HTTPS://Managed.Example.com:443/\"\napi-token-env = \"CLUSTER_TOKEN\"";
+        let (key, message) = refused("api-token-env = \"CLUSTER_TOKEN\"", second, &[]);
+        assert_eq!(key, "clusters[1].url");
+        assert!(
+            message.contains("clusters[0] (\"prod\") and clusters[1] (\"prod again\") are the same cluster"),
+            "{message}"
+        );
     }
 
     #[test]

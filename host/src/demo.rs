@@ -86,6 +86,8 @@ pub async fn demo(options: DemoOptions, report: Option<&Path>) -> anyhow::Result
 
 /// Serves the simulator until Ctrl-C or SIGTERM, with a config for it in `out`.
 pub async fn simulate(options: DemoOptions, out: &Path) -> anyhow::Result<()> {
+    // Listening from the start: a signal while the data is generated stops it too.
+    let shutdown = Shutdown::listen()?;
     let scenario = options.scenario();
     let simulator = Simulator::start(scenario.clone()).await?;
     let config = write_config(&scenario, &simulator, out, "", true)?;
@@ -96,8 +98,9 @@ pub async fn simulate(options: DemoOptions, out: &Path) -> anyhow::Result<()> {
     );
     println!("  try: dtcost run --config {}", config.display());
     println!("stop with Ctrl-C");
-    wait_for_shutdown().await;
-    let accepted = simulator.accepted_events().len();
+    shutdown.wait().await;
+    // A count, not a copy of every event the simulator holds: stopping stays prompt.
+    let accepted = simulator.accepted_count();
     println!("simulator stopped; it accepted {accepted} events");
     Ok(())
 }
@@ -114,9 +117,14 @@ pub fn write_config(
 ) -> anyhow::Result<PathBuf> {
     let secrets = out.join("secrets");
     std::fs::create_dir_all(&secrets).with_context(|| format!("creating {}", secrets.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private", secrets.display()))?;
+    }
     let write_secret = |name: &str, value: &str| -> anyhow::Result<String> {
-        let path = secrets.join(name);
-        std::fs::write(&path, value).with_context(|| format!("writing {}", path.display()))?;
+        write_private(&secrets.join(name), value)?;
         Ok(format!("secrets/{name}"))
     };
     let mut toml = format!(
@@ -145,8 +153,50 @@ pub fn write_config(
         ));
     }
     let config = out.join("dtcost.toml");
-    std::fs::write(&config, toml).with_context(|| format!("writing {}", config.display()))?;
+    write_private(&config, &toml)?;
     Ok(config)
+}
+
+/// Writes a file that only its owner may read (0600 on Unix, whatever was there before): a
+/// temporary file, created so, renamed over it.
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(folder).with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(contents.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    file.persist(path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Ctrl-C and SIGTERM, listened to from the moment it is made (not from the first wait).
+pub struct Shutdown {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    pub fn listen() -> std::io::Result<Shutdown> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Shutdown { terminate: signal(SignalKind::terminate())?, interrupt: signal(SignalKind::interrupt())? })
+        }
+        #[cfg(not(unix))]
+        Ok(Shutdown {})
+    }
+
+    /// Resolves on the first Ctrl-C or SIGTERM since [`Shutdown::listen`].
+    pub async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

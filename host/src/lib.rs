@@ -6,6 +6,7 @@ pub mod demo;
 pub mod report;
 pub mod run;
 pub mod runtime;
+pub mod scrub;
 pub mod secret;
 pub mod state;
 pub mod status;

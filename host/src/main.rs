@@ -12,8 +12,11 @@ use dtcost::config::{Config, ProcessEnvironment, TargetAuth};
 use dtcost::demo;
 use dtcost::run::{self, RunOptions};
 use dtcost::runtime::Runtime;
+use dtcost::scrub::{self, Scrubber};
+use dtcost::state::StateLock;
 
-/// Exit code when an export (account or cluster) failed or an event was not accepted.
+/// Exit code when an export (account or cluster) failed or an event was not accepted; also when
+/// another run holds the state file's lock (nothing was sent: try again later).
 const EXIT_EXPORT_FAILED: u8 = 1;
 /// Exit code for a configuration or usage error (nothing was exported).
 const EXIT_CONFIG: u8 = 2;
@@ -25,8 +28,8 @@ const EXIT_CONFIG: u8 = 2;
     about,
     long_about = None,
     after_help = "Exit codes: 0 every export succeeded and every event was accepted; 1 an account or cluster \
-                  failed, or events were not sent or refused (the summary says which); 2 the configuration or \
-                  the command line is wrong (nothing was exported)."
+                  failed, or events were not sent or refused (the summary says which), or another run holds the \
+                  state file; 2 the configuration or the command line is wrong (nothing was exported)."
 )]
 struct Cli {
     /// More log output on stderr (-v info, -vv debug).
@@ -141,7 +144,8 @@ fn main() -> ExitCode {
     };
     let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DTCOST_LOG").unwrap_or_else(|_| level.into()))
-        .with_writer(std::io::stderr)
+        // Every log line is redacted (the secrets, once the configuration is read; token shapes).
+        .with_writer(scrub::LogWriter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match cli.log_format {
         LogFormat::Text => logs.init(),
@@ -157,7 +161,7 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("dtcost: {error:#}");
+            eprintln!("dtcost: {}", scrub::redact_known(&format!("{error:#}")));
             ExitCode::from(EXIT_CONFIG)
         }
     }
@@ -166,7 +170,18 @@ fn main() -> ExitCode {
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run { config, dry_run, every } => {
-            let config = load(config)?;
+            let (config, scrubber) = load(config)?;
+            // One run at a time writes a state file; a dry run only reads it.
+            let _lock = match &config.state_file {
+                Some(path) if !dry_run => match StateLock::acquire(path) {
+                    Ok(lock) => Some(lock),
+                    Err(error) => {
+                        eprintln!("dtcost: {error}");
+                        return Ok(ExitCode::from(EXIT_EXPORT_FAILED));
+                    }
+                },
+                _ => None,
+            };
             let runtime = start_runtime().await?;
             let mut shutdown = std::pin::pin!(demo::wait_for_shutdown());
             loop {
@@ -176,10 +191,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     let mut stdout = std::io::stdout().lock();
                     for event in outcome.events() {
                         use std::io::Write as _;
-                        writeln!(stdout, "{event}")?;
+                        writeln!(stdout, "{}", scrubber.json_line(event))?;
                     }
                 }
-                eprint!("{}", run::summary(&outcome));
+                eprint!("{}", scrubber.redact(&run::summary(&outcome)));
                 let Some(interval) = every else { return Ok(exit_code(&outcome)) };
                 tracing::info!("next run in {}", humantime::format_duration(interval));
                 tokio::select! {
@@ -192,19 +207,21 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Check { config } => {
-            let config = load(config)?;
-            println!(
+            let (config, scrubber) = load(config)?;
+            // What a server said is in these lines: printed redacted.
+            let say = |line: String| println!("{}", scrubber.redact(&line));
+            say(format!(
                 "configuration {}: {} accounts, {} clusters",
                 config.source_name,
                 config.accounts.len(),
                 config.clusters.len()
-            );
+            ));
             match &config.target.auth {
                 TargetAuth::ApiToken(token) => {
-                    println!("target {} (API token {})", config.target.url, token.identifier())
+                    say(format!("target {} (API token {})", config.target.url, token.identifier()))
                 }
                 TargetAuth::OAuth { client_id, .. } => {
-                    println!("target {} (OAuth client {client_id})", config.target.url)
+                    say(format!("target {} (OAuth client {client_id})", config.target.url))
                 }
             }
             let options = RunOptions { dry_run: true, summary_event: false };
@@ -231,30 +248,30 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                         } else {
                             String::new()
                         };
-                        println!(
+                        say(format!(
                             "ok     {}: authenticated{subscription}; {} records read; a run would send {} events{delivered}",
                             outcome.subject,
                             report.records_read,
                             report.events.len()
-                        );
+                        ));
                         for note in &report.notes {
-                            println!("       note: {note}");
+                            say(format!("       note: {note}"));
                         }
                     }
-                    Err(error) => println!("FAILED {}: {error}", outcome.subject),
+                    Err(error) => say(format!("FAILED {}: {error}", outcome.subject)),
                 }
             }
             Ok(exit_code(&run))
         }
         Command::Report { config, out } => {
-            let mut config = load(config)?;
+            let (mut config, scrubber) = load(config)?;
             // The report shows every day, not only those a run would still send.
             config.state_file = None;
             let options = RunOptions { dry_run: true, summary_event: false };
             let run = run::export_all(&config, start_runtime().await?, options).await?;
             let events: Vec<serde_json::Value> = run.events().filter_map(|e| serde_json::from_str(e).ok()).collect();
             std::fs::write(&out, dtcost::report::render(&events, &run::now_rfc3339()))?;
-            eprint!("{}", run::summary(&run));
+            eprint!("{}", scrubber.redact(&run::summary(&run)));
             eprintln!("report written to {}", out.display());
             Ok(exit_code(&run))
         }
@@ -283,9 +300,13 @@ fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     Ok(interval)
 }
 
-fn load(path: Option<PathBuf>) -> anyhow::Result<Config> {
+/// The configuration, and the scrubber of its secrets (which from then on also redacts the logs).
+fn load(path: Option<PathBuf>) -> anyhow::Result<(Config, Scrubber)> {
     let path = path.or_else(|| Some(PathBuf::from("dtcost.toml")).filter(|p| p.exists()));
-    Ok(Config::load(path.as_deref(), &ProcessEnvironment)?)
+    let config = Config::load(path.as_deref(), &ProcessEnvironment)?;
+    let scrubber = Scrubber::new(config.secrets());
+    scrub::redact_logs(scrubber.clone());
+    Ok((config, scrubber))
 }
 
 async fn start_runtime() -> anyhow::Result<Arc<Runtime>> {

@@ -12,6 +12,7 @@ use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::config::Origin;
+use crate::scrub::Scrubber;
 use crate::secret::Secret;
 
 wasmtime::component::bindgen!({
@@ -23,9 +24,9 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::dtcost::exporter::job::{
-    AccountPlan, AccountState, AlertState, AuthenticationFailure, BudgetAlerting, ClusterPlan, DeliveryState,
-    EnvironmentCostPlan, ExportError, FailureKind, IngestTarget, OauthClient, Report, RetryPolicy, SubscriptionOutlook,
-    TargetAuth,
+    AccountPlan, AccountState, AlertState, AuthenticationFailure, BudgetAlert, BudgetAlerting, ClusterPlan,
+    DeliveryState, EnvironmentCostPlan, ExportError, FailureKind, IngestTarget, OauthClient, Report, RetryPolicy,
+    SubscriptionOutlook, TargetAuth,
 };
 pub use exports::dtcost::exporter::types::{CostRecord, EventContext, InvalidRecord, RunFigures};
 
@@ -51,7 +52,15 @@ impl Sandbox {
     fn pure() -> Sandbox {
         Sandbox { allowed: Vec::new(), config: Vec::new(), memory_bytes: 1 << 30, timeout: Duration::from_secs(600) }
     }
+
+    /// Redacts this instance's secrets (the only ones it could have sent to a server).
+    fn scrubber(&self) -> Scrubber {
+        Scrubber::new(self.config.iter().map(|(_, secret)| secret))
+    }
 }
+
+/// The component's stderr is kept (up to this much) and logged line by line, made safe.
+const STDERR_BYTES: usize = 64 * 1024;
 
 /// Why an instance did not produce a result.
 #[derive(Debug, thiserror::Error)]
@@ -123,10 +132,13 @@ impl Runtime {
         plan: AccountPlan,
         sandbox: Sandbox,
     ) -> Result<Result<Report, ExportError>, RuntimeError> {
-        self.call(sandbox, move |instance, store| {
-            Box::pin(async move { instance.dtcost_exporter_job().call_export_account(store, &plan).await })
-        })
-        .await
+        let scrubber = sandbox.scrubber();
+        let result = self
+            .call(sandbox, move |instance, store| {
+                Box::pin(async move { instance.dtcost_exporter_job().call_export_account(store, &plan).await })
+            })
+            .await;
+        result.map(|job| scrubber.job(job))
     }
 
     pub async fn export_cluster(
@@ -134,10 +146,13 @@ impl Runtime {
         plan: ClusterPlan,
         sandbox: Sandbox,
     ) -> Result<Result<Report, ExportError>, RuntimeError> {
-        self.call(sandbox, move |instance, store| {
-            Box::pin(async move { instance.dtcost_exporter_job().call_export_cluster(store, &plan).await })
-        })
-        .await
+        let scrubber = sandbox.scrubber();
+        let result = self
+            .call(sandbox, move |instance, store| {
+                Box::pin(async move { instance.dtcost_exporter_job().call_export_cluster(store, &plan).await })
+            })
+            .await;
+        result.map(|job| scrubber.job(job))
     }
 
     /// Builds the `dtcost.run.summary` event (pure: no network, no secrets).
@@ -163,12 +178,15 @@ impl Runtime {
         events: Vec<String>,
         sandbox: Sandbox,
     ) -> Result<Report, RuntimeError> {
-        self.call(sandbox, move |instance, store| {
-            Box::pin(
-                async move { instance.dtcost_exporter_job().call_send_events(store, &target, retry, &events).await },
-            )
-        })
-        .await
+        let scrubber = sandbox.scrubber();
+        let result = self
+            .call(sandbox, move |instance, store| {
+                Box::pin(async move {
+                    instance.dtcost_exporter_job().call_send_events(store, &target, retry, &events).await
+                })
+            })
+            .await;
+        result.map(|report| scrubber.report(report))
     }
 
     /// Calls the component's pure `cost-booked` transform (no network, no secrets): for
@@ -196,21 +214,28 @@ impl Runtime {
         ) -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>,
     ) -> Result<R, RuntimeError> {
         let timeout = sandbox.timeout;
-        let mut store = self.store(sandbox);
+        let scrubber = sandbox.scrubber();
+        let stderr = wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(STDERR_BYTES);
+        let mut store = self.store(sandbox, stderr.clone());
         let work = async {
             let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| RuntimeError::Trap(e.into()))?;
             body(&instance, &mut store).await.map_err(|e| RuntimeError::Trap(e.into()))
         };
         // The epoch makes the guest yield every tick, so this timeout also stops a busy loop.
-        match tokio::time::timeout(timeout, work).await {
+        let result = match tokio::time::timeout(timeout, work).await {
             Ok(result) => result,
             Err(_) => Err(RuntimeError::Timeout(timeout)),
+        };
+        // What the component wrote (a panic's message, which may quote a server's text).
+        for line in String::from_utf8_lossy(&stderr.contents()).lines() {
+            tracing::warn!("component: {}", scrubber.excerpt(line));
         }
+        result
     }
 
-    fn store(&self, sandbox: Sandbox) -> Store<HostState> {
+    fn store(&self, sandbox: Sandbox, stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe) -> Store<HostState> {
         let wasi = WasiCtx::builder()
-            .inherit_stderr()
+            .stderr(stderr)
             // The component needs no sockets of its own: HTTP goes through wasi:http's hook.
             .socket_addr_check(|_, _| Box::pin(async { false }))
             .allow_ip_name_lookup(false)

@@ -1,8 +1,10 @@
 //! The state file: what earlier runs delivered, per account, so that a run sends only new or
-//! changed cost days, and which budget alerts fired, per subscription. Written atomically (a temporary file renamed over the old one) after each
-//! account's events were acknowledged by the ingest API.
+//! changed cost days, and which budget alerts fired, per subscription. Written atomically (a
+//! temporary file of a unique name, mode 0600, renamed over the old one) after each account's
+//! events were acknowledged by the ingest API; one run at a time holds its lock.
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -22,6 +24,50 @@ pub enum StateError {
     Unreadable { path: PathBuf, message: String },
     #[error("state file {path}: cannot write it: {source}")]
     Write { path: PathBuf, source: std::io::Error },
+    #[error(
+        "state file {path}: another dtcost run is using it (it holds the lock on {lock}); this run stops \
+         so that no event is sent twice"
+    )]
+    Locked { path: PathBuf, lock: PathBuf },
+    #[error("state file {path}: cannot lock {lock}: {source}")]
+    Lock { path: PathBuf, lock: PathBuf, source: std::io::Error },
+}
+
+/// The exclusive lock of a state file, held by a run that may write it, for as long as it lives
+/// (with `--every`, between runs too). It is taken on a file of its own beside the state file
+/// (`<state file>.lock`, never replaced, left in place), because the state file itself is
+/// replaced on every write. The operating system releases it when the process ends, however it
+/// ends, so a killed run leaves no stale lock.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: File,
+}
+
+impl StateLock {
+    /// Takes the lock of `state_path`, or says that another run holds it (without waiting).
+    pub fn acquire(state_path: &Path) -> Result<StateLock, StateError> {
+        let lock = lock_path(state_path);
+        let error = |source| StateError::Lock { path: state_path.to_owned(), lock: lock.clone(), source };
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&lock).map_err(error)?;
+        match file.try_lock() {
+            Ok(()) => Ok(StateLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(StateError::Locked { path: state_path.to_owned(), lock: lock.clone() })
+            }
+            Err(std::fs::TryLockError::Error(source)) => Err(error(source)),
+        }
+    }
+}
+
+/// `<state file>.lock`.
+pub fn lock_path(state_path: &Path) -> PathBuf {
+    let mut name = state_path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -162,10 +208,13 @@ impl StateFile {
     fn save(&self) -> Result<(), StateError> {
         let write_error = |source| StateError::Write { path: self.path.clone(), source };
         let json = serde_json::to_vec_pretty(&self.content).map_err(|e| write_error(std::io::Error::other(e)))?;
-        let temporary = self.path.with_extension("json.tmp");
-        let mut file = std::fs::File::create(&temporary).map_err(write_error)?;
-        file.write_all(&json).and_then(|()| file.sync_all()).map_err(write_error)?;
-        std::fs::rename(&temporary, &self.path).map_err(write_error)?;
+        // A unique name in the same folder (a rename does not cross file systems), created 0600.
+        let folder = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let prefix = format!(".{}.", self.path.file_name().unwrap_or_default().to_string_lossy());
+        let mut temporary =
+            tempfile::Builder::new().prefix(&prefix).suffix(".tmp").tempfile_in(folder).map_err(write_error)?;
+        temporary.write_all(&json).and_then(|()| temporary.as_file().sync_all()).map_err(write_error)?;
+        temporary.persist(&self.path).map_err(|e| write_error(e.error))?;
         Ok(())
     }
 }
@@ -184,7 +233,33 @@ mod tests {
         let entry = AccountState { cost: Some(cost), environment_cost: None };
         state.update("a", entry.clone()).unwrap();
         assert_eq!(StateFile::load(&path).unwrap().account("a"), Some(&entry));
-        assert!(!path.with_extension("json.tmp").exists());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["state.json"], "no temporary file is left behind");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_state_file_is_written_for_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, r#"{"version":2,"accounts":{}}"#).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut state = StateFile::load(&path).unwrap();
+        state.update("a", AccountState { cost: None, environment_cost: None }).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_second_lock_on_one_state_file_is_refused_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let first = StateLock::acquire(&path).unwrap();
+        let error = StateLock::acquire(&path).unwrap_err();
+        assert!(matches!(error, StateError::Locked { .. }), "{error}");
+        assert!(error.to_string().contains("another dtcost run is using it"), "{error}");
+        drop(first);
+        StateLock::acquire(&path).unwrap();
     }
 
     #[test]

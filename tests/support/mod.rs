@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod hostile;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -11,6 +13,15 @@ use dtcost_sim::{Generate, Scenario, Simulator};
 use serde_json::{Value, json};
 
 pub const DAY: &str = "2026-11-22";
+
+/// A test whose tool (a runtime, a browser) is missing: skipped, saying so; under CI (`CI` set,
+/// as `.ci/run` runs) a failure instead, so that a broken install step cannot pass as green.
+pub fn skip(why: &str) {
+    if std::env::var_os("CI").is_some_and(|value| !value.is_empty()) {
+        panic!("{why}, and CI is set: under CI every test must run (.ci/run installs it)");
+    }
+    eprintln!("SKIPPED: {why}");
+}
 
 pub fn generate(accounts: usize, days: usize, clusters: usize, shared_subscription: bool) -> Scenario {
     Scenario::generate(&Generate { accounts, days, clusters, shared_subscription, last_day: time_date(DAY), seed: 7 })

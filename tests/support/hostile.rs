@@ -1,0 +1,138 @@
+//! A hostile Dynatrace on loopback: one server that plays the SSO, the account API, the ingest
+//! API and a Managed cluster, and answers every request with an error that echoes what it was
+//! sent (the posted form, every header) or floods the terminal.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+
+/// How the server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    /// The SSO answers 400 `invalid_client` with the whole request (request line, headers, posted
+    /// form) as its JSON `error_description`; every other path answers 401 with the whole request
+    /// as a JSON `error.message`.
+    EchoJson,
+    /// The same echoes as `text/plain` bodies.
+    EchoText,
+    /// The SSO grants a token (a JWT-shaped access token the host never sees); every other path
+    /// answers 401 echoing the whole request, its `Authorization: Bearer …` included.
+    GrantThenEcho,
+    /// Every path answers 400 with an error message of this many bytes made of terminal escapes,
+    /// carriage returns, line feeds, bells and a forged summary line ([`FORGED_LINE`]).
+    Flood(usize),
+    /// The SSO grants a token; the account lists one ACTIVE REGULAR subscription whose uuid and
+    /// name are terminal escapes and a forged summary line; every other path answers 404 with
+    /// such a message.
+    ForgedSubscription,
+}
+
+/// The access token [`Behaviour::GrantThenEcho`] grants.
+pub const ACCESS_TOKEN: &str =
+    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJob3N0aWxlLXRlc3QiLCJzY29wZSI6ImFjY291bnQtdWFjLXJlYWQifQ.c2lnbmVkLWJ5LW5vYm9keQ";
+/// A [`Behaviour::Flood`] message over the component's 8 MiB body cap, as the attack used.
+pub const FLOOD_BYTES: usize = 30 << 20;
+/// The summary line a flood tries to forge.
+pub const FORGED_LINE: &str = "ok     account Forged: 30 records read, 31 events built, 31 sent, 31 accepted";
+
+pub struct Hostile {
+    /// `http://127.0.0.1:PORT`: the SSO (`/sso/oauth2/token`), the account API, the ingest target
+    /// and the cluster all at once.
+    pub url: String,
+    requests: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Hostile {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Hostile {
+    pub async fn start(behaviour: Behaviour) -> Hostile {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = requests.clone();
+        let router = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let echo = echo(&method, &uri, &headers, &body);
+            seen.lock().unwrap().push(format!("{method} {uri}"));
+            async move { answer(behaviour, &uri, echo) }
+        });
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Hostile { url, requests, task }
+    }
+
+    /// `METHOD /path?query` of every request received.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// The whole request as text, body first (a posted form's secret then falls within any excerpt
+/// of it): what an echoing server puts in its error.
+fn echo(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> String {
+    let mut text = String::from_utf8_lossy(body).into_owned();
+    text.push_str(&format!("\n{method} {uri} HTTP/1.1\n"));
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes())));
+    }
+    text
+}
+
+fn answer(behaviour: Behaviour, uri: &Uri, echo: String) -> Response {
+    let sso = uri.path().ends_with("/oauth2/token");
+    let json = |status: StatusCode, body: serde_json::Value| (status, axum::Json(body)).into_response();
+    let text = |status: StatusCode, body: String| {
+        (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+    };
+    match (behaviour, sso) {
+        (Behaviour::EchoJson, true) => {
+            json(StatusCode::BAD_REQUEST, serde_json::json!({"error": "invalid_client", "error_description": echo}))
+        }
+        (Behaviour::EchoJson | Behaviour::GrantThenEcho, false) => {
+            json(StatusCode::UNAUTHORIZED, serde_json::json!({"error": {"code": 401, "message": echo}}))
+        }
+        (Behaviour::GrantThenEcho, true) => json(
+            StatusCode::OK,
+            serde_json::json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 300}),
+        ),
+        (Behaviour::EchoText, _) => text(if sso { StatusCode::BAD_REQUEST } else { StatusCode::UNAUTHORIZED }, echo),
+        (Behaviour::ForgedSubscription, true) => json(
+            StatusCode::OK,
+            serde_json::json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 300}),
+        ),
+        (Behaviour::ForgedSubscription, false) => {
+            let forged = format!("7c0d4f5e\x1b[2K\r\n{FORGED_LINE}\n\x07");
+            if uri.path().ends_with("/subscriptions") {
+                let subscription = serde_json::json!({
+                    "uuid": forged, "type": "REGULAR", "subType": "DPS", "name": format!("Forged\x1b]0;title\x07{forged}"),
+                    "status": "ACTIVE", "startTime": "2026-01-01T00:00:00Z", "endTime": "2027-01-01T00:00:00Z"
+                });
+                json(StatusCode::OK, serde_json::json!({"data": [subscription]}))
+            } else {
+                json(StatusCode::NOT_FOUND, serde_json::json!({"error": {"code": 404, "message": forged}}))
+            }
+        }
+        (Behaviour::Flood(bytes), _) => {
+            let mut message = format!("Invalid\r\n{FORGED_LINE}\n\x1b[2K\x1b]0;pwned\x07\x1b[1A\r");
+            while message.len() < bytes {
+                message.push_str("\x1b[31m\r\n\x07");
+                message.push_str(FORGED_LINE);
+            }
+            if sso {
+                json(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"error": "invalid_client", "error_description": message}),
+                )
+            } else {
+                json(StatusCode::BAD_REQUEST, serde_json::json!({"error": {"code": 400, "message": message}}))
+            }
+        }
+    }
+}
