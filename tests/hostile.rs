@@ -56,7 +56,7 @@ struct Output {
 }
 
 async fn dtcost(setup: &Setup, args: &[&str]) -> Output {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_dtcost"))
+    let output = support::dtcost_command()
         .args(args)
         .arg("--config")
         .arg(&setup.config)
@@ -209,4 +209,100 @@ async fn a_subscription_uuid_of_terminal_escapes_forges_no_summary_line() {
         assert!(printed.contains("7c0d4f5e\\u{1b}[2K\\r\\nok     account Forged"), "{args:?}: escaped:\n{printed}");
     }
     assert!(server.requests().iter().any(|r| r.ends_with("/subscriptions")), "{:?}", server.requests());
+}
+
+/// The attack of issue #11: a v3 walk whose every page has 200 rows and a fresh `nextPageKey`
+/// (it once drove 164,586 requests in 120 s and ran the instance out of memory, losing the
+/// account's daily cost too). Now the walk stops at its row bound, 30 days x
+/// `max-rows-per-day` 2,000 = 60,000 rows: 301 pages, a clear error naming the bound, and the
+/// account's cost days, status and summary are delivered all the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endless_page_walk_stops_at_its_bound_and_the_daily_cost_is_still_delivered() {
+    use dtcost_sim::{Fault, FaultRule, Service, Simulator};
+    let scenario = support::generate(1, 30, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let endless =
+        FaultRule { service: Some(Service::AccountApi), fault: Fault::EndlessPages { rows: 200 }, times: u32::MAX };
+    sim.inject_on_path(endless, "/environments/cost");
+    let options = support::ConfigOptions { environment_cost: true, ..support::ConfigOptions::default() };
+    let setup = support::write_config(&scenario, &sim, &options);
+    let started = std::time::Instant::now();
+    let out = support::dtcost(&scenario, &setup, &["run"]).await;
+    let took = started.elapsed();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let pages = sim.requests().iter().filter(|r| r.path.ends_with("/environments/cost")).count();
+    assert_eq!(pages, 301, "60,000 rows of 200 a page, and the page that passed them");
+    assert!(
+        out.stderr.contains("cost per environment not exported: the walk stopped after 60200 rows, more than 30 days x max-rows-per-day 2000 allow"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("raise max-rows-per-day"), "{}", out.stderr);
+    let events = sim.accepted_events();
+    let of_type = |kind: &str| events.iter().filter(|e| e["event.type"] == kind).count();
+    assert_eq!(of_type("dps.cost2.booked"), 30, "every cost day delivered");
+    assert_eq!(of_type("dps.subscription.status"), 1);
+    assert_eq!(of_type("dps.cost.environment.booked"), 0);
+    let summary = support::run_summary(&events);
+    assert_eq!(summary["status"], "failed", "{summary}");
+    assert!(summary["requests"].as_u64().unwrap() > 301, "{summary}");
+    assert!(took < std::time::Duration::from_secs(60), "{took:?}");
+    eprintln!("endless pages: {pages} pages, stopped in {took:?}");
+}
+
+/// The one line of a failed job in `run`'s summary (text and JSON logs alike): no backtrace, no
+/// "memory allocation failed" from the component, the run's figures counting its requests.
+async fn one_failed_line(behaviour: Behaviour, extra: &str, expected: &[&str], requests: &str) {
+    let server = Hostile::start(behaviour).await;
+    let setup = config(&server, false, extra);
+    for args in [&["run"][..], &["run", "--log-format", "json"]] {
+        let out = dtcost(&setup, args).await;
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        let failed: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("FAILED account Hostile")).collect();
+        assert_eq!(failed.len(), 1, "{args:?}:\n{}", out.stderr);
+        for part in expected {
+            assert!(failed[0].contains(part), "{args:?}: {part:?} in\n{}", out.stderr);
+        }
+        let next = out.stderr.lines().skip_while(|l| !l.starts_with("FAILED account")).nth(1).unwrap_or_default();
+        assert!(next.starts_with("FAILED cluster echo"), "{args:?}: one line per failed job:\n{}", out.stderr);
+        for noise in ["backtrace", "memory allocation", "wasm trap", "0x"] {
+            assert!(!out.stderr.contains(noise), "{args:?}: {noise:?} in\n{}", out.stderr);
+        }
+        if args.contains(&"json") {
+            for line in out.stderr.lines().filter(|l| !l.is_empty()) {
+                let summary = ["FAILED ", "ok ", "       ", "run: ", "0 of 2"].iter().any(|p| line.starts_with(p));
+                assert!(summary || serde_json::from_str::<serde_json::Value>(line).is_ok(), "{args:?}: {line}");
+            }
+        }
+        assert!(out.stderr.contains(requests), "{args:?}: {requests:?} in\n{}", out.stderr);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_7_mb_access_token_fails_the_account_in_one_line_naming_the_header_limit() {
+    let expected = [
+        "the component's request headers went past the sandbox's 128 KiB limit (wasi-http fields) while handling POST http://",
+        "/sso/oauth2/token, e.g. an access token that large, and it was stopped",
+    ];
+    // The token request, and the cluster's.
+    one_failed_line(Behaviour::Large { token_bytes: 7 << 20, cost_records: 10 }, "", &expected, "; 2 requests, ").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cost_list_of_100k_days_is_refused_by_the_body_cap_in_one_line_and_its_requests_count() {
+    let expected =
+        ["/cost failed: the response body (10300052 bytes by its Content-Length) exceeds the 8388608-byte cap"];
+    // Token, list, details and cost of the failed account, and the cluster's request.
+    one_failed_line(Behaviour::Large { token_bytes: 0, cost_records: 100_000 }, "", &expected, "; 5 requests, ").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_out_of_memory_fails_in_one_line_naming_the_limit_and_the_request() {
+    // 75,000 days (7.7 MB, under the body cap) in 16 MB of memory.
+    let expected = [
+        "the component ran out of its 16 MB of memory (limits.memory-mb) while handling GET http://",
+        "/cost and was stopped",
+    ];
+    let behaviour = Behaviour::Large { token_bytes: 0, cost_records: 75_000 };
+    one_failed_line(behaviour, "[limits]\nmemory-mb = 16", &expected, "; 5 requests, ").await;
 }

@@ -10,7 +10,7 @@ use dtcost::runtime::{
     AccountPlan, ExportError, IngestTarget, OauthClient, RetryPolicy, Runtime, RuntimeError, Sandbox, TargetAuth,
 };
 use dtcost::secret::Secret;
-use dtcost_sim::{Service, Simulator};
+use dtcost_sim::{Fault, FaultRule, Service, Simulator};
 use support::*;
 
 fn plan(scenario: &dtcost_sim::Scenario, sim: &Simulator, api_url: &str) -> AccountPlan {
@@ -88,7 +88,9 @@ async fn the_same_plan_runs_when_its_hosts_are_allowed() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((report.events_built, report.events_accepted), (4, 4));
+    // 3 cost days; the status event comes back unsent, for the host to send (one per subscription).
+    assert_eq!((report.events_built, report.events_accepted), (3, 3));
+    assert!(report.subscription_outlook.is_some());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -99,8 +101,8 @@ async fn an_instance_over_its_memory_cap_is_stopped_with_a_clear_error() {
     let mut tight = sandbox(&scenario, &[&sim.sso_url, &sim.api_url, &sim.environment_url]);
     tight.memory_bytes = 64 << 10; // less than the component's initial memory
     let error = runtime.export_account(plan(&scenario, &sim, &sim.api_url), tight).await.unwrap_err();
-    assert!(matches!(error, RuntimeError::Trap(_)), "{error}");
-    assert!(error.to_string().contains("memory"), "{error}");
+    assert!(matches!(error, RuntimeError::OutOfMemory { .. }), "{error}");
+    assert_eq!(error.to_string(), "the component ran out of its 64 KiB of memory (limits.memory-mb) and was stopped");
     assert!(sim.requests().is_empty());
 }
 
@@ -122,6 +124,38 @@ async fn an_instance_over_its_time_limit_is_stopped() {
     short.timeout = Duration::from_millis(1500);
     let started = std::time::Instant::now();
     let error = runtime.export_account(plan(&scenario, &sim, &silent_url), short).await.unwrap_err();
-    assert!(matches!(error, RuntimeError::Timeout(_)), "{error}");
+    assert!(matches!(error, RuntimeError::Timeout { .. }), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with(
+            "the component ran past its 1 s time limit (limits.timeout-seconds) while handling GET http://127.0.0.1:"
+        ),
+        "{message}"
+    );
+    assert!(message.ends_with("/subscriptions and was stopped") && !message.contains('\n'), "{message}");
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_job_still_counts_its_requests_retries_and_429s() {
+    let scenario = generate(1, 3, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let rule = |fault, times| FaultRule { service: Some(Service::AccountApi), fault, times };
+    sim.inject_on_path(rule(Fault::Throttle { retry_after_seconds: None }, 2), "/subscriptions");
+    sim.inject_on_path(rule(Fault::Status(403), 1), "/subscriptions");
+    let runtime = Runtime::new().unwrap();
+    let ran = runtime
+        .export_account_counted(
+            plan(&scenario, &sim, &sim.api_url),
+            sandbox(&scenario, &[&sim.sso_url, &sim.api_url, &sim.environment_url]),
+        )
+        .await;
+    assert!(
+        matches!(&ran.result, Ok(Err(ExportError::Request(failure))) if failure.status == Some(403)),
+        "{:?}",
+        ran.result
+    );
+    // The token, then the subscription list three times: two 429s and the 403.
+    assert_eq!((ran.traffic.requests, ran.traffic.retries, ran.traffic.throttled), (4, 2, 2), "{:?}", ran.traffic);
+    assert!(ran.traffic.last.as_deref().is_some_and(|last| last.ends_with("/subscriptions")), "{:?}", ran.traffic);
 }

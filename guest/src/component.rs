@@ -511,6 +511,7 @@ impl From<wit_job::AccountPlan> for model::AccountPlan {
                 days: e.days,
                 window_days: e.window_days,
                 page_size: e.page_size,
+                max_rows_per_day: e.max_rows_per_day,
             }),
             budget_alerting: model::BudgetAlerting {
                 thresholds: p.budget_alerting.thresholds,
@@ -555,6 +556,7 @@ impl From<model::FailureKind> for wit_job::FailureKind {
             K::Throttled => Self::Throttled,
             K::ServerError => Self::ServerError,
             K::HttpStatus => Self::HttpStatus,
+            K::LimitExceeded => Self::LimitExceeded,
             K::Other => Self::Other,
         }
     }

@@ -47,8 +47,16 @@ fn export_account_with(
     report: &mut Report,
 ) -> Result<(), ExportError> {
     let accounts_url = http::join(&plan.api_url, &format!("/sub/v2/accounts/{}/subscriptions", plan.uuid));
+    // The uuid becomes a path segment of every request that follows: it must be a UUID.
     let subscription_uuid = match &plan.subscription {
-        Some(uuid) => uuid.clone(),
+        Some(uuid) if parse::is_uuid(uuid) => uuid.clone(),
+        Some(uuid) => {
+            return Err(ExportError::NoSubscription(format!(
+                "account {}: the configured subscription \"{}\" is not a UUID",
+                plan.name,
+                untrusted::bounded(uuid)
+            )));
+        }
         None => {
             let (request, response, json) = get_json(http, tokens, &accounts_url)?;
             if response.status != 200 {
@@ -56,6 +64,13 @@ fn export_account_with(
             }
             let list = read(&response, json, parse::subscription_list).map_err(|e| invalid(&request, e))?;
             let (chosen, note) = choose_subscription(&plan.name, &plan.uuid, &list)?;
+            if !parse::is_uuid(&chosen.uuid) {
+                let index = list.iter().position(|s| std::ptr::eq(s, chosen)).unwrap_or_default();
+                return Err(invalid(
+                    &request,
+                    format!("data[{index}].uuid: \"{}\" is not a UUID", untrusted::bounded(&chosen.uuid)),
+                ));
+            }
             report.notes.extend(note);
             chosen.uuid.clone()
         }
@@ -231,10 +246,19 @@ fn plan_v3_base(plan: &AccountPlan) -> String {
     http::join(&plan.api_url, &format!("/sub/v3/accounts/{}/subscriptions", plan.uuid))
 }
 
+/// Pages beyond those the row bound fills that a walk may take (the last, short page of each
+/// window and a few more), and pages without rows that still promise more.
+const PAGE_MARGIN: u64 = 10;
+
 /// Walks `GET /sub/v3/.../environments/cost` over [start, end) in windows of at most
 /// `window-days` days: the first page of a window with `startTime`/`endTime`, the next ones with
 /// `page-key` alone (the safe reading of the contract), until `nextPageKey` is null, empty or
 /// absent. Each request has the client's retries (long walks are known to meet 502s).
+///
+/// The walk is bounded: at most `max-rows-per-day` rows for each day of [start, end), and at
+/// most the pages those rows fill (counted with the configured page size, else the largest page
+/// seen) plus [`PAGE_MARGIN`] per window; a server handing out a fresh page key on every page
+/// meets a `limit-exceeded` failure long before the instance's memory runs out.
 fn read_environment_costs(
     plan: &AccountPlan,
     environment_plan: &EnvironmentCostPlan,
@@ -246,6 +270,11 @@ fn read_environment_costs(
 ) -> Result<Vec<EnvironmentCost>, RequestFailure> {
     let url = format!("{}/{subscription_uuid}/environments/cost", plan_v3_base(plan));
     let window = i64::from(environment_plan.window_days.max(1)) * DAY_MS;
+    let days = (end - start).div_euclid(DAY_MS).max(1) as u64;
+    let windows = (end - start).div_euclid(window).max(0) as u64 + 1;
+    let max_rows = days.saturating_mul(u64::from(environment_plan.max_rows_per_day.max(1)));
+    let mut largest_page = u64::from(environment_plan.page_size.unwrap_or(0));
+    let (mut pages, mut empty_pages_with_more) = (0u64, 0u64);
     let mut rows = Vec::new();
     let mut from = start;
     while from < end {
@@ -269,6 +298,7 @@ fn read_environment_costs(
                     events_not_sent: 0,
                 },
             })?;
+            pages += 1;
             let failed = |kind: FailureKind, message: String| RequestFailure {
                 request: request.describe(),
                 kind,
@@ -282,8 +312,37 @@ fn read_environment_costs(
             }
             let (page, next_key) = read(&response, json, parse::environment_cost_page)
                 .map_err(|e| failed(FailureKind::Other, e.to_string()))?;
+            let page_rows = page.len() as u64;
             rows.extend(page);
+            largest_page = largest_page.max(page_rows);
             let Some(key) = next_key else { break };
+            if page_rows == 0 {
+                empty_pages_with_more += 1;
+            }
+            let max_pages = max_rows.div_ceil(largest_page.max(1)) + windows * PAGE_MARGIN;
+            let over = if rows.len() as u64 > max_rows {
+                Some(format!("{} rows", rows.len()))
+            } else if pages >= max_pages {
+                Some(format!("{pages} pages (the most {max_rows} rows fill, at {} a page, and a margin)", largest_page))
+            } else if empty_pages_with_more > PAGE_MARGIN {
+                Some(format!("{empty_pages_with_more} pages without rows that promised more"))
+            } else {
+                None
+            };
+            if let Some(over) = over {
+                return Err(RequestFailure {
+                    status: None,
+                    ..failed(
+                        FailureKind::LimitExceeded,
+                        format!(
+                            "the walk stopped after {over}, more than {days} days x max-rows-per-day {} allow \
+                         (the API kept sending a next page key); if the account really has more environments x \
+                         capabilities a day, raise max-rows-per-day",
+                            environment_plan.max_rows_per_day
+                        ),
+                    )
+                });
+            }
             if !seen_keys.insert(key.clone()) {
                 return Err(failed(
                     FailureKind::Other,
@@ -597,7 +656,7 @@ mod tests {
         ])
     }
 
-    const DETAILS: &str = r#"{"uuid":"s1","type":"REGULAR","name":"DPS","status":"ACTIVE","account":{"uuid":"acc"},
+    const DETAILS: &str = r#"{"uuid":"5e1a0c2d-7b3f-4c1e-9a2d-000000000001","type":"REGULAR","name":"DPS","status":"ACTIVE","account":{"uuid":"acc"},
         "budget":{"total":100,"used":3,"currencyCode":"USD"},"currentPeriod":{"startTime":"2026-01-01","endTime":"2026-12-31","daysRemaining":38}}"#;
     const COST: &str = r#"{"data":[{"startTime":"2026-11-22T00:00:00Z","endTime":"2026-11-23T00:00:00Z","value":2,"currencyCode":"USD"},
         {"startTime":"2026-11-21T00:00:00Z","endTime":"2026-11-22T00:00:00Z","value":1,"currencyCode":"USD"}],"lastModifiedTime":"x"}"#;
@@ -606,8 +665,8 @@ mod tests {
         vec![
             (TOKEN.into(), 200, r#"{"access_token":"tok","expires_in":300}"#.into()),
             (LIST.into(), 200, list.into()),
-            (format!("{LIST}/s1"), 200, DETAILS.into()),
-            (format!("{LIST}/s1/cost"), 200, COST.into()),
+            (format!("{LIST}/5e1a0c2d-7b3f-4c1e-9a2d-000000000001"), 200, DETAILS.into()),
+            (format!("{LIST}/5e1a0c2d-7b3f-4c1e-9a2d-000000000001/cost"), 200, COST.into()),
             (INGEST.into(), 202, String::new()),
             (format!("{LIST}/forecast"), 404, r#"{"code":404,"message":"No forecast","errorsMap":{}}"#.into()),
         ]
@@ -618,16 +677,17 @@ mod tests {
         FakeApi::new(&borrowed)
     }
 
-    const ONE_ACTIVE: &str = r#"{"data":[{"uuid":"s1","type":"REGULAR","name":"DPS","status":"ACTIVE"}]}"#;
+    const ONE_ACTIVE: &str =
+        r#"{"data":[{"uuid":"5e1a0c2d-7b3f-4c1e-9a2d-000000000001","type":"REGULAR","name":"DPS","status":"ACTIVE"}]}"#;
 
     #[test]
     fn an_account_is_read_transformed_and_its_cost_ingested_in_five_reads_and_one_post() {
         let list = r#"{"data":[{"uuid":"old","type":"REGULAR","name":"o","status":"EXPIRED","startTime":"2025-01-01"},
-                               {"uuid":"s1","type":"REGULAR","name":"DPS","status":"ACTIVE","startTime":"2026-01-01"}]}"#;
+                               {"uuid":"5e1a0c2d-7b3f-4c1e-9a2d-000000000001","type":"REGULAR","name":"DPS","status":"ACTIVE","startTime":"2026-01-01"}]}"#;
         let mut api = api(&happy_routes(list));
         let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
         assert_eq!((report.events_built, report.events_sent, report.events_accepted, report.requests), (2, 2, 2, 6));
-        assert_eq!(report.subscription_uuid.as_deref(), Some("s1"));
+        assert_eq!(report.subscription_uuid.as_deref(), Some("5e1a0c2d-7b3f-4c1e-9a2d-000000000001"));
         assert_eq!(report.newest_day.as_deref(), Some("2026-11-22T00:00:00Z"));
         let token = String::from_utf8(api.sent[0].body.clone()).unwrap();
         assert!(token.contains("grant_type=client_credentials") && token.contains("scope=account-uac-read"));
@@ -656,10 +716,14 @@ mod tests {
     #[test]
     fn of_several_active_subscriptions_the_newest_is_chosen_and_said() {
         let list = r#"{"data":[{"uuid":"s0","type":"REGULAR","name":"a","status":"ACTIVE","startTime":"2025-06-01"},
-                               {"uuid":"s1","type":"REGULAR","name":"b","status":"ACTIVE","startTime":"2026-01-01"}]}"#;
+                               {"uuid":"5e1a0c2d-7b3f-4c1e-9a2d-000000000001","type":"REGULAR","name":"b","status":"ACTIVE","startTime":"2026-01-01"}]}"#;
         let report = export_account(&plan(None), &mut api(&happy_routes(list)), &secrets()).unwrap();
-        assert_eq!(report.subscription_uuid.as_deref(), Some("s1"));
-        assert!(report.notes[0].contains("2 ACTIVE REGULAR subscriptions; exporting s1"), "{:?}", report.notes);
+        assert_eq!(report.subscription_uuid.as_deref(), Some("5e1a0c2d-7b3f-4c1e-9a2d-000000000001"));
+        assert!(
+            report.notes[0].contains("2 ACTIVE REGULAR subscriptions; exporting 5e1a0c2d-7b3f-4c1e-9a2d-000000000001"),
+            "{:?}",
+            report.notes
+        );
     }
 
     #[test]
@@ -693,7 +757,8 @@ mod tests {
         let mut routes = happy_routes("{}");
         routes[2].1 = 404;
         routes[2].2 = r#"{"code":404,"message":"not found","errorsMap":{}}"#.into();
-        let report = export_account(&plan(Some("s1")), &mut api(&routes), &secrets()).unwrap();
+        let report =
+            export_account(&plan(Some("5e1a0c2d-7b3f-4c1e-9a2d-000000000001")), &mut api(&routes), &secrets()).unwrap();
         assert_eq!(report.events_built, 2, "cost only, no status event");
         assert!(report.notes[0].contains("not readable"));
     }
@@ -735,7 +800,7 @@ mod tests {
     #[test]
     fn transient_failures_are_retried_with_backoff_and_retry_after() {
         let mut api = api(&happy_routes(ONE_ACTIVE));
-        let cost = format!("{LIST}/s1/cost");
+        let cost = format!("{LIST}/5e1a0c2d-7b3f-4c1e-9a2d-000000000001/cost");
         api.routes.remove(&cost);
         api.then(&cost, 503, "busy", &[])
             .then(&cost, 0, "", &[])
@@ -796,7 +861,7 @@ mod tests {
     fn a_complete_2xx_whose_body_is_not_json_is_not_retried() {
         for body in [r#"{"data":[{"startTime":"2026-11"#, "<html>maintenance</html>", "1e999", "[[[[[[[[[[[[[[["] {
             let mut api = api(&happy_routes(ONE_ACTIVE));
-            let cost = format!("{LIST}/s1/cost");
+            let cost = format!("{LIST}/5e1a0c2d-7b3f-4c1e-9a2d-000000000001/cost");
             api.routes.remove(&cost);
             api.then(&cost, 200, body, &[]).then(&cost, 200, COST, &[]);
             let error = export_account(&plan(None), &mut api, &secrets()).unwrap_err();
@@ -839,7 +904,7 @@ mod tests {
             r#"{"access_token":"t2","expires_in":300}"#,
             &[],
         );
-        let details = format!("{LIST}/s1");
+        let details = format!("{LIST}/5e1a0c2d-7b3f-4c1e-9a2d-000000000001");
         api.routes.remove(&details);
         // A 503 on the details makes the job wait at least 2 s: longer than the first token lives.
         api.then(&details, 503, "", &[]).then(&details, 200, DETAILS, &[]);
@@ -857,7 +922,7 @@ mod tests {
         api.then(TOKEN, 200, r#"{"access_token":"t1","expires_in":2}"#, &[])
             .then(TOKEN, 200, r#"{"access_token":"t2","expires_in":2}"#, &[])
             .then(TOKEN, 200, r#"{"access_token":"t3","expires_in":2}"#, &[]);
-        let details = format!("{LIST}/s1");
+        let details = format!("{LIST}/5e1a0c2d-7b3f-4c1e-9a2d-000000000001");
         api.routes.remove(&details);
         // Backoff of 4 s between the attempts of one request: each token is dead before the next.
         api.then(&details, 503, "", &[]).then(&details, 503, "", &[]).then(&details, 200, DETAILS, &[]);
@@ -868,7 +933,7 @@ mod tests {
         let attempts: Vec<&str> = api
             .sent
             .iter()
-            .filter(|r| r.url.ends_with("/s1"))
+            .filter(|r| r.url.ends_with("/5e1a0c2d-7b3f-4c1e-9a2d-000000000001"))
             .map(|r| r.headers.iter().find(|(n, _)| *n == "authorization").map_or("", |(_, v)| v.as_str()))
             .collect();
         assert_eq!(attempts.len(), 3);
@@ -904,7 +969,7 @@ mod tests {
         let mut api = api(&happy_routes(ONE_ACTIVE));
         api.routes.remove(TOKEN);
         api.then(TOKEN, 200, r#"{"access_token":"t1","expires_in":300}"#, &[]);
-        let details = format!("{LIST}/s1");
+        let details = format!("{LIST}/5e1a0c2d-7b3f-4c1e-9a2d-000000000001");
         api.routes.remove(&details);
         api.then(&details, 401, r#"{"code":401,"message":"Token expired","errorsMap":{}}"#, &[]);
         let mut plan = plan(None);
@@ -1046,7 +1111,9 @@ mod tests {
 
     #[test]
     fn a_failed_ingest_says_how_many_events_were_not_sent() {
-        let mut routes = happy_routes(r#"{"data":[{"uuid":"s1","type":"REGULAR","name":"DPS","status":"ACTIVE"}]}"#);
+        let mut routes = happy_routes(
+            r#"{"data":[{"uuid":"5e1a0c2d-7b3f-4c1e-9a2d-000000000001","type":"REGULAR","name":"DPS","status":"ACTIVE"}]}"#,
+        );
         routes[4] =
             (INGEST.into(), 403, r#"{"error":{"code":403,"message":"Token is missing required scope."}}"#.into());
         let report = export_account(&plan(None), &mut api(&routes), &secrets()).unwrap();
@@ -1057,19 +1124,22 @@ mod tests {
 
     #[test]
     fn an_invalid_cost_record_stops_the_account_naming_request_record_and_field() {
-        let mut routes = happy_routes(r#"{"data":[{"uuid":"s1","type":"REGULAR","name":"DPS","status":"ACTIVE"}]}"#);
+        let mut routes = happy_routes(
+            r#"{"data":[{"uuid":"5e1a0c2d-7b3f-4c1e-9a2d-000000000001","type":"REGULAR","name":"DPS","status":"ACTIVE"}]}"#,
+        );
         routes[3].2 =
             r#"{"data":[{"startTime":"2026-11-22T00:00:00Z","endTime":"2026-11-23T00:00:00Z","value":null}]}"#.into();
         let mut api = api(&routes);
         let error = export_account(&plan(None), &mut api, &secrets()).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "invalid response: GET https://api/sub/v2/accounts/acc/subscriptions/s1/cost: data[0].value: expected a number, got null"
+            "invalid response: GET https://api/sub/v2/accounts/acc/subscriptions/5e1a0c2d-7b3f-4c1e-9a2d-000000000001/cost: data[0].value: expected a number, got null"
         );
         assert!(api.sent.iter().all(|r| r.method == http::Method::Get || r.url.contains("token")), "nothing ingested");
     }
 
-    const V3: &str = "GET https://api/sub/v3/accounts/acc/subscriptions/s1/environments/cost";
+    const V3: &str =
+        "GET https://api/sub/v3/accounts/acc/subscriptions/5e1a0c2d-7b3f-4c1e-9a2d-000000000001/environments/cost";
 
     /// Cost per environment: two windows of at most 20 days over the last 30 (the first empty),
     /// the second in two pages, the second page after a 502.
@@ -1100,7 +1170,8 @@ mod tests {
             &[],
         );
         let mut plan = plan(None);
-        plan.environment_cost = Some(EnvironmentCostPlan { days: 30, window_days: 20, page_size: Some(2) });
+        plan.environment_cost =
+            Some(EnvironmentCostPlan { days: 30, window_days: 20, page_size: Some(2), max_rows_per_day: 2_000 });
         plan.retry.initial_delay_ms = 10;
         (api, plan)
     }
@@ -1167,6 +1238,85 @@ mod tests {
         assert_eq!(report.state.unwrap().environment_cost, None, "nothing is remembered as delivered");
     }
 
+    /// An account whose v3 walk never ends: every page has `rows` rows and a fresh page key.
+    fn with_endless_pages(rows: usize, page_size: u32, max_rows_per_day: u32) -> (FakeApi, AccountPlan) {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        let row = r#"{"startTime":"2026-11-22T00:00:00Z","endTime":"2026-11-23T00:00:00Z","value":0.5,"currencyCode":"USD","capabilityKey":"LOGS"}"#;
+        let page = |key: usize| {
+            let cost = vec![row; rows].join(",");
+            format!(r#"{{"data":[{{"environmentId":"abc12345","cost":[{cost}]}}],"nextPageKey":"key{key}"}}"#)
+        };
+        let first =
+            format!("{V3}?startTime=2026-11-21T00%3A00%3A00Z&endTime=2026-11-23T00%3A00%3A00Z&page-size={page_size}");
+        api.then(&first, 200, &page(0), &[]);
+        for key in 0..100 {
+            api.then(&format!("{V3}?page-key=key{key}"), 200, &page(key + 1), &[]);
+        }
+        let mut plan = plan(None);
+        plan.environment_cost =
+            Some(EnvironmentCostPlan { days: 2, window_days: 30, page_size: Some(page_size), max_rows_per_day });
+        (api, plan)
+    }
+
+    #[test]
+    fn an_endless_page_walk_stops_at_its_row_bound_and_still_delivers_the_daily_cost() {
+        let (mut api, plan) = with_endless_pages(2, 2, 3);
+        let report = export_account(&plan, &mut api, &secrets()).unwrap();
+        let walked = api.sent.iter().filter(|r| r.url.contains("/sub/v3/")).count();
+        assert_eq!(walked, 4, "2 days x 3 rows: the 4th page of 2 rows passes the bound");
+        assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+        let failure = &report.failures[0];
+        assert_eq!(failure.kind, FailureKind::LimitExceeded);
+        assert!(
+            failure.message.contains("after 8 rows") && failure.message.contains("max-rows-per-day 3"),
+            "{failure:?}"
+        );
+        assert_eq!(report.events_accepted, 2, "the cost days still go");
+        assert!(report.subscription_outlook.is_some(), "and the status and alerts");
+    }
+
+    #[test]
+    fn an_endless_walk_of_empty_pages_stops_after_a_few() {
+        let (mut api, plan) = with_endless_pages(0, 2, 3);
+        let report = export_account(&plan, &mut api, &secrets()).unwrap();
+        let walked = api.sent.iter().filter(|r| r.url.contains("/sub/v3/")).count();
+        assert_eq!(walked, 11);
+        assert_eq!(report.failures[0].kind, FailureKind::LimitExceeded);
+        assert!(report.failures[0].message.contains("11 pages without rows"), "{:?}", report.failures);
+        assert_eq!(report.events_accepted, 2);
+    }
+
+    #[test]
+    fn an_endless_walk_of_small_pages_stops_at_the_pages_its_rows_fill() {
+        // One row a page where 1,000 were asked for: 2 x 1,000 rows fill 2 pages, plus the margin.
+        let (mut api, plan) = with_endless_pages(1, 1000, 1000);
+        let report = export_account(&plan, &mut api, &secrets()).unwrap();
+        let walked = api.sent.iter().filter(|r| r.url.contains("/sub/v3/")).count();
+        assert_eq!(walked, 12, "{:?}", report.failures);
+        assert_eq!(report.failures[0].kind, FailureKind::LimitExceeded);
+        assert!(report.failures[0].message.contains("after 12 pages"), "{:?}", report.failures);
+    }
+
+    #[test]
+    fn a_subscription_uuid_that_is_not_a_uuid_is_refused_before_it_becomes_a_path() {
+        let list = r#"{"data":[{"uuid":"../../../x?y=1","type":"REGULAR","name":"DPS","status":"ACTIVE"}]}"#;
+        let mut api = api(&happy_routes(list));
+        let error = export_account(&plan(None), &mut api, &secrets()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            r#"invalid response: GET https://api/sub/v2/accounts/acc/subscriptions: data[0].uuid: "../../../x?y=1" is not a UUID"#
+        );
+        assert_eq!(api.sent.iter().filter(|r| r.url.contains("/subscriptions/")).count(), 0, "no request used it");
+
+        let mut api = self::api(&happy_routes(ONE_ACTIVE));
+        let error = export_account(&plan(Some("s1/../cost")), &mut api, &secrets()).unwrap_err();
+        assert!(
+            matches!(&error, ExportError::NoSubscription(m) if m.contains("\"s1/../cost\" is not a UUID")),
+            "{error}"
+        );
+        assert!(api.sent.iter().all(|r| !r.url.contains("/subscriptions")));
+    }
+
     #[test]
     fn the_status_and_every_crossed_alert_come_back_unsent_for_the_host_to_choose() {
         let nearly_spent = DETAILS.replace(r#""used":3"#, r#""used":92"#);
@@ -1175,7 +1325,10 @@ mod tests {
         let mut api = api(&routes);
         let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
         let outlook = report.subscription_outlook.expect("details were readable");
-        assert_eq!((outlook.subscription_uuid.as_str(), outlook.period_start.as_str()), ("s1", "2026-01-01"));
+        assert_eq!(
+            (outlook.subscription_uuid.as_str(), outlook.period_start.as_str()),
+            ("5e1a0c2d-7b3f-4c1e-9a2d-000000000001", "2026-01-01")
+        );
         assert!(outlook.status_event.contains("dps.subscription.status"));
         let keys: Vec<&str> = outlook.alerts.iter().map(|a| a.key.as_str()).collect();
         assert_eq!(keys, ["used:75", "used:90"]);

@@ -206,13 +206,22 @@ pub struct EnvironmentCostPlan {
     pub days: u32,
     pub window_days: u32,
     pub page_size: Option<u32>,
+    /// Most rows (environment x capability) one day may have: bounds the walk.
+    pub max_rows_per_day: u32,
 }
+
+/// The default [`EnvironmentCostPlan::max_rows_per_day`]: 100 environments x 20 capabilities.
+/// Large accounts have tens of environments and DPS bills about 20 capabilities, so a real day
+/// stays well below it; 30 days of it (60,000 rows) take about 20 MB parsed, far below the
+/// instance's default 128 MB.
+pub const DEFAULT_MAX_ROWS_PER_DAY: u32 = 2_000;
 
 impl Default for EnvironmentCostPlan {
     /// The last 30 days (dtctl's default), walked in windows of 30 days (long walks of the v3
-    /// endpoint are known to fail with 502s), with the API's own page size.
+    /// endpoint are known to fail with 502s), with the API's own page size, at most
+    /// [`DEFAULT_MAX_ROWS_PER_DAY`] rows a day.
     fn default() -> Self {
-        EnvironmentCostPlan { days: 30, window_days: 30, page_size: None }
+        EnvironmentCostPlan { days: 30, window_days: 30, page_size: None, max_rows_per_day: DEFAULT_MAX_ROWS_PER_DAY }
     }
 }
 
@@ -270,6 +279,7 @@ pub enum FailureKind {
     Throttled,
     ServerError,
     HttpStatus,
+    LimitExceeded,
     Other,
 }
 

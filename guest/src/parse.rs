@@ -123,6 +123,14 @@ pub fn environment_cost_page(root: &Value) -> Result<(Vec<EnvironmentCost>, Opti
     Ok((rows, next_page_key))
 }
 
+/// Whether `text` is a UUID (8-4-4-4-12 hex digits, any case): what a subscription's `uuid` must
+/// be before it becomes a path segment.
+pub fn is_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 /// The account's `Forecast`.
 pub fn account_forecast(root: &Value) -> Result<AccountForecast> {
     let root = Obj::root(root)?;

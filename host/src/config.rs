@@ -17,6 +17,11 @@ pub const DEFAULT_TOKEN_URL: &str = "https://sso.dynatrace.com/sso/oauth2/token"
 pub const TOKEN_PATH: &str = "/sso/oauth2/token";
 pub const DEFAULT_API_URL: &str = "https://api.dynatrace.com";
 pub const DEFAULT_PROVIDER: &str = "dps4ma.ingester";
+/// The longest name or `provider`, in characters: each is copied into every event.
+pub const MAX_LABEL_CHARS: usize = 256;
+/// The longest secret, in bytes: Dynatrace tokens and client secrets are under 200; a longer
+/// value is a wrong file, and it would be copied into every request and redaction.
+pub const MAX_SECRET_BYTES: usize = 8 << 10;
 
 /// A configuration error: where, and what is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +84,12 @@ pub fn default_retry() -> RetryPolicy {
 /// The component's defaults for reading cost per environment, as the WIT `environment-cost-plan`.
 pub fn default_environment_cost() -> EnvironmentCostPlan {
     let defaults = dtcost_guest::model::EnvironmentCostPlan::default();
-    EnvironmentCostPlan { days: defaults.days, window_days: defaults.window_days, page_size: defaults.page_size }
+    EnvironmentCostPlan {
+        days: defaults.days,
+        window_days: defaults.window_days,
+        page_size: defaults.page_size,
+        max_rows_per_day: defaults.max_rows_per_day,
+    }
 }
 
 /// The component's default budget alerts (75, 90 and 100 % used; the forecast over budget), as
@@ -176,6 +186,7 @@ struct RawEnvironmentCost {
     days: Option<u32>,
     window_days: Option<u32>,
     page_size: Option<u32>,
+    max_rows_per_day: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -485,7 +496,14 @@ impl Validator<'_> {
         {
             return Err(self.error("environment-cost.page-size", format!("{size} is out of range (1 to 10000)")));
         }
-        Ok(EnvironmentCostPlan { days, window_days, page_size: raw.page_size })
+        let max_rows_per_day = raw.max_rows_per_day.unwrap_or(defaults.max_rows_per_day);
+        if !(1..=100_000).contains(&max_rows_per_day) {
+            return Err(self.error(
+                "environment-cost.max-rows-per-day",
+                format!("{max_rows_per_day} is out of range (1 to 100000)"),
+            ));
+        }
+        Ok(EnvironmentCostPlan { days, window_days, page_size: raw.page_size, max_rows_per_day })
     }
 
     fn budget(&self, raw: RawBudget) -> Result<BudgetAlerting, ConfigError> {
@@ -672,6 +690,10 @@ impl Validator<'_> {
             "holds a control character"
         } else if value.trim() != value {
             "has spaces before or after the secret"
+        } else if value.len() > MAX_SECRET_BYTES {
+            return Err(
+                self.error(key, format!("{from} holds {} bytes, more than a secret's {MAX_SECRET_BYTES}", value.len()))
+            );
         } else {
             return Ok(Some(Secret::new(value)));
         };
@@ -692,6 +714,10 @@ impl Validator<'_> {
     fn label(&self, key: &str, value: &str) -> Result<(), ConfigError> {
         if value.trim().is_empty() {
             return Err(self.error(key, "is empty"));
+        }
+        let length = value.chars().count();
+        if length > MAX_LABEL_CHARS {
+            return Err(self.error(key, format!("is {length} characters long, more than {MAX_LABEL_CHARS}")));
         }
         if value.contains(is_unsafe) {
             return Err(self.error(key, format!("{value:?} holds a control character")));
@@ -864,18 +890,19 @@ mod tests {
         assert_eq!(config.budget_alerting.thresholds, [75.0, 90.0, 100.0]);
         assert!(config.budget_alerting.forecast_exceeds_budget);
         assert_eq!((config.environment_cost.days, config.environment_cost.window_days), (30, 30));
+        assert_eq!(config.environment_cost.max_rows_per_day, 2_000);
 
         let custom = GOOD.replace("[[clusters]]", "environment-cost = true\n[[clusters]]").replace(
             "[target]",
             "[budget]\nthresholds = [50, 80.5]\nforecast-exceeds-budget = false\n\
-             [environment-cost]\ndays = 90\nwindow-days = 14\npage-size = 500\n[target]",
+             [environment-cost]\ndays = 90\nwindow-days = 14\npage-size = 500\nmax-rows-per-day = 5000\n[target]",
         );
         let config = parse(&custom, &vars).unwrap();
         assert!(config.accounts[0].environment_cost);
         assert_eq!(config.budget_alerting.thresholds, [50.0, 80.5]);
         assert!(!config.budget_alerting.forecast_exceeds_budget);
         let plan = config.environment_cost;
-        assert_eq!((plan.days, plan.window_days, plan.page_size), (90, 14, Some(500)));
+        assert_eq!((plan.days, plan.window_days, plan.page_size, plan.max_rows_per_day), (90, 14, Some(500), 5000));
 
         for (bad, key) in [
             ("[budget]\nthresholds = [75, -5]", "budget.thresholds"),
@@ -1058,6 +1085,24 @@ mod tests {
             let (error_key, message) = refused(old, new, &[]);
             assert_eq!(error_key, key, "{new}: {message}");
         }
+    }
+
+    #[test]
+    fn a_provider_or_name_over_256_characters_and_a_secret_over_8_kib_are_refused_by_key() {
+        let (key, message) = refused("[target]", &format!("provider = \"{}\"\n[target]", "p".repeat(6 << 20)), &[]);
+        assert_eq!(key, "provider", "{message}");
+        assert!(message.contains("is 6291456 characters long, more than 256"), "{message}");
+        let (key, _) = refused("name = \"ACME\"", &format!("name = \"{}\"", "n".repeat(257)), &[]);
+        assert_eq!(key, "accounts[0].name");
+        let longest = GOOD.replace("name = \"ACME\"", &format!("name = \"{}\"", "n".repeat(256)));
+        assert!(parse(&longest, &[("INGEST_TOKEN", "t1"), ("ACME_SECRET", "s1"), ("CLUSTER_TOKEN", "c1")]).is_ok());
+
+        let huge = "s".repeat(MAX_SECRET_BYTES + 1);
+        let error =
+            parse(GOOD, &[("INGEST_TOKEN", "t1"), ("ACME_SECRET", &huge), ("CLUSTER_TOKEN", "c1")]).unwrap_err();
+        assert_eq!(error.key, "accounts[0].client-secret-env");
+        assert!(error.message.contains("holds 8193 bytes, more than a secret's 8192"), "{error}");
+        assert!(!error.message.contains("sss"), "the secret is not shown: {error}");
     }
 
     #[test]

@@ -7,8 +7,8 @@ use tokio::sync::Semaphore;
 
 use crate::config::{AccountConfig, ClusterConfig, Config, Origin, TargetAuth as ConfigTargetAuth};
 use crate::runtime::{
-    AccountPlan, AccountState, ClusterPlan, ExportError, FailureKind, IngestTarget, OauthClient, Report, RunFigures,
-    Runtime, Sandbox, TargetAuth,
+    AccountPlan, AccountState, ClusterPlan, ExportError, FailureKind, IngestTarget, OauthClient, Ran, Report,
+    RunFigures, Runtime, Sandbox, TargetAuth, Traffic,
 };
 use crate::secret::Secret;
 use crate::state::{StateError, StateFile};
@@ -34,6 +34,8 @@ pub struct JobOutcome {
     pub result: Result<Report, String>,
     /// The delivery state could not be written (the next run sends these days again).
     pub state_error: Option<String>,
+    /// What its instance sent, as the host saw it: the figures of a job without a report.
+    pub traffic: Traffic,
 }
 
 impl JobOutcome {
@@ -92,7 +94,7 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
         let (state, account_uuid) = (state.clone(), account.uuid.clone());
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let result = flatten(runtime.export_account(plan, sandbox).await);
+            let (result, traffic) = flatten(runtime.export_account_counted(plan, sandbox).await);
             let delivered = result.as_ref().ok().and_then(|report| report.state.clone());
             let state_error = match (state, delivered) {
                 (Some(state), Some(delivered)) => {
@@ -100,7 +102,7 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
                 }
                 _ => None,
             };
-            (index, JobOutcome { subject, kind, result, state_error })
+            (index, JobOutcome { subject, kind, result, state_error, traffic })
         });
     }
     for (offset, cluster) in config.clusters.iter().enumerate() {
@@ -116,8 +118,8 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
         let index = config.accounts.len() + offset;
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let result = flatten(runtime.export_cluster(plan, sandbox).await);
-            (index, JobOutcome { subject, kind: JobKind::Cluster, result, state_error: None })
+            let (result, traffic) = flatten(runtime.export_cluster_counted(plan, sandbox).await);
+            (index, JobOutcome { subject, kind: JobKind::Cluster, result, state_error: None, traffic })
         });
     }
     let mut outcomes: Vec<(usize, JobOutcome)> = Vec::new();
@@ -136,6 +138,7 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
                     kind: JobKind::Account,
                     result: Err(format!("internal error: {error}")),
                     state_error: None,
+                    traffic: Traffic::default(),
                 },
             )),
         }
@@ -189,7 +192,13 @@ fn figures(outcomes: &[JobOutcome], duration: std::time::Duration, dry_run: bool
             JobKind::Status => {}
             JobKind::Summary => continue,
         }
-        let Ok(report) = &outcome.result else { continue };
+        let Ok(report) = &outcome.result else {
+            // A failed job's report is lost, not its requests: the host counted them.
+            figures.requests += outcome.traffic.requests;
+            figures.retries += outcome.traffic.retries;
+            figures.throttled += outcome.traffic.throttled;
+            continue;
+        };
         figures.records_read += report.records_read;
         figures.events_built += report.events_built;
         figures.events_sent += report.events_sent;
@@ -244,6 +253,7 @@ async fn send_statuses(
         kind: JobKind::Status,
         result: runtime.send_events(target.clone(), config.retry, events, sandbox).await.map_err(|e| e.to_string()),
         state_error: None,
+        traffic: Traffic::default(),
     };
     if let Ok(report) = &mut outcome.result {
         report.notes.splice(0..0, notes);
@@ -288,8 +298,13 @@ async fn send_summary(
     figures: &RunFigures,
     read_at: &str,
 ) -> JobOutcome {
-    let outcome =
-        |result| JobOutcome { subject: "run summary".into(), kind: JobKind::Summary, result, state_error: None };
+    let outcome = |result| JobOutcome {
+        subject: "run summary".into(),
+        kind: JobKind::Summary,
+        result,
+        state_error: None,
+        traffic: Traffic::default(),
+    };
     let event = match runtime.run_summary(config.provider.clone(), figures.clone(), read_at.to_owned()).await {
         Ok(Ok(event)) => event,
         Ok(Err(invalid)) => {
@@ -352,12 +367,13 @@ fn lock(state: &Mutex<StateFile>) -> std::sync::MutexGuard<'_, StateFile> {
     state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn flatten(result: Result<Result<Report, ExportError>, crate::runtime::RuntimeError>) -> Result<Report, String> {
-    match result {
+fn flatten(ran: Ran<Result<Report, ExportError>>) -> (Result<Report, String>, Traffic) {
+    let result = match ran.result {
         Ok(Ok(report)) => Ok(report),
         Ok(Err(error)) => Err(describe_export_error(&error)),
         Err(error) => Err(error.to_string()),
-    }
+    };
+    (result, ran.traffic)
 }
 
 pub fn describe_export_error(error: &ExportError) -> String {

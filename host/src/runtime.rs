@@ -1,12 +1,12 @@
 //! Runs the component with wasmtime: one fresh instance per job, each with only its own secrets,
 //! HTTP only to the origins it needs, and bounded memory and time.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
@@ -59,16 +59,61 @@ impl Sandbox {
     }
 }
 
+/// The most bytes of header fields one request or response may have (wasmtime-wasi-http's
+/// default, kept): a token or header beyond it ends the instance.
+const HEADER_BYTES: usize = 128 << 10;
+
 /// The component's stderr is kept (up to this much) and logged line by line, made safe.
 const STDERR_BYTES: usize = 64 * 1024;
 
-/// Why an instance did not produce a result.
+/// Why an instance did not produce a result: one line, naming the limit that was hit and the
+/// request that was running (`during`, e.g. ` while handling GET https://…`; empty before any).
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("the component ran longer than its {0:?} time limit and was stopped")]
-    Timeout(Duration),
-    #[error("the component was stopped: {0:#}")]
-    Trap(anyhow::Error),
+    #[error("the component ran out of its {limit} of memory (limits.memory-mb){during} and was stopped")]
+    OutOfMemory { limit: String, during: String },
+    #[error("the component ran past its {} s time limit (limits.timeout-seconds){during} and was stopped", .limit.as_secs())]
+    Timeout { limit: Duration, during: String },
+    #[error(
+        "the component's request headers went past the sandbox's {} KiB limit (wasi-http fields){during}, \
+         e.g. an access token that large, and it was stopped",
+        HEADER_BYTES >> 10
+    )]
+    HeadersTooLarge { during: String },
+    #[error("the component stopped on a fault ({fault}){during}")]
+    Trap { fault: String, during: String },
+}
+
+/// What an instance sent, as the host saw it: the run's figures count a job's requests even when
+/// the job failed and its report (which counts them too) was lost.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub requests: u32,
+    /// Requests that repeated the previous one (the same `GET` URL): the component's retries.
+    pub retries: u32,
+    /// Responses that were 429.
+    pub throttled: u32,
+    /// `METHOD url` of the last request started.
+    pub last: Option<String>,
+}
+
+impl Traffic {
+    fn record(&mut self, method: &http::Method, uri: &http::Uri) {
+        let described = format!("{method} {uri}");
+        // A GET repeated at once is a retry; a POST to one URL is also how batches and tokens go.
+        if *method == http::Method::GET && self.last.as_deref() == Some(described.as_str()) {
+            self.retries += 1;
+        }
+        self.requests += 1;
+        self.last = Some(described);
+    }
+}
+
+/// A job's result and its traffic.
+#[derive(Debug)]
+pub struct Ran<T> {
+    pub result: Result<T, RuntimeError>,
+    pub traffic: Traffic,
 }
 
 pub struct Runtime {
@@ -132,13 +177,22 @@ impl Runtime {
         plan: AccountPlan,
         sandbox: Sandbox,
     ) -> Result<Result<Report, ExportError>, RuntimeError> {
+        self.export_account_counted(plan, sandbox).await.result
+    }
+
+    /// [`Runtime::export_account`], with what the instance sent.
+    pub async fn export_account_counted(
+        &self,
+        plan: AccountPlan,
+        sandbox: Sandbox,
+    ) -> Ran<Result<Report, ExportError>> {
         let scrubber = sandbox.scrubber();
-        let result = self
-            .call(sandbox, move |instance, store| {
+        let ran = self
+            .call_counted(sandbox, move |instance, store| {
                 Box::pin(async move { instance.dtcost_exporter_job().call_export_account(store, &plan).await })
             })
             .await;
-        result.map(|job| scrubber.job(job))
+        Ran { result: ran.result.map(|job| scrubber.job(job)), traffic: ran.traffic }
     }
 
     pub async fn export_cluster(
@@ -146,13 +200,22 @@ impl Runtime {
         plan: ClusterPlan,
         sandbox: Sandbox,
     ) -> Result<Result<Report, ExportError>, RuntimeError> {
+        self.export_cluster_counted(plan, sandbox).await.result
+    }
+
+    /// [`Runtime::export_cluster`], with what the instance sent.
+    pub async fn export_cluster_counted(
+        &self,
+        plan: ClusterPlan,
+        sandbox: Sandbox,
+    ) -> Ran<Result<Report, ExportError>> {
         let scrubber = sandbox.scrubber();
-        let result = self
-            .call(sandbox, move |instance, store| {
+        let ran = self
+            .call_counted(sandbox, move |instance, store| {
                 Box::pin(async move { instance.dtcost_exporter_job().call_export_cluster(store, &plan).await })
             })
             .await;
-        result.map(|job| scrubber.job(job))
+        Ran { result: ran.result.map(|job| scrubber.job(job)), traffic: ran.traffic }
     }
 
     /// Builds the `dtcost.run.summary` event (pure: no network, no secrets).
@@ -213,27 +276,73 @@ impl Runtime {
             &'a mut Store<HostState>,
         ) -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>,
     ) -> Result<R, RuntimeError> {
+        self.call_counted(sandbox, body).await.result
+    }
+
+    /// Runs `body` in a fresh instance. A trap, the memory limit or the time limit ends it with
+    /// one line that names the limit and the request that was running; the component's stderr
+    /// (the guest's own "memory allocation failed", say) is then logged at debug level only.
+    async fn call_counted<R>(
+        &self,
+        sandbox: Sandbox,
+        body: impl for<'a> FnOnce(
+            &'a Embedder,
+            &'a mut Store<HostState>,
+        ) -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>,
+    ) -> Ran<R> {
         let timeout = sandbox.timeout;
+        let limit = match sandbox.memory_bytes {
+            bytes if bytes >= 1 << 20 => format!("{} MB", bytes >> 20),
+            bytes => format!("{} KiB", bytes >> 10),
+        };
         let scrubber = sandbox.scrubber();
         let stderr = wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(STDERR_BYTES);
-        let mut store = self.store(sandbox, stderr.clone());
+        let traffic: Arc<Mutex<Traffic>> = Arc::default();
+        let mut store = self.store(sandbox, stderr.clone(), traffic.clone());
         let work = async {
-            let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| RuntimeError::Trap(e.into()))?;
-            body(&instance, &mut store).await.map_err(|e| RuntimeError::Trap(e.into()))
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            body(&instance, &mut store).await
         };
         // The epoch makes the guest yield every tick, so this timeout also stops a busy loop.
-        let result = match tokio::time::timeout(timeout, work).await {
-            Ok(result) => result,
-            Err(_) => Err(RuntimeError::Timeout(timeout)),
+        let outcome = tokio::time::timeout(timeout, work).await;
+        let traffic = traffic.lock().map(|t| t.clone()).unwrap_or_default();
+        let during = match &traffic.last {
+            Some(request) => format!(" while handling {}", scrubber.excerpt(request)),
+            None => String::new(),
+        };
+        let result = match outcome {
+            Ok(Ok(result)) => Ok(result),
+            Err(_) => Err(RuntimeError::Timeout { limit: timeout, during }),
+            Ok(Err(_)) if store.data().limits.memory_refused => Err(RuntimeError::OutOfMemory { limit, during }),
+            Ok(Err(error)) if error.downcast_ref::<wasmtime_wasi_http::FieldMapError>().is_some() => {
+                Err(RuntimeError::HeadersTooLarge { during })
+            }
+            Ok(Err(error)) => {
+                let fault = match error.downcast_ref::<wasmtime::Trap>() {
+                    Some(trap) => trap.to_string(),
+                    // Not a trap: the error's own message, first line only (no backtrace).
+                    None => error.root_cause().to_string().lines().next().unwrap_or_default().to_owned(),
+                };
+                Err(RuntimeError::Trap { fault: scrubber.excerpt(&fault), during })
+            }
         };
         // What the component wrote (a panic's message, which may quote a server's text).
         for line in String::from_utf8_lossy(&stderr.contents()).lines() {
-            tracing::warn!("component: {}", scrubber.excerpt(line));
+            if result.is_ok() {
+                tracing::warn!("component: {}", scrubber.excerpt(line));
+            } else {
+                tracing::debug!("component: {}", scrubber.excerpt(line));
+            }
         }
-        result
+        Ran { result, traffic }
     }
 
-    fn store(&self, sandbox: Sandbox, stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe) -> Store<HostState> {
+    fn store(
+        &self,
+        sandbox: Sandbox,
+        stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
+        traffic: Arc<Mutex<Traffic>>,
+    ) -> Store<HostState> {
         let wasi = WasiCtx::builder()
             .stderr(stderr)
             // The component needs no sockets of its own: HTTP goes through wasi:http's hook.
@@ -242,12 +351,19 @@ impl Runtime {
             .build();
         let config: WasiConfigVariables =
             sandbox.config.iter().map(|(key, secret)| (key.to_string(), secret.expose().to_owned())).collect();
-        let limits = StoreLimitsBuilder::new().memory_size(sandbox.memory_bytes).instances(4).tables(64).build();
+        let limits = Limits {
+            inner: StoreLimitsBuilder::new().memory_size(sandbox.memory_bytes).instances(4).tables(64).build(),
+            memory_refused: false,
+        };
         let state = HostState {
             table: ResourceTable::new(),
             wasi,
-            http: WasiHttpCtx::new(),
-            hooks: AllowList { allowed: sandbox.allowed },
+            http: {
+                let mut http = WasiHttpCtx::new();
+                http.set_field_size_limit(HEADER_BYTES);
+                http
+            },
+            hooks: AllowList { allowed: sandbox.allowed, traffic },
             config,
             limits,
         };
@@ -272,7 +388,43 @@ pub struct HostState {
     http: WasiHttpCtx,
     hooks: AllowList,
     config: WasiConfigVariables,
-    limits: StoreLimits,
+    limits: Limits,
+}
+
+/// The store's limits, remembering whether a memory growth was refused (what makes a trap that
+/// follows an out-of-memory).
+struct Limits {
+    inner: StoreLimits,
+    memory_refused: bool,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        self.memory_refused |= !allowed;
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.memory_refused = true;
+        self.inner.memory_grow_failed(error)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
 }
 
 impl WasiView for HostState {
@@ -290,6 +442,8 @@ impl WasiHttpView for HostState {
 /// The outbound HTTP policy: only the configured origins; plain http only to loopback.
 pub struct AllowList {
     allowed: Vec<Origin>,
+    /// What the instance sent (denied requests included: the component counts them too).
+    traffic: Arc<Mutex<Traffic>>,
 }
 
 impl AllowList {
@@ -320,14 +474,23 @@ impl WasiHttpHooks for AllowList {
         dyn Future<Output = Result<(http::Response<wasmtime_wasi_http::WasiBody>, IoFuture), wasmtime_wasi_http::Error>>
             + Send,
     > {
+        if let Ok(mut traffic) = self.traffic.lock() {
+            traffic.record(request.method(), request.uri());
+        }
         if let Err(reason) = self.permits(request.uri()) {
             tracing::warn!(method = %request.method(), %reason, "outgoing request refused by the sandbox");
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         tracing::debug!(method = %request.method(), uri = %request.uri(), "outgoing request");
+        let traffic = self.traffic.clone();
         Box::new(async move {
             use http_body_util::BodyExt;
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            if response.status() == http::StatusCode::TOO_MANY_REQUESTS
+                && let Ok(mut traffic) = traffic.lock()
+            {
+                traffic.throttled += 1;
+            }
             Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as IoFuture))
         })
     }

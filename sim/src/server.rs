@@ -74,6 +74,9 @@ pub enum Fault {
     /// Like [`Fault::RefuseFirstEvent`], but the error entry has no `index` (it is optional in
     /// the published `BizEventIngestError`), so a client cannot tell which event failed.
     RefuseFirstEventWithoutIndex,
+    /// A v3 cost page of this many valid rows (one environment, one capability, the walk's
+    /// first day) and a fresh `nextPageKey` every time: a walk that never ends.
+    EndlessPages { rows: usize },
 }
 
 /// Which requests get a fault: those of `service` (any when `None`), `times` times at most.
@@ -368,6 +371,17 @@ async fn faulty(shared: &Shared, service: Service, fault: Fault, request: Reques
         Fault::RefuseFirstEventWithoutIndex => {
             shared.recorded().refusals.push_back(false);
             next.run(request).await
+        }
+        Fault::EndlessPages { rows } => {
+            let fresh = format!("endless-{}", shared.recorded().logged_total);
+            let row = json!({
+                "startTime": "2026-11-01T00:00:00Z", "endTime": "2026-11-02T00:00:00Z", "value": 0.01,
+                "currencyCode": "USD", "capabilityKey": "LOG_MONITORING", "capabilityName": "Log Monitoring",
+                "bookingDate": "2026-11-02T00:00:00Z",
+            });
+            let data = json!([{"clusterId": null, "environmentId": "endless", "cost": vec![row; rows]}]);
+            Json(json!({"data": data, "lastModifiedTime": LAST_MODIFIED, "nextPageKey": URL_SAFE_NO_PAD.encode(fresh)}))
+                .into_response()
         }
     }
 }

@@ -27,7 +27,15 @@ pub enum Behaviour {
     /// name are terminal escapes and a forged summary line; every other path answers 404 with
     /// such a message.
     ForgedSubscription,
+    /// A well-behaved Dynatrace that answers too much: the SSO grants an access token of
+    /// `token_bytes` bytes ([`ACCESS_TOKEN`] when 0); the account has one valid subscription
+    /// ([`SUBSCRIPTION`]) whose `/cost` lists `cost_records` days; no forecast (404); ingest
+    /// accepts everything (202); the cluster license answers 404.
+    Large { token_bytes: usize, cost_records: usize },
 }
+
+/// The subscription [`Behaviour::Large`] serves.
+pub const SUBSCRIPTION: &str = "5e1a0c2d-7b3f-4c1e-9a2d-0123456789ab";
 
 /// The access token [`Behaviour::GrantThenEcho`] grants.
 pub const ACCESS_TOKEN: &str =
@@ -62,6 +70,8 @@ impl Hostile {
             seen.lock().unwrap().push(format!("{method} {uri}"));
             async move { answer(behaviour, &uri, echo) }
         });
+        // Ingest bodies of any size are read (the component caps them at 5 MB itself).
+        let router = router.layer(axum::extract::DefaultBodyLimit::disable());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
@@ -119,6 +129,11 @@ fn answer(behaviour: Behaviour, uri: &Uri, echo: String) -> Response {
                 json(StatusCode::NOT_FOUND, serde_json::json!({"error": {"code": 404, "message": forged}}))
             }
         }
+        (Behaviour::Large { token_bytes, .. }, true) => {
+            let token = if token_bytes == 0 { ACCESS_TOKEN.to_owned() } else { "t".repeat(token_bytes) };
+            json(StatusCode::OK, serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 300}))
+        }
+        (Behaviour::Large { cost_records, .. }, false) => large(uri, cost_records),
         (Behaviour::Flood(bytes), _) => {
             let mut message = format!("Invalid\r\n{FORGED_LINE}\n\x1b[2K\x1b]0;pwned\x07\x1b[1A\r");
             while message.len() < bytes {
@@ -135,4 +150,46 @@ fn answer(behaviour: Behaviour, uri: &Uri, echo: String) -> Response {
             }
         }
     }
+}
+
+/// [`Behaviour::Large`]'s account API, ingest and cluster.
+fn large(uri: &Uri, cost_records: usize) -> Response {
+    let json = |status: StatusCode, body: serde_json::Value| (status, axum::Json(body)).into_response();
+    let path = uri.path();
+    let not_found = || json(StatusCode::NOT_FOUND, serde_json::json!({"error": {"code": 404, "message": "Not found"}}));
+    if path.ends_with("/bizevents/ingest") {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    if path.ends_with("/subscriptions") {
+        let entry = serde_json::json!({"uuid": SUBSCRIPTION, "type": "REGULAR", "name": "DPS", "status": "ACTIVE",
+            "startTime": "2026-01-01", "endTime": "2026-12-31"});
+        return json(StatusCode::OK, serde_json::json!({"data": [entry]}));
+    }
+    if path.ends_with(&format!("/subscriptions/{SUBSCRIPTION}")) {
+        return json(
+            StatusCode::OK,
+            serde_json::json!({"uuid": SUBSCRIPTION, "type": "REGULAR", "name": "DPS", "status": "ACTIVE",
+                "budget": {"total": 1.0e9, "used": 10.0, "currencyCode": "USD"},
+                "currentPeriod": {"startTime": "2026-01-01", "endTime": "2026-12-31", "daysRemaining": 30}}),
+        );
+    }
+    if path.ends_with(&format!("/subscriptions/{SUBSCRIPTION}/cost")) {
+        // Days back from 2026-11-22, one record each.
+        let newest = dtcost_guest::time::parse_instant_millis("2026-11-22T00:00:00Z").unwrap_or_default();
+        let mut body = String::from("{\"data\":[");
+        for day in 0..cost_records as i64 {
+            let start = newest - day * dtcost_guest::time::DAY_MS;
+            if day > 0 {
+                body.push(',');
+            }
+            body.push_str(&format!(
+                "{{\"startTime\":\"{}\",\"endTime\":\"{}\",\"value\":1.5,\"currencyCode\":\"USD\"}}",
+                dtcost_guest::time::format_rfc3339(start),
+                dtcost_guest::time::format_rfc3339(start + dtcost_guest::time::DAY_MS)
+            ));
+        }
+        body.push_str("],\"lastModifiedTime\":\"2026-11-23T00:00:00Z\"}");
+        return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    }
+    not_found()
 }

@@ -108,10 +108,27 @@ pub struct Output {
     pub stderr: String,
 }
 
+/// The real binary; with `DTCOST_TIME_DIR` set, run under `/usr/bin/time -v`, which writes its
+/// figures (wall time, peak memory) to `<dir>/<test name>.<n>.txt` (the README's tables).
+pub fn dtcost_command() -> tokio::process::Command {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    match std::env::var_os("DTCOST_TIME_DIR") {
+        Some(dir) => {
+            let name = std::thread::current().name().unwrap_or("run").replace("::", ".");
+            let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut command = tokio::process::Command::new("/usr/bin/time");
+            command.arg("-v").arg("-o").arg(std::path::Path::new(&dir).join(format!("{name}.{n}.txt")));
+            command.arg(env!("CARGO_BIN_EXE_dtcost"));
+            command
+        }
+        None => tokio::process::Command::new(env!("CARGO_BIN_EXE_dtcost")),
+    }
+}
+
 /// Runs the real binary (with debug logging, so that logs are checked for secrets too) and
 /// asserts that no secret of the scenario appears in its output.
 pub async fn dtcost(scenario: &Scenario, setup: &Setup, args: &[&str]) -> Output {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_dtcost"))
+    let output = dtcost_command()
         .args(args)
         .arg("--config")
         .arg(&setup.config)
