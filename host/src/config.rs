@@ -604,6 +604,9 @@ impl Validator<'_> {
         let (client_id, client_id_key) = value(raw.client_id, "client-id", "DT_CLIENT_ID")?.ok_or_else(|| {
             self.error(key("client-id"), "missing: the OAuth client id (dt0s02.…; or set DT_CLIENT_ID)")
         })?;
+        if client_id.chars().count() > MAX_LABEL_CHARS {
+            return Err(self.error(client_id_key, format!("is longer than {MAX_LABEL_CHARS} characters")));
+        }
         if client_id.trim().is_empty() || client_id.contains(char::is_whitespace) || client_id.contains(is_unsafe) {
             return Err(self.error(client_id_key, format!("{client_id:?} is not a client id")));
         }

@@ -318,10 +318,12 @@ impl Runtime {
                 Err(RuntimeError::HeadersTooLarge { during })
             }
             Ok(Err(error)) => {
-                let fault = match error.downcast_ref::<wasmtime::Trap>() {
-                    Some(trap) => trap.to_string(),
-                    // Not a trap: the error's own message, first line only (no backtrace).
-                    None => error.root_cause().to_string().lines().next().unwrap_or_default().to_owned(),
+                // A panic says why on the component's stderr; else the trap's own one line, or
+                // the error's (never its backtrace).
+                let fault = match (panic_message(&stderr.contents()), error.downcast_ref::<wasmtime::Trap>()) {
+                    (Some(message), _) => message,
+                    (None, Some(trap)) => trap.to_string(),
+                    (None, None) => error.root_cause().to_string().lines().next().unwrap_or_default().to_owned(),
                 };
                 Err(RuntimeError::Trap { fault: scrubber.excerpt(&fault), during })
             }
@@ -373,6 +375,17 @@ impl Runtime {
         store.epoch_deadline_async_yield_and_update(1);
         store
     }
+}
+
+/// A Rust panic's message from the component's stderr (`thread '…' panicked at file:line:col:`
+/// then the message), on one line; `None` when it holds none.
+fn panic_message(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let mut lines = text.lines().skip_while(|line| !line.contains("panicked at"));
+    let location = lines.next()?;
+    let message: Vec<&str> = lines.take_while(|line| !line.starts_with("note: ")).collect();
+    let location = location.split_once("panicked at ").map_or(location, |(_, at)| at).trim_end_matches(':');
+    Some(format!("panicked at {location}: {}", message.join(" / ")))
 }
 
 fn cache_dir() -> Option<std::path::PathBuf> {
@@ -493,5 +506,35 @@ impl WasiHttpHooks for AllowList {
             }
             Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as IoFuture))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_get_counts_as_a_retry_and_a_repeated_post_does_not() {
+        let mut traffic = Traffic::default();
+        let uri = |text: &str| text.parse::<http::Uri>().unwrap();
+        for (method, url) in [
+            (http::Method::POST, "https://sso/token"),
+            (http::Method::POST, "https://sso/token"),
+            (http::Method::GET, "https://api/sub/v2/accounts/a/subscriptions"),
+            (http::Method::GET, "https://api/sub/v2/accounts/a/subscriptions"),
+            (http::Method::POST, "https://env/api/v2/bizevents/ingest"),
+            (http::Method::POST, "https://env/api/v2/bizevents/ingest"),
+        ] {
+            traffic.record(&method, &uri(url));
+        }
+        assert_eq!((traffic.requests, traffic.retries), (6, 1));
+        assert_eq!(traffic.last.as_deref(), Some("POST https://env/api/v2/bizevents/ingest"));
+    }
+
+    #[test]
+    fn a_panic_is_one_line_with_its_location_and_message() {
+        let stderr = b"\nthread '<unnamed>' panicked at src/job.rs:10:5:\nindex out of bounds\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(panic_message(stderr).as_deref(), Some("panicked at src/job.rs:10:5: index out of bounds"));
+        assert_eq!(panic_message(b"memory allocation of 8 bytes failed\n"), None);
     }
 }
