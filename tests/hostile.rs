@@ -221,8 +221,11 @@ async fn an_endless_page_walk_stops_at_its_bound_and_the_daily_cost_is_still_del
     use dtcost_sim::{Fault, FaultRule, Service, Simulator};
     let scenario = support::generate(1, 30, 0, false);
     let sim = Simulator::start(scenario.clone()).await.unwrap();
-    let endless =
-        FaultRule { service: Some(Service::AccountApi), fault: Fault::EndlessPages { rows: 200 }, times: u32::MAX };
+    let endless = FaultRule {
+        service: Some(Service::AccountApi),
+        fault: Fault::EndlessPages { rows: 200, pages: None },
+        times: u32::MAX,
+    };
     sim.inject_on_path(endless, "/environments/cost");
     let options = support::ConfigOptions { environment_cost: true, ..support::ConfigOptions::default() };
     let setup = support::write_config(&scenario, &sim, &options);
@@ -248,6 +251,29 @@ async fn an_endless_page_walk_stops_at_its_bound_and_the_daily_cost_is_still_del
     assert!(summary["requests"].as_u64().unwrap() > 301, "{summary}");
     assert!(took < std::time::Duration::from_secs(60), "{took:?}");
     eprintln!("endless pages: {pages} pages, stopped in {took:?}");
+}
+
+/// The other side of the bound: a walk of exactly 30 days x 2,000 rows (300 pages of 200, every
+/// row a capability of its own, so 60,000 events) is read, reconciled and delivered within the
+/// default 128 MB: the bound stops a walk before memory does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_walk_at_its_row_bound_is_delivered_within_the_default_memory() {
+    use dtcost_sim::{Fault, FaultRule, Service, Simulator};
+    let scenario = support::generate(1, 30, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let walk = Fault::EndlessPages { rows: 200, pages: Some(300) };
+    sim.inject_on_path(
+        FaultRule { service: Some(Service::AccountApi), fault: walk, times: u32::MAX },
+        "/environments/cost",
+    );
+    let options = support::ConfigOptions { environment_cost: true, ..support::ConfigOptions::default() };
+    let setup = support::write_config(&scenario, &sim, &options);
+    let out = support::dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let events = sim.accepted_events();
+    let environment = events.iter().filter(|e| e["event.type"] == "dps.cost.environment.booked").count();
+    // Every row, and each of the 30 days' unattributed difference (the rows are all on one day).
+    assert_eq!(environment, 60_030, "{}", out.stderr);
 }
 
 /// The one line of a failed job in `run`'s summary (text and JSON logs alike): no backtrace, no

@@ -212,8 +212,8 @@ pub struct EnvironmentCostPlan {
 
 /// The default [`EnvironmentCostPlan::max_rows_per_day`]: 100 environments x 20 capabilities.
 /// Large accounts have tens of environments and DPS bills about 20 capabilities, so a real day
-/// stays well below it; 30 days of it (60,000 rows) take about 20 MB parsed, far below the
-/// instance's default 128 MB.
+/// stays well below it; 30 days of it (60,000 rows, 60,000 events) are read and delivered within
+/// the instance's default 128 MB (`a_walk_at_its_row_bound_is_delivered_within_the_default_memory`).
 pub const DEFAULT_MAX_ROWS_PER_DAY: u32 = 2_000;
 
 impl Default for EnvironmentCostPlan {

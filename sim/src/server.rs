@@ -74,9 +74,10 @@ pub enum Fault {
     /// Like [`Fault::RefuseFirstEvent`], but the error entry has no `index` (it is optional in
     /// the published `BizEventIngestError`), so a client cannot tell which event failed.
     RefuseFirstEventWithoutIndex,
-    /// A v3 cost page of this many valid rows (one environment, one capability, the walk's
-    /// first day) and a fresh `nextPageKey` every time: a walk that never ends.
-    EndlessPages { rows: usize },
+    /// A v3 cost page of `rows` valid rows (one environment, a capability of its own for each
+    /// row, on 2026-11-01) and a fresh `nextPageKey`: with `pages: None` a walk that never ends,
+    /// else one of that many pages.
+    EndlessPages { rows: usize, pages: Option<usize> },
 }
 
 /// Which requests get a fault: those of `service` (any when `None`), `times` times at most.
@@ -372,16 +373,30 @@ async fn faulty(shared: &Shared, service: Service, fault: Fault, request: Reques
             shared.recorded().refusals.push_back(false);
             next.run(request).await
         }
-        Fault::EndlessPages { rows } => {
-            let fresh = format!("endless-{}", shared.recorded().logged_total);
-            let row = json!({
-                "startTime": "2026-11-01T00:00:00Z", "endTime": "2026-11-02T00:00:00Z", "value": 0.01,
-                "currencyCode": "USD", "capabilityKey": "LOG_MONITORING", "capabilityName": "Log Monitoring",
-                "bookingDate": "2026-11-02T00:00:00Z",
-            });
-            let data = json!([{"clusterId": null, "environmentId": "endless", "cost": vec![row; rows]}]);
-            Json(json!({"data": data, "lastModifiedTime": LAST_MODIFIED, "nextPageKey": URL_SAFE_NO_PAD.encode(fresh)}))
-                .into_response()
+        Fault::EndlessPages { rows, pages } => {
+            // The page number travels in the key: `endless-<n>`, URL-safe base64.
+            let page = request
+                .uri()
+                .query()
+                .and_then(|query| serde_urlencoded::from_str::<Vec<(String, String)>>(query).ok())
+                .and_then(|params| params.into_iter().find(|(k, _)| k == "page-key").map(|(_, v)| v))
+                .and_then(|key| URL_SAFE_NO_PAD.decode(key).ok())
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .and_then(|text| text.strip_prefix("endless-").and_then(|n| n.parse::<usize>().ok()))
+                .unwrap_or(0);
+            let cost: Vec<Value> = (0..rows)
+                .map(|i| {
+                    json!({
+                        "startTime": "2026-11-01T00:00:00Z", "endTime": "2026-11-02T00:00:00Z", "value": 0.01,
+                        "currencyCode": "USD", "capabilityKey": format!("CAPABILITY_{}", page * rows + i),
+                        "capabilityName": "Endless", "bookingDate": "2026-11-02T00:00:00Z",
+                    })
+                })
+                .collect();
+            let data = json!([{"clusterId": null, "environmentId": "endless", "cost": cost}]);
+            let next = (pages.is_none_or(|pages| page + 1 < pages))
+                .then(|| URL_SAFE_NO_PAD.encode(format!("endless-{}", page + 1)));
+            Json(json!({"data": data, "lastModifiedTime": LAST_MODIFIED, "nextPageKey": next})).into_response()
         }
     }
 }
