@@ -43,6 +43,19 @@ async fn a_config_that_would_fail_at_run_time_exits_2_naming_the_key_and_sends_n
             reason: "is empty",
         },
         Case { edit: |text, _| format!("provider = \"\"\n{text}"), env: &[], key: "provider", reason: "is empty" },
+        // Issue #11: a 6 MB provider (copied into every event) and a 9 KiB secret.
+        Case {
+            edit: |text, _| format!("provider = \"{}\"\n{text}", "p".repeat(6 << 20)),
+            env: &[],
+            key: "provider",
+            reason: "is 6291456 characters long, more than 256",
+        },
+        Case {
+            edit: |text, _| text.replacen("api-token-file = \"ingest.token\"", "api-token-file = \"huge.token\"", 1),
+            env: &[],
+            key: "target.api-token-file",
+            reason: "holds 9216 bytes, more than a secret's 8192",
+        },
         Case {
             edit: |text, _| format!("state-file = \"missing-folder/state.json\"\n{text}"),
             env: &[],
@@ -91,6 +104,7 @@ async fn a_config_that_would_fail_at_run_time_exits_2_naming_the_key_and_sends_n
             format!("{}\nsecond line\n", scenario.ingest.api_token),
         )
         .unwrap();
+        std::fs::write(setup.dir.path().join("huge.token"), "h".repeat(9 << 10)).unwrap();
         let text = std::fs::read_to_string(&setup.config).unwrap();
         let edited = (case.edit)(&text, &scenario);
         assert!(text != edited || !case.env.is_empty(), "{}: the edit applies", case.key);
@@ -108,6 +122,12 @@ async fn a_config_that_would_fail_at_run_time_exits_2_naming_the_key_and_sends_n
                 "{expected}…{}: {}",
                 case.reason,
                 out.stderr
+            );
+            assert!(
+                out.stderr.len() < 4096,
+                "{} ({command}): the value is not echoed: {} bytes",
+                case.key,
+                out.stderr.len()
             );
         }
         assert!(sim.requests().is_empty(), "{}: nothing is sent: {:?}", case.key, sim.requests());
