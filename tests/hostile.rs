@@ -251,6 +251,11 @@ async fn an_endless_page_walk_stops_at_its_bound_and_the_daily_cost_is_still_del
     assert!(summary["requests"].as_u64().unwrap() > 301, "{summary}");
     assert!(took < std::time::Duration::from_secs(60), "{took:?}");
     eprintln!("endless pages: {pages} pages, stopped in {took:?}");
+
+    // `check` says why it exits 1.
+    let out = support::dtcost(&scenario, &setup, &["check"]).await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("not read: GET ") && out.stdout.contains("raise max-rows-per-day"), "{}", out.stdout);
 }
 
 /// The other side of the bound: a walk of exactly 30 days x 2,000 rows (300 pages of 200, every

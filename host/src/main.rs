@@ -257,6 +257,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                         for note in &report.notes {
                             say(format!("       note: {note}"));
                         }
+                        // What was not read (a failed environment cost walk, say): why the exit code is 1.
+                        for failure in &report.failures {
+                            say(format!("       not read: {}: {}", failure.request, failure.message));
+                        }
                     }
                     Err(error) => say(format!("FAILED {}: {error}", outcome.subject)),
                 }
