@@ -90,6 +90,29 @@ async fn when_the_first_account_of_a_shared_subscription_fails_another_sends_its
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_shared_subscription_s_budget_alerts_fire_once_whichever_account_sends_them() {
+    let scenario = generate(3, 10, 0, true);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    // 1 % of the budget: crossed by every subscription.
+    let alerting = "[budget]\nthresholds = [1]\nforecast-exceeds-budget = false".to_owned();
+    let alerts = |events: &[serde_json::Value]| of_type(events, "dps.budget.alert").len();
+    let setup = write_config(&scenario, &sim, &ConfigOptions { extra: alerting.clone(), ..ConfigOptions::default() });
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(alerts(&sim.accepted_events()), 1, "one subscription, one threshold: one alert");
+    // The next run's sender is another account (the first fails): the alert does not fire again.
+    let before = sim.accepted_events().len();
+    let failing = ConfigOptions { extra: alerting, wrong_secret: vec![0], ..ConfigOptions::default() };
+    let second = write_config(&scenario, &sim, &failing);
+    std::fs::copy(setup.dir.path().join("dtcost-state.json"), second.dir.path().join("dtcost-state.json")).unwrap();
+    let out = dtcost(&scenario, &second, &["run"]).await;
+    assert!(out.stderr.contains("status sent by account Account 2"), "{}", out.stderr);
+    let events = sim.accepted_events().split_off(before);
+    assert_eq!(of_type(&events, "dps.subscription.status").len(), 1);
+    assert_eq!(alerts(&events), 0, "already fired this period: {}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_account_without_a_named_subscription_finds_its_active_regular_one() {
     // Each account also lists an EXPIRED subscription; the ACTIVE REGULAR one is exported.
     let scenario = generate(2, 10, 0, false);

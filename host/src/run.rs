@@ -7,8 +7,8 @@ use tokio::sync::Semaphore;
 
 use crate::config::{AccountConfig, ClusterConfig, Config, Origin, TargetAuth as ConfigTargetAuth};
 use crate::runtime::{
-    AccountPlan, AccountState, ClusterPlan, ExportError, FailureKind, IngestTarget, OauthClient, Report, RunFigures,
-    Runtime, Sandbox, TargetAuth,
+    AccountPlan, AccountState, BudgetAlert, ClusterPlan, ExportError, FailureKind, IngestTarget, OauthClient, Report,
+    RunFigures, Runtime, Sandbox, SubscriptionOutlook, TargetAuth,
 };
 use crate::secret::Secret;
 use crate::state::{StateError, StateFile};
@@ -223,55 +223,53 @@ async fn send_statuses(
     state: Option<&Mutex<StateFile>>,
 ) -> JobOutcome {
     let mut events = Vec::new();
-    let mut alerts = Vec::new();
-    let mut notes = Vec::new();
-    for subscription in &chosen {
-        notes.push(subscription.note());
-        events.push(subscription.outlook.status_event.clone());
+    // The alerts to send, each with the subscription it belongs to.
+    let mut alerts: Vec<(&SubscriptionOutlook, &BudgetAlert)> = Vec::new();
+    for outlook in chosen.iter().map(|c| &c.outlook) {
+        events.push(outlook.status_event.clone());
         let fired: Vec<String> = state
-            .map(|s| {
-                lock(s).fired(&subscription.outlook.subscription_uuid, &subscription.outlook.period_start).to_vec()
-            })
+            .map(|s| lock(s).fired(&outlook.subscription_uuid, &outlook.period_start).to_vec())
             .unwrap_or_default();
-        for alert in subscription.outlook.alerts.iter().filter(|alert| !fired.contains(&alert.key)) {
+        for alert in outlook.alerts.iter().filter(|alert| !fired.contains(&alert.key)) {
             events.push(alert.event.clone());
-            alerts.push((subscription, alert));
+            alerts.push((outlook, alert));
         }
     }
-    let sandbox = target_sandbox(config);
+    let sent = runtime.send_events(target.clone(), config.retry, events, target_sandbox(config)).await;
     let mut outcome = JobOutcome {
         subject: "subscription status".into(),
         kind: JobKind::Status,
-        result: runtime.send_events(target.clone(), config.retry, events, sandbox).await.map_err(|e| e.to_string()),
+        result: sent.map_err(|e| e.to_string()),
         state_error: None,
     };
-    if let Ok(report) = &mut outcome.result {
-        report.notes.splice(0..0, notes);
-        report.alerts = alerts.iter().map(|(_, alert)| alert.message.clone()).collect();
-        // Refused events are named; a failed request leaves every event of it unconfirmed.
-        let confirmed = |event: &str| {
-            report.failures.is_empty() && !report.rejected.iter().any(|r| event.contains(r.event_id.as_str()))
-        };
-        if let (Some(state), false) = (state, target.dry_run) {
-            for subscription in &chosen {
-                let accepted: Vec<String> = alerts
-                    .iter()
-                    .filter(|(of, alert)| std::ptr::eq(*of, subscription) && confirmed(&alert.event))
-                    .map(|(_, alert)| alert.key.clone())
-                    .collect();
-                if accepted.is_empty() {
-                    continue;
-                }
-                let outlook = &subscription.outlook;
-                if let Err(error) =
-                    lock(state).record_fired(&outlook.subscription_uuid, &outlook.period_start, accepted)
-                {
-                    outcome.state_error = Some(error.to_string());
-                }
-            }
+    let Ok(report) = &mut outcome.result else { return outcome };
+    report.notes.splice(0..0, chosen.iter().map(status::Chosen::note));
+    report.alerts = alerts.iter().map(|(_, alert)| alert.message.clone()).collect();
+    let Some(state) = state.filter(|_| !target.dry_run) else { return outcome };
+    // Refused events are named by id; a failed request leaves every event of it unconfirmed.
+    let refused: Vec<&str> = report.rejected.iter().map(|r| r.event_id.as_str()).collect();
+    let accepted =
+        |alert: &BudgetAlert| report.failures.is_empty() && !refused.contains(&event_id(&alert.event).as_str());
+    for outlook in chosen.iter().map(|c| &c.outlook) {
+        let keys: Vec<String> = alerts
+            .iter()
+            .filter(|(of, alert)| of.subscription_uuid == outlook.subscription_uuid && accepted(alert))
+            .map(|(_, alert)| alert.key.clone())
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        if let Err(error) = lock(state).record_fired(&outlook.subscription_uuid, &outlook.period_start, keys) {
+            outcome.state_error = Some(error.to_string());
         }
     }
     outcome
+}
+
+/// The `event.id` of an event the component built.
+fn event_id(event: &str) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(event).ok();
+    parsed.and_then(|event| event.get("event.id")?.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 /// The sandbox of a job that only ingests: the target's origins and secret.
