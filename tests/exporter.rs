@@ -189,6 +189,21 @@ async fn a_partial_success_naming_the_event_by_id_alone_resends_only_that_event(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_summary_says_how_many_account_exports_ran_at_once() {
+    let scenario = generate(12, 3, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup =
+        write_config(&scenario, &sim, &ConfigOptions { extra: "concurrency = 6".into(), ..ConfigOptions::default() });
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let summary = run_summary(&sim.accepted_events());
+    let reached = summary["concurrencyReached"].as_u64().unwrap();
+    // Starts at 4, grows while the API keeps its pace, never past the configured 6.
+    assert!((1..=6).contains(&reached), "{summary}");
+    assert!(out.stderr.contains(&format!("up to {reached} accounts at once")), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_account_without_a_named_subscription_finds_its_active_regular_one() {
     // Each account also lists an EXPIRED subscription; the ACTIVE REGULAR one is exported.
     let scenario = generate(2, 10, 0, false);

@@ -415,6 +415,7 @@ impl From<wit::RunFigures> for model::RunFigures {
             throttled: s.throttled,
             unattributed_days: s.unattributed_days,
             budget_alerts: s.budget_alerts,
+            concurrency_reached: s.concurrency_reached,
             duration_ms: s.duration_ms,
             newest_cost_day: s.newest_cost_day,
             dry_run: s.dry_run,

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
 
+use crate::concurrency::{AdaptiveLimit, Signal};
 use crate::config::{AccountConfig, ClusterConfig, Config, Origin, TargetAuth as ConfigTargetAuth};
 use crate::runtime::{
     AccountPlan, AccountState, BudgetAlert, ClusterPlan, ExportError, FailureKind, IngestTarget, OauthClient, Report,
@@ -80,6 +81,9 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
         None => None,
     };
     let read_at = now_rfc3339();
+    // Accounts share the account API: their number at once adapts to its pace. Clusters are
+    // each their own host: at most `concurrency` at once.
+    let account_limit = AdaptiveLimit::new(config.concurrency);
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let mut tasks = tokio::task::JoinSet::new();
     let target = ingest_target(config, options);
@@ -87,12 +91,18 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
         let previous = state.as_ref().and_then(|s| lock(s).account(&account.uuid).cloned());
         let plan = account_plan(config, account, &target, &read_at, previous);
         let sandbox = account_sandbox(config, account);
-        let (runtime, permits, subject) = (runtime.clone(), permits.clone(), format!("account {}", account.name));
+        let (runtime, limit, subject) = (runtime.clone(), account_limit.clone(), format!("account {}", account.name));
         let kind = JobKind::Account;
         let (state, account_uuid) = (state.clone(), account.uuid.clone());
         tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
+            let permit = limit.acquire().await;
+            let begun = std::time::Instant::now();
             let result = flatten(runtime.export_account(plan, sandbox).await);
+            // A failed export says nothing reliable about the API's pace.
+            if let Ok(report) = &result {
+                let per_request_ms = begun.elapsed().as_secs_f64() * 1000.0 / f64::from(report.requests.max(1));
+                permit.done(Signal { throttled: report.throttled > 0, per_request_ms });
+            }
             let delivered = result.as_ref().ok().and_then(|report| report.state.clone());
             let state_error = match (state, delivered) {
                 (Some(state), Some(delivered)) => {
@@ -148,7 +158,8 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
     if !chosen.is_empty() {
         outcomes.push(send_statuses(config, &runtime, &target, chosen, state.as_deref()).await);
     }
-    let figures = figures(&outcomes, started.elapsed(), options.dry_run);
+    let mut figures = figures(&outcomes, started.elapsed(), options.dry_run);
+    figures.concurrency_reached = if config.accounts.is_empty() { 0 } else { account_limit.reached() as u32 };
     if options.summary_event {
         outcomes.push(send_summary(config, &runtime, &target, &figures, &read_at).await);
     }
@@ -173,6 +184,7 @@ fn figures(outcomes: &[JobOutcome], duration: std::time::Duration, dry_run: bool
         throttled: 0,
         unattributed_days: 0,
         budget_alerts: 0,
+        concurrency_reached: 0,
         duration_ms: duration.as_millis() as u64,
         newest_cost_day: None,
         dry_run,
@@ -600,7 +612,7 @@ pub fn summary(run: &RunOutcome) -> String {
     out.push_str(&format!(
         "run: accounts {} ok, {} failed; clusters {} ok, {} failed; {} records read; events {} built, {} sent, {} accepted, \
          {} rejected, {} delivered before; {} requests, {} retries, {} throttled (429); {newest}; {} unattributed days; \
-         {} budget alerts; {:.2} s\n",
+         {} budget alerts; up to {} accounts at once; {:.2} s\n",
         f.accounts_ok,
         f.accounts_failed,
         f.clusters_ok,
@@ -616,6 +628,7 @@ pub fn summary(run: &RunOutcome) -> String {
         f.throttled,
         f.unattributed_days,
         f.budget_alerts,
+        f.concurrency_reached,
         f.duration_ms as f64 / 1000.0
     ));
     let exports: Vec<&JobOutcome> =
