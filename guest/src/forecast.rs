@@ -743,7 +743,7 @@ fn project(input: &ForecastInput<'_>, series: &Series, fit: &Fit, days_of_data: 
     let mean_factor = f_sum / n;
     let drift_variance = fit.drift * n * (n + 1.0) * (2.0 * n + 1.0) / 6.0 * mean_factor * mean_factor;
     let common = f2_sum * fit.residual_sd * fit.residual_sd + f_sum * f_sum * fit.level_variance + drift_variance;
-    let slope_se = if fit.slope_se.is_finite() { fit.slope_se } else { 0.0 };
+    let slope_se = fit.slope_se;
     // The two models' sums through the period's end, through the fitted line's value at t̄: no
     // trend, and the trend as fitted continued.
     let centre = fit.fitted.at(fit.mean_offset);
