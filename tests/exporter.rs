@@ -3,7 +3,8 @@
 
 mod support;
 
-use dtcost_sim::{Licensing, Service, Simulator};
+use dtcost_sim::{Fault, FaultRule, Licensing, Service, Simulator};
+use serde_json::{Value, json};
 use support::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -87,6 +88,119 @@ async fn when_the_first_account_of_a_shared_subscription_fails_another_sends_its
         "{}",
         out.stderr
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shared_subscription_s_budget_alerts_fire_once_whichever_account_sends_them() {
+    let scenario = generate(3, 10, 0, true);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    // 1 % of the budget: crossed by every subscription.
+    let alerting = "[budget]\nthresholds = [1]\nforecast-exceeds-budget = false".to_owned();
+    let alerts = |events: &[serde_json::Value]| of_type(events, "dps.budget.alert").len();
+    let setup = write_config(&scenario, &sim, &ConfigOptions { extra: alerting.clone(), ..ConfigOptions::default() });
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(alerts(&sim.accepted_events()), 1, "one subscription, one threshold: one alert");
+    // The next run's sender is another account (the first fails): the alert does not fire again.
+    let before = sim.accepted_events().len();
+    let failing = ConfigOptions { extra: alerting, wrong_secret: vec![0], ..ConfigOptions::default() };
+    let second = write_config(&scenario, &sim, &failing);
+    std::fs::copy(setup.dir.path().join("dtcost-state.json"), second.dir.path().join("dtcost-state.json")).unwrap();
+    let out = dtcost(&scenario, &second, &["run"]).await;
+    assert!(out.stderr.contains("status sent by account Account 2"), "{}", out.stderr);
+    let events = sim.accepted_events().split_off(before);
+    assert_eq!(of_type(&events, "dps.subscription.status").len(), 1);
+    assert_eq!(alerts(&events), 0, "already fired this period: {}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_last_booking_date_in_any_format_is_passed_through_never_failing_the_account() {
+    // The published schema gives `lastBookingDate` no format: carry whatever comes.
+    let mut scenario = generate(1, 4, 0, false);
+    let subscription = scenario.accounts[0].subscriptions[0].clone();
+    let odd = [json!("25.03.2026 06:00"), json!(1774512000000u64), json!("2026-03-25T06:00:00.000+02:00"), json!(null)];
+    for (record, value) in scenario.accounts[0].costs.get_mut(&subscription).unwrap().iter_mut().zip(odd) {
+        record["lastBookingDate"] = value;
+    }
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let costs = of_type(&sim.accepted_events(), "dps.cost2.booked").into_iter().cloned().collect::<Vec<_>>();
+    let carried: Vec<&Value> = costs.iter().filter_map(|e| e.get("lastBookingDate")).collect();
+    assert!(carried.contains(&&json!("25.03.2026 06:00")), "{carried:?}");
+    assert!(carried.contains(&&json!("1774512000000")), "a number is carried as its text: {carried:?}");
+    assert_eq!(carried.len(), 3, "null is left out");
+    assert_same_events(&of_type(&sim.accepted_events(), "dps.cost2.booked"), &expected_cost_events(&scenario, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_usage_status_the_docs_do_not_list_is_passed_through_never_failing_the_cluster() {
+    let mut scenario = generate(1, 2, 1, false);
+    if let Licensing::Classic(license) = &mut scenario.clusters[0].licensing {
+        license["usageOfHostUnits"]["usageStatus"] = json!("USING_FLEX_QUOTA");
+    }
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let quotas = of_type(&sim.accepted_events(), "cluster.license.quota").into_iter().cloned().collect::<Vec<_>>();
+    let host_units = quotas.iter().find(|e| e["unit"] == "HOST_UNITS").expect("the host units event");
+    assert_eq!(host_units["usageStatus"], "USING_FLEX_QUOTA");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partial_success_that_names_no_event_resends_nothing_and_fails_the_run_saying_so() {
+    let scenario = generate(1, 5, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let refuse = FaultRule { service: Some(Service::Environment), fault: Fault::RefuseFirstEventUnnamed, times: 1 };
+    sim.inject(refuse);
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("without naming them"), "{}", out.stderr);
+    let costs = of_type(&sim.accepted_events(), "dps.cost2.booked").len();
+    assert_eq!(costs, 4, "the API stored the 4 it did not refuse; nothing was resent (no duplicate)");
+    let ingest = sim.requests().iter().filter(|r| r.service == Service::Environment).count();
+    assert_eq!(ingest, 3, "the cost batch once, the status, the run summary");
+    // The next run sends the unconfirmed days again (at least once, never lost).
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let days: std::collections::BTreeSet<String> = of_type(&sim.accepted_events(), "dps.cost2.booked")
+        .iter()
+        .map(|e| e["startTime"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(days.len(), 5, "every day arrived");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partial_success_naming_the_event_by_id_alone_resends_only_that_event() {
+    let scenario = generate(1, 5, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let refuse =
+        FaultRule { service: Some(Service::Environment), fault: Fault::RefuseFirstEventWithoutIndex, times: 1 };
+    sim.inject(refuse);
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_same_events(&of_type(&sim.accepted_events(), "dps.cost2.booked"), &expected_cost_events(&scenario, 0));
+    let ingest = sim.requests().iter().filter(|r| r.service == Service::Environment).count();
+    assert_eq!(ingest, 4, "the cost batch, the refused event alone, the status, the run summary");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_summary_says_how_many_account_exports_ran_at_once() {
+    let scenario = generate(12, 3, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup =
+        write_config(&scenario, &sim, &ConfigOptions { extra: "concurrency = 6".into(), ..ConfigOptions::default() });
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let summary = run_summary(&sim.accepted_events());
+    let reached = summary["concurrencyReached"].as_u64().unwrap();
+    // Starts at 4, grows while the API keeps its pace, never past the configured 6.
+    assert!((1..=6).contains(&reached), "{summary}");
+    assert!(out.stderr.contains(&format!("up to {reached} accounts at once")), "{}", out.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]

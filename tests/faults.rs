@@ -184,6 +184,51 @@ async fn every_fault_at_once() {
     assert_eq!(tally.expected, 4 * 30 + 4 + 2 * 3);
 }
 
+/// Backoff longer than a 2-second token lives: a retried request must not reuse its first token.
+const SLOW_RETRY: &str =
+    "[retry]\ninitial-delay-ms = 1200\nmax-delay-ms = 2500\nmultiplier = 1.5\nmax-elapsed-seconds = 60";
+
+/// One run of 2 accounts and a cluster with 2-second tokens under throttling, dropped
+/// connections, slow answers and 502/503 bursts on every service.
+async fn expiring_tokens_under_every_fault() -> Tally {
+    let mut scenario = generate(2, 10, 1, false);
+    scenario.token_ttl = Duration::from_secs(2);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    for fault in [
+        rule(None, Fault::Slow(Duration::from_millis(1200)), 6),
+        rule(Some(Service::Sso), Fault::Status(503), 2),
+        rule(Some(Service::AccountApi), Fault::Throttle { retry_after_seconds: Some(2) }, 2),
+        rule(Some(Service::AccountApi), Fault::Drop, 2),
+        rule(Some(Service::AccountApi), Fault::Status(502), 3),
+        rule(Some(Service::AccountApi), Fault::Status(503), 2),
+        rule(Some(Service::Environment), Fault::Status(503), 2),
+        rule(Some(Service::Environment), Fault::Throttle { retry_after_seconds: Some(2) }, 1),
+        rule(Some(Service::Cluster(0)), Fault::Status(502), 2),
+    ] {
+        sim.inject(fault);
+    }
+    let setup = write_config(&scenario, &sim, &ConfigOptions { extra: SLOW_RETRY.into(), ..ConfigOptions::default() });
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    let tally = assert_complete(&out, &sim, &scenario);
+    let tokens = sim.requests().iter().filter(|r| r.service == Service::Sso && r.status == 200).count();
+    let expired = sim.requests().iter().filter(|r| r.status == 401).count();
+    assert!(tokens > 3, "tokens were refreshed during the run ({tokens} issued)");
+    eprintln!("2-second tokens under faults: {tokens} tokens issued, {expired} answers 401 (each recovered)");
+    tally
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_that_expire_while_requests_are_retried_are_replaced_twenty_runs_in_a_row() {
+    // 20 runs, 4 at a time (each with its own simulator), every one complete.
+    for wave in 0..5 {
+        let runs: Vec<_> = (0..4).map(|_| tokio::spawn(expiring_tokens_under_every_fault())).collect();
+        for (index, run) in runs.into_iter().enumerate() {
+            let tally = run.await.unwrap_or_else(|e| panic!("run {} failed: {e}", wave * 4 + index + 1));
+            assert_eq!(tally.expected, 2 * 10 + 2 + 3, "{tally:?}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn gateway_errors_on_a_long_environment_walk_are_retried_page_by_page() {
     // 40 days of cost per environment in windows of 7 days, 25 rows a page: many pages, and 502s

@@ -323,17 +323,19 @@ async fn a_7_mb_access_token_fails_the_account_in_one_line_naming_the_header_lim
 async fn a_cost_list_of_100k_days_is_refused_by_the_body_cap_in_one_line_and_its_requests_count() {
     let expected =
         ["/cost failed: the response body (10300052 bytes by its Content-Length) exceeds the 8388608-byte cap"];
-    // Token, list, details and cost of the failed account, and the cluster's request.
-    one_failed_line(Behaviour::Large { token_bytes: 0, cost_records: 100_000 }, "", &expected, "; 5 requests, ").await;
+    // Token, list, details, cost and forecast of the failed account, and the cluster's request.
+    one_failed_line(Behaviour::Large { token_bytes: 0, cost_records: 100_000 }, "", &expected, "; 6 requests, ").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_instance_out_of_memory_fails_in_one_line_naming_the_limit_and_the_request() {
     // 75,000 days (7.7 MB, under the body cap) in 16 MB of memory.
+    // Details, cost and forecast go out together: the line names the three.
     let expected = [
-        "the component ran out of its 16 MB of memory (limits.memory-mb) while handling GET http://",
-        "/cost and was stopped",
+        "the component ran out of its 16 MB of memory (limits.memory-mb) while handling one of GET http://",
+        "/cost, GET http://",
+        "/forecast (sent together) and was stopped",
     ];
     let behaviour = Behaviour::Large { token_bytes: 0, cost_records: 75_000 };
-    one_failed_line(behaviour, "[limits]\nmemory-mb = 16", &expected, "; 5 requests, ").await;
+    one_failed_line(behaviour, "[limits]\nmemory-mb = 16", &expected, "; 6 requests, ").await;
 }

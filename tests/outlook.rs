@@ -108,7 +108,7 @@ async fn three_accounts_export_environment_cost_forecasts_alerts_once_and_a_run_
         let (low_day, high_day) =
             (recent.iter().copied().fold(f64::MAX, f64::min), recent.iter().copied().fold(0.0, f64::max));
         let (used, remaining) = (figure("used"), figure("daysRemaining"));
-        assert_eq!(status["forecastModel"], "robust-regime-limited-trend-v2");
+        assert_eq!(status["forecastModel"], "robust-regime-limited-trend-v3");
         assert_eq!(status["forecastDays"], 28);
         assert!((low_day..=high_day).contains(&figure("burnRate")), "{status}");
         let projected = figure("forecastCost");

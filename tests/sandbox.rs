@@ -88,7 +88,7 @@ async fn the_same_plan_runs_when_its_hosts_are_allowed() {
         .await
         .unwrap()
         .unwrap();
-    // 3 cost days; the status event comes back unsent, for the host to send (one per subscription).
+    // 3 cost days sent; the status comes back for the host to send (one per subscription).
     assert_eq!((report.events_built, report.events_accepted), (3, 3));
     assert!(report.subscription_outlook.is_some());
 }

@@ -13,7 +13,9 @@ mod bindings {
 
 use bindings::exports::dtcost::exporter::{job as wit_job, transform as wit_transform, types as wit};
 use wasip2::http::outgoing_handler;
-use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
+use wasip2::http::types::{
+    ErrorCode, Fields, FutureIncomingResponse, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+};
 use wasip2::io::poll::Pollable;
 use wasip2::io::streams::StreamError;
 
@@ -132,7 +134,18 @@ struct WasiHttp;
 
 impl Transport for WasiHttp {
     fn send(&mut self, request: &Request) -> Result<Response, TransportError> {
-        self.exchange(request).map_err(|(kind, message)| TransportError { kind, message })
+        self.start(request).and_then(Started::finish).map_err(|(kind, message)| TransportError { kind, message })
+    }
+
+    /// Every request is handed to the host before any answer is awaited: they run together.
+    fn send_all(&mut self, requests: &[Request]) -> Vec<Result<Response, TransportError>> {
+        let started: Vec<Result<Started, Failed>> = requests.iter().map(|request| self.start(request)).collect();
+        started
+            .into_iter()
+            .map(|started| {
+                started.and_then(Started::finish).map_err(|(kind, message)| TransportError { kind, message })
+            })
+            .collect()
     }
 
     fn monotonic_millis(&mut self) -> u64 {
@@ -151,9 +164,17 @@ impl Transport for WasiHttp {
 
 type Failed = (FailureKind, String);
 
+/// A request handed to the host (its body written), its answer still to come.
+struct Started {
+    pending: FutureIncomingResponse,
+    deadline: Option<u64>,
+    write_error: Option<String>,
+    finished: Result<(), ErrorCode>,
+}
+
 impl WasiHttp {
-    /// One request and its whole response, or why none came.
-    fn exchange(&mut self, request: &Request) -> Result<Response, Failed> {
+    /// Hands one request to the host and writes its body; the answer is read by [`Started::finish`].
+    fn start(&mut self, request: &Request) -> Result<Started, Failed> {
         let other = |message: String| (FailureKind::Other, message);
         let started = wasip2::clocks::monotonic_clock::now();
         let deadline = request.timeout_ms.map(|ms| started + u64::from(ms) * 1_000_000);
@@ -197,6 +218,15 @@ impl WasiHttp {
         }
         // A write error can be the server answering before reading everything; the response decides.
         let finished = OutgoingBody::finish(body, None);
+        Ok(Started { pending, deadline, write_error, finished })
+    }
+}
+
+impl Started {
+    /// Waits for the answer and reads its whole body (within the attempt's deadline).
+    fn finish(self) -> Result<Response, Failed> {
+        let Started { pending, deadline, write_error, finished } = self;
+        let other = |message: String| (FailureKind::Other, message);
         let response = loop {
             if let Some(result) = pending.get() {
                 break result.map_err(|()| other("response already taken".to_owned()))?;
@@ -385,6 +415,7 @@ impl From<wit::RunFigures> for model::RunFigures {
             throttled: s.throttled,
             unattributed_days: s.unattributed_days,
             budget_alerts: s.budget_alerts,
+            concurrency_reached: s.concurrency_reached,
             duration_ms: s.duration_ms,
             newest_cost_day: s.newest_cost_day,
             dry_run: s.dry_run,

@@ -1,7 +1,7 @@
 //! Projection of a subscription's cost to the end of its commitment period, and of the day its
 //! budget runs out, from the daily booked cost. Pure `std`, so it is tested natively.
 //!
-//! # Model `robust-regime-limited-trend-v2`
+//! # Model `robust-regime-limited-trend-v3`
 //!
 //! 1. **Data.** Records whose value is not finite are ignored; records of the same day are summed.
 //!    `T` is the newest day left. The model reads the [`LOOKBACK_DAYS`] = 365 calendar days
@@ -38,40 +38,45 @@
 //!    values with their residual clipped to ±5·σ₀ (a Huber M-estimate with a wide corner: a
 //!    single-day spike moves the level by at most 5·σ₀ / m, while a skewed but regular noise keeps
 //!    its mean) give the line `a + b·t`, its residual deviation `s` (clipped residuals) over `m − p`
-//!    degrees of freedom (`p` = 2, plus 6 with a weekday profile) and `se_b = s / √Σ(t − t̄)²`.
-//!    - *Weight of the trend*: `w = 1 / (1 + exp((ln m − (b/se_b)²) / 2))`, the BIC posterior
-//!      weight of the model with trend against the flat one.
-//!    - *Trend test*: the trend is kept when `|b| > c = t_{0.99, m−p} · se_b` (Student's t, 2 %
-//!      two-sided: a trend is carried for months, so it must be clear), and then carried shrunk,
-//!      `b_c = b·(1 − (c/b)²)`, through the line's value at `t̄` (a trend barely past the test is
-//!      carried barely at all). Otherwise `b_c = 0`: the same rounds fit a level alone (`s` over
-//!      `m − p + 1`, `se_b` from it) at `t̄`, and the level carried from `T` is that level moved by
-//!      `w·b·(0 − t̄)`, its average over the two models (no slope is carried).
+//!    degrees of freedom (`p` = 2, plus 6 with a weekday profile), `se_b = s / √Σ(t − t̄)²` and
+//!    `ȳ = a + b·t̄`, the line's value at `t̄`.
+//!    - *Weight of the trend*: the slope's prior under the model with trend is normal with mean 0
+//!      and standard deviation `τ = |ȳ| / 365` (a cost is not expected to change by much more than
+//!      its own size in a year). With `k = τ² / (τ² + se_b²)` and `t = b / se_b`, the Bayes factor
+//!      of that model against the flat one is `√(1 − k) · exp(k·t² / 2)`, and `w = 1 / (1 + 1/factor)` its
+//!      posterior weight (even prior odds); `k·b` is the slope's posterior mean under it. When `τ`
+//!      or `se_b` is 0 or not finite (a level of 0, an exact fit), `w = 1 / (1 + exp((ln m − t²) /
+//!      2))`, the BIC's, and `k = 1`.
+//!    - *Trend test*: the trend is carried when `|b| > t_{0.99, m−p} · se_b` (Student's t, 2 %
+//!      two-sided: a trend is carried for months, so it must be clear), at the slope's posterior
+//!      mean over the two models, `b_c = w·k·b`; otherwise `b_c = 0`. Either way the level carried
+//!      from `T` is `a_c = ȳ − w·k·b·t̄`, the posterior mean of the level at `T`.
 //!    - *Drift*: `q`, the variance per day of a random walk of the level. From the clipped
 //!      residuals `e` of the line, the means `B_j` of the 7-day blocks counted back from `T` that
 //!      have at least 4 days of data (`n_j`), and the noise `σ_e² = mean((e_t − e_{t−1})²) / 2` over
 //!      consecutive days: with `O = mean((B_j − B_{j+1})²)` and `E = mean(σ_e²·(1/n_j + 1/n_{j+1}))`
-//!      over `k ≥ 2` consecutive pairs, `q = (O − E) / (231/49)` when `O > E·(1 + 1.645·√(2/k))`
-//!      (more than noise, one-sided 5 %), else 0.
+//!      over the consecutive pairs, `q = max(0, O − E) / (231/49)` (the moment estimate, not
+//!      tested: a drift too faint to pass a test still matters over months); 0 with fewer than 2
+//!      pairs.
 //!    - *Carry limit*: the trend is carried `H_c = H` days at most (not further ahead than the span
-//!      it was measured on), and, when the level `a_c` at `T` is positive, no further than halving
-//!      or doubling it: `H_c = min(H, ⌊a_c / (2·|b_c|)⌋)` for a decline, `min(H, ⌊a_c / b_c⌋)` for
-//!      a rise.
+//!      it was measured on), and, when `a_c` is positive, no further than halving or doubling it:
+//!      `H_c = min(H, ⌊a_c / (2·|b_c|)⌋)` for a decline, `min(H, ⌊a_c / b_c⌋)` for a rise.
 //! 5. **Projection.** For each of the `N` remaining days `h = 1 ..= N` after `T`,
 //!    `daily(h) = f[wd(T+h)] · max(0, a_c + b_c·min(h, H_c))`, and
 //!    `projected = cost_to_date + Σ daily(h)`. When `T ≥ period_end_day` nothing remains:
 //!    `projected = lower = upper = cost_to_date`.
-//! 6. **Band (90 %).** With `F = Σ_h f`, `F₂ = Σ_h f²` and `G = Σ_h f·(h − t̄)` (the slope's lever
-//!    over the whole remaining period: the trend may go on), and the slope's spread around the one
-//!    carried over the two models, `V_b = w·(se_b² + (b − b_c)²) + (1 − w)·b_c²`:
-//!    `Var = F₂·s² + F²·s²/m + G²·V_b + q·N(N+1)(2N+1)/6·(F/N)²`: daily noise, the level's
-//!    uncertainty, the slope's (also when the trend was dropped: an undetected trend is still
-//!    possible) and the drift's. `P_c` is the projection with the fitted line `a + b·t` (not
-//!    shrunk) carried through the period's end when the trend was kept or `w > 0.5` (the BIC favours
-//!    it), `P_c = projected` otherwise.
-//!    `lower = max(cost_to_date, min(projected, P_c) − q_t·√Var)`,
-//!    `upper = max(projected, P_c) + q_t·√Var`, `q_t` the 95 % quantile of Student's t with the
-//!    fit's degrees of freedom: the band spans the trend held and the trend continued.
+//! 6. **Band (90 %).** The 5 % and 95 % quantiles of the remaining cost under the mixture of the
+//!    two models, by their weights. With `F = Σ_h f`, `F₂ = Σ_h f²`, `G = Σ_h f·(h − t̄)` (the
+//!    slope's lever over the whole remaining period: the trend may go on) and
+//!    `V₀ = F₂·s² + F²·s²/m + q·N(N+1)(2N+1)/6·(F/N)²` (daily noise, the level's uncertainty, the
+//!    drift's): the flat model, weight `1 − w`, is normal with mean `Σ_h f·max(0, ȳ)` and variance
+//!    `V₀`; the model with trend, weight `w`, normal with mean `Σ_h f·max(0, ȳ + b·(h − t̄))` (the
+//!    fitted slope, through the period's end) and variance `V₀ + G²·se_b²`. Each variance is scaled
+//!    by `(t_{0.95, m−p} / z_{0.95})²` (Student's t for the estimated `s`). With `Q₅`, `Q₉₅` those
+//!    quantiles (found by bisection of the mixture's distribution function),
+//!    `lower = max(cost_to_date, min(projected, cost_to_date + Q₅))`,
+//!    `upper = max(projected, cost_to_date + Q₉₅)`; when a mean or a variance is not finite
+//!    (overflow), `lower = cost_to_date` and `upper = ∞`.
 //! 7. **Budget.** Without a budget (`budget ≤ 0` or not finite) both exhaustion days are `None`.
 //!    When `cost_to_date ≥ budget` already, both are `T`. Otherwise `budget_exhausted_day` is the
 //!    first remaining day `d` with `cost_to_date + Σ_{T<e≤d} daily(e) ≥ budget`, `None` when there
@@ -143,7 +148,7 @@ pub const WINDOW_DAYS: i64 = 28;
 /// Calendar days, ending at the newest day, that the model reads.
 pub const LOOKBACK_DAYS: i64 = 365;
 /// Identifier of the model described in the module documentation; changes when the model does.
-pub const MODEL: &str = "robust-regime-limited-trend-v2";
+pub const MODEL: &str = "robust-regime-limited-trend-v3";
 
 /// The weekday profile is estimated on the last 13 weeks.
 const PROFILE_DAYS: i64 = 91;
@@ -363,12 +368,12 @@ impl Line {
 /// The fitted model (steps 3 and 4 of the module documentation), in scaled units.
 #[derive(Debug, Clone, PartialEq)]
 struct Fit {
+    /// The line carried: `a_c + b_c·t` (`b_c = w·k·b` when the trend passes its test, else 0).
     line: Line,
     factors: [f64; 7],
-    trend_kept: bool,
     /// Residual standard deviation `s`.
     residual_sd: f64,
-    /// Standard error of the slope `se_b` (of the fit with trend, whether kept or not).
+    /// Standard error of the slope `se_b`.
     slope_se: f64,
     /// Days of data `m` in the regime, the mean offset `t̄`, and `H_c`, the days the trend is
     /// carried (the regime's calendar span `H` at most).
@@ -377,13 +382,13 @@ struct Fit {
     span: i64,
     /// Degrees of freedom of `s`.
     degrees_of_freedom: f64,
-    /// The line of the fit with trend, before any test or shrinking, and the weight of the model
-    /// with trend against the flat one (BIC: `1 / (1 + exp((ln m − t²) / 2))`, `t = b / se_b`).
+    /// The line of the fit, `a + b·t`, before any weighting or shrinking, and `w`, the weight of
+    /// the model with trend against the flat one.
     fitted: Line,
     trend_weight: f64,
     /// `q`: the variance per day of a random walk of the level, beyond the noise (0 when none shows).
     drift: f64,
-    /// The variance of the level carried from the newest day, `s²/m`.
+    /// The variance of the level at `t̄`, `s²/m`.
     level_variance: f64,
 }
 
@@ -403,67 +408,64 @@ impl Fit {
         let spread: f64 = regime.iter().map(|point| (point.offset - mean_offset).powi(2)).sum();
         let start = Line::of_thirds(regime);
         let sigma = robust_deviation(regime, &start).max(difference_deviation(regime));
-        let line = clipped_fit(regime, start, sigma, true);
+        let fitted = clipped_fit(regime, start, sigma, true);
         let degrees = (m as f64 - 2.0 - profile_parameters).max(1.0);
-        let residual_sd = (squares(regime, &line, sigma) / degrees).sqrt();
+        let residual_sd = (squares(regime, &fitted, sigma) / degrees).sqrt();
         let slope_se = if spread > 0.0 { residual_sd / spread.sqrt() } else { f64::INFINITY };
-        let t_squared = if line.slope == 0.0 { 0.0 } else { (line.slope / slope_se).powi(2) };
-        let trend_weight = 1.0 / (1.0 + (((m.max(1) as f64).ln() - t_squared) / 2.0).min(700.0).exp());
-        let base = Fit {
+        let centre = fitted.at(mean_offset);
+        let (trend_weight, shrink) = trend_weight(fitted.slope, slope_se, centre, m);
+        // The posterior mean of the slope over the two models, through the line's value at t̄.
+        let slope = trend_weight * shrink * fitted.slope;
+        let level = centre - slope * mean_offset;
+        let slope = if fitted.slope.abs() > student_t(0.99, degrees) * slope_se { slope } else { 0.0 };
+        let line = Line { level, slope };
+        // The trend is carried at most the regime's span `H`, nor past halving or doubling the
+        // level of the newest day.
+        let reach = if line.level > 0.0 && slope < 0.0 {
+            line.level / (2.0 * -slope)
+        } else if line.level > 0.0 && slope > 0.0 {
+            line.level / slope
+        } else {
+            f64::INFINITY
+        };
+        let span = if reach < span as f64 { reach.floor() as i64 } else { span };
+        Fit {
             line,
             factors: *factors,
-            trend_kept: true,
             residual_sd,
             slope_se,
             regime_days: m,
             mean_offset,
             span,
             degrees_of_freedom: degrees,
-            fitted: line,
+            fitted,
             trend_weight,
-            drift: 0.0,
+            drift: level_drift(regime, &fitted, sigma),
             level_variance: residual_sd * residual_sd / m.max(1) as f64,
-        };
-        let drift = level_drift(regime, &line, sigma);
-        // 2 % two-sided: a kept trend is carried for months, so it must be clear.
-        let critical = student_t(0.99, degrees) * slope_se;
-        let fit = if line.slope.abs() > critical {
-            // Shrunk towards no trend by (1 − (critical / |b|)²), pivoting at the mean offset: a
-            // trend barely past the test is carried barely at all, a clear one almost fully.
-            let slope = line.slope * (1.0 - (critical / line.slope).powi(2));
-            let line = Line { level: line.at(mean_offset) - slope * mean_offset, slope };
-            Fit { line, ..base }
-        } else {
-            let flat_start = Line { level: start.at(mean_offset), slope: 0.0 };
-            let level = clipped_fit(regime, flat_start, sigma, false);
-            let degrees = degrees + 1.0;
-            let residual_sd = (squares(regime, &level, sigma) / degrees).sqrt();
-            let slope_se = if spread > 0.0 { residual_sd / spread.sqrt() } else { f64::INFINITY };
-            let level_variance = residual_sd * residual_sd / m.max(1) as f64;
-            // The level of the newest day, averaged over the two models: moved from t̄ by w·b.
-            let level = Line { level: level.level - trend_weight * line.slope * mean_offset, slope: 0.0 };
-            Fit {
-                line: level,
-                trend_kept: false,
-                residual_sd,
-                slope_se,
-                degrees_of_freedom: degrees,
-                level_variance,
-                ..base
-            }
-        };
-        // The trend is carried at most the regime's span `H`, nor past halving or doubling the
-        // level of the newest day.
-        let (level, slope) = (fit.line.level, fit.line.slope);
-        let reach = if level > 0.0 && slope < 0.0 {
-            level / (2.0 * -slope)
-        } else if level > 0.0 && slope > 0.0 {
-            level / slope
-        } else {
-            f64::INFINITY
-        };
-        let span = if reach < fit.span as f64 { reach.floor() as i64 } else { fit.span };
-        Fit { drift, span, ..fit }
+        }
+    }
+}
+
+/// The prior standard deviation `τ` of the slope, relative to the level, per year: a cost is not
+/// expected to change by much more than its own size in a year.
+const TREND_PRIOR_PER_YEAR: f64 = 1.0;
+
+/// `(w, k)`: the posterior weight of the model with trend against the flat one, and the factor
+/// `k = τ² / (τ² + se_b²)` that shrinks the fitted slope `b` to its posterior mean under the model
+/// with trend, the slope's prior being normal with mean 0 and standard deviation
+/// `τ = TREND_PRIOR_PER_YEAR · |level| / 365` (step 4). Without a usable `τ` or `se_b` (a level of
+/// 0, an exact fit), the BIC weight `1 / (1 + exp((ln m − t²) / 2))` and `k = 1`.
+fn trend_weight(slope: f64, slope_se: f64, level: f64, m: usize) -> (f64, f64) {
+    let t_squared = if slope == 0.0 { 0.0 } else { (slope / slope_se).powi(2) };
+    let tau = TREND_PRIOR_PER_YEAR * level.abs() / 365.0;
+    if tau > 0.0 && tau.is_finite() && slope_se > 0.0 && slope_se.is_finite() {
+        let ratio = (tau / slope_se).powi(2);
+        let shrink = ratio / (1.0 + ratio);
+        // ln of the Bayes factor of the trend: the normal prior against none.
+        let log_factor = -0.5 * ratio.ln_1p() + t_squared / 2.0 * shrink;
+        (1.0 / (1.0 + (-log_factor).min(700.0).exp()), shrink)
+    } else {
+        (1.0 / (1.0 + (((m.max(1) as f64).ln() - t_squared) / 2.0).min(700.0).exp()), 1.0)
     }
 }
 
@@ -565,15 +567,13 @@ fn least_squares(points: &[Point], with_trend: bool) -> Line {
 /// `Σ (w_i)²` of a difference of two consecutive 7-day means under a random walk of unit
 /// variance per day: `(Σ_{i≤7} i² + Σ_{i≤6} i²) / 49`.
 const WEEK_DIFFERENCE_DRIFT: f64 = 231.0 / 49.0;
-/// One-sided 95 % normal quantile: the drift's significance test.
-const DRIFT_Z: f64 = 1.645;
 
 /// `q`: how much the level wanders, per day, beyond the noise (step 4 of the module
 /// documentation). From the residuals `e` of the fit with trend (clipped as in the fit), the means
 /// `B_j` of the 7-day blocks counted back from the newest day (those with at least 4 days of
 /// data): `E[(B_j − B_{j+1})²] = σ²·(1/n_j + 1/n_{j+1}) + q·231/49`, `σ²` the noise variance
-/// estimated as `mean((e_t − e_{t−1})²) / 2` over consecutive days. 0 unless the excess is
-/// significant, and with fewer than 2 pairs of blocks.
+/// estimated as `mean((e_t − e_{t−1})²) / 2` over consecutive days: the excess, at least 0; 0
+/// with fewer than 2 pairs of blocks.
 fn level_drift(points: &[Point], line: &Line, sigma: f64) -> f64 {
     let limit = FIT_CLIP * sigma;
     let residual = |point: &Point| (point.value - line.at(point.offset)).clamp(-limit, limit);
@@ -609,11 +609,9 @@ fn level_drift(points: &[Point], line: &Line, sigma: f64) -> f64 {
     }
     let k = pairs.len() as f64;
     let (observed, expected) = pairs.iter().fold((0.0, 0.0), |(o, e), (d2, n)| (o + d2 / k, e + n / k));
-    // Without drift, observed / expected is about χ²_k / k: mean 1, standard deviation √(2/k).
-    if observed <= expected * (1.0 + DRIFT_Z * (2.0 / k).sqrt()) {
-        return 0.0;
-    }
-    (observed - expected) / WEEK_DIFFERENCE_DRIFT
+    // The moment estimate, truncated at 0 (not tested first: a drift too faint to pass a test
+    // still widens the band over months).
+    (observed - expected).max(0.0) / WEEK_DIFFERENCE_DRIFT
 }
 
 /// `Σ` of the squared residuals from `line`, each clipped to ±5·σ₀ as in the fit.
@@ -733,39 +731,41 @@ fn project(input: &ForecastInput<'_>, series: &Series, fit: &Fit, days_of_data: 
     let path = Projection::of(fit, fit.factors, first_weekday);
     let median_remaining = path.sum_through(remaining_days) * series.scale;
     let projected = input.cost_to_date + median_remaining;
-    // The trend as fitted (not shrunk), when it was kept or the BIC favours it, continued through
-    // the period's end: the band spans both.
-    let fitted = if fit.trend_kept || fit.trend_weight > 0.5 { fit.fitted } else { fit.line };
-    let continued = Projection::of(&Fit { span: i64::MAX, line: fitted, ..fit.clone() }, fit.factors, first_weekday);
-    let continued = input.cost_to_date + continued.sum_through(remaining_days) * series.scale;
-
-    // F, F₂ and Σ f·min(h, H), through the same closed-form sums.
+    // F, F₂ and G = Σ f·(h − t̄), through the same closed-form sums.
     let unit = Fit { line: Line { level: 1.0, slope: 0.0 }, ..fit.clone() };
-    let ramp = Fit { line: Line { level: 0.0, slope: 1.0 }, ..fit.clone() };
+    let ramp = Fit { line: Line { level: 0.0, slope: 1.0 }, span: i64::MAX, ..fit.clone() };
     let squared_factors = fit.factors.map(|factor| factor * factor);
     let f_sum = Projection::of(&unit, fit.factors, first_weekday).sum_through(remaining_days);
     let f2_sum = Projection::of(&unit, squared_factors, first_weekday).sum_through(remaining_days);
-    let ramp = Fit { span: i64::MAX, ..ramp };
     let lever = Projection::of(&ramp, fit.factors, first_weekday).sum_through(remaining_days) - fit.mean_offset * f_sum;
-    // The slope's spread around the one carried, over the mixture of the two models: the fitted
-    // slope ± se_b with the trend's weight, no slope with the rest.
-    let carried = fit.line.slope;
-    let slope_se = if fit.slope_se.is_finite() { fit.slope_se } else { 0.0 };
-    let slope_variance = fit.trend_weight * (slope_se * slope_se + (fit.fitted.slope - carried).powi(2))
-        + (1.0 - fit.trend_weight) * carried * carried;
     // A random walk of the level: the total moves by Σ_k η_k·(N − k + 1), variance q·Σ j².
     let n = remaining_days as f64;
     let mean_factor = f_sum / n;
     let drift_variance = fit.drift * n * (n + 1.0) * (2.0 * n + 1.0) / 6.0 * mean_factor * mean_factor;
-    let variance = f2_sum * fit.residual_sd * fit.residual_sd
-        + f_sum * f_sum * fit.level_variance
-        + lever * lever * slope_variance
-        + drift_variance;
-    let quantile = student_t(0.95, fit.degrees_of_freedom);
-    // NaN only arises from overflowing arithmetic (∞·0, ∞−∞): an unbounded band is the honest answer.
-    let half_width = if variance.is_nan() { f64::INFINITY } else { quantile * variance.sqrt() * series.scale };
-    let lower = (projected.min(continued) - half_width).max(input.cost_to_date);
-    let upper = projected.max(continued) + half_width;
+    let common = f2_sum * fit.residual_sd * fit.residual_sd + f_sum * f_sum * fit.level_variance + drift_variance;
+    let slope_se = fit.slope_se;
+    // The two models' sums through the period's end, through the fitted line's value at t̄: no
+    // trend, and the trend as fitted continued.
+    let centre = fit.fitted.at(fit.mean_offset);
+    let sum_with = |slope: f64| {
+        let line = Line { level: centre - slope * fit.mean_offset, slope };
+        Projection::of(&Fit { line, span: i64::MAX, ..fit.clone() }, fit.factors, first_weekday)
+            .sum_through(remaining_days)
+    };
+    // Student's t through the normal components: each variance scaled by (t / z)².
+    let widen = (student_t(0.95, fit.degrees_of_freedom) / normal_quantile(0.95)).powi(2);
+    let components = [
+        (1.0 - fit.trend_weight, sum_with(0.0), common * widen),
+        (fit.trend_weight, sum_with(fit.fitted.slope), (common + lever * lever * slope_se * slope_se) * widen),
+    ];
+    let (lower, upper) = match mixture_band(&components) {
+        Some((low, high)) => (
+            (input.cost_to_date + low * series.scale).min(projected).max(input.cost_to_date),
+            (input.cost_to_date + high * series.scale).max(projected),
+        ),
+        // Only overflowing arithmetic (∞·0, ∞−∞) gets here: an unbounded band is the honest answer.
+        None => (input.cost_to_date, f64::INFINITY),
+    };
 
     let (budget_exhausted_day, budget_exhausted_day_earliest) = if !has_budget || over_budget {
         (already_exhausted, already_exhausted)
@@ -780,6 +780,64 @@ fn project(input: &ForecastInput<'_>, series: &Series, fit: &Fit, days_of_data: 
         (exhaustion(1.0), exhaustion(upper_multiplier))
     };
     Forecast { days_of_data, burn_rate, projected, lower, upper, budget_exhausted_day, budget_exhausted_day_earliest }
+}
+
+/// The standard normal distribution function, through erfc by the Chebyshev fit of Numerical
+/// Recipes (relative error below 1.2e-7).
+fn normal_cdf(x: f64) -> f64 {
+    let z = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let tail = t * poly.exp() / 2.0;
+    if x >= 0.0 { 1.0 - tail } else { tail }
+}
+
+/// The 5 % and 95 % quantiles of a mixture of normal distributions `(weight, mean, variance)` (a
+/// variance of 0 is a point mass), by bisection; `None` when a mean or a variance is not finite.
+fn mixture_band(components: &[(f64, f64, f64)]) -> Option<(f64, f64)> {
+    let active: Vec<(f64, f64, f64)> = components.iter().copied().filter(|(weight, _, _)| *weight > 0.0).collect();
+    if active.is_empty() || active.iter().any(|(_, mean, variance)| !(mean.is_finite() && variance.is_finite())) {
+        return None;
+    }
+    let cdf = |x: f64| -> f64 {
+        active
+            .iter()
+            .map(|&(weight, mean, variance)| {
+                let below =
+                    if variance > 0.0 { normal_cdf((x - mean) / variance.sqrt()) } else { f64::from(x >= mean) };
+                weight * below
+            })
+            .sum::<f64>()
+            / active.iter().map(|(weight, _, _)| weight).sum::<f64>()
+    };
+    let low = active.iter().map(|&(_, mean, variance)| mean - 10.0 * variance.sqrt()).fold(f64::INFINITY, f64::min);
+    let high =
+        active.iter().map(|&(_, mean, variance)| mean + 10.0 * variance.sqrt()).fold(f64::NEG_INFINITY, f64::max);
+    if !(low.is_finite() && high.is_finite()) {
+        return None;
+    }
+    // The smallest x with cdf(x) ≥ p, to the precision of f64.
+    let quantile = |p: f64| {
+        let (mut below, mut above) = (low, high);
+        loop {
+            let middle = below + (above - below) / 2.0;
+            if middle <= below || middle >= above {
+                return above;
+            }
+            if cdf(middle) >= p {
+                above = middle;
+            } else {
+                below = middle;
+            }
+        }
+    };
+    Some((quantile(0.05), quantile(0.95)))
 }
 
 /// `i64::MAX` days, which only absurd inputs reach.
@@ -1103,8 +1161,11 @@ mod tests {
         let factors = weekday_profile(&series.days);
         assert_eq!(factors, [1.0; 7], "no weekday pattern in uniform noise");
         let fit = Fit::of(&series, &factors);
-        assert!(!fit.trend_kept, "a flat series has no significant trend: {fit:?}");
-        assert_eq!(fit.line.slope, 0.0);
+        // v2 tested the trend and carried none here. v3 has no test: it carries the slope's
+        // posterior mean over the models with and without trend, which the flat model's weight
+        // makes small on noise: it moves the 30 days ahead by under 1 %.
+        assert!(fit.trend_weight < 0.5, "a flat series favours the flat model: {fit:?}");
+        assert!((fit.line.slope * 30.0).abs() < 0.01 * fit.line.level, "{fit:?}");
 
         let forecast = expect_forecast(forecast(&input(&history, newest + 30, 2800.0, 0.0)));
         let truth = 2800.0 + future;
@@ -1137,7 +1198,11 @@ mod tests {
         let used: f64 = history.iter().map(|cost| cost.value).sum();
         let forecast = expect_forecast(forecast(&input(&history, newest + 300, used, 0.0)));
         let rest = forecast.projected - used;
-        assert!((rest - 30_000.0).abs() < 0.03 * 30_000.0, "{forecast:?}");
+        // Within 4 % (v2: 3 %, at 2 %). The clipped spikes still raise the level by about 1 a day.
+        // The spike on the newest day tilts the line (t ≈ 1.6, not carried), and v3 averages the
+        // newest level over the two models with the weight of a N(0, τ²) slope prior (0.41) where
+        // v2 used the BIC's (0.31): it moves by w·k·b·|t̄| ≈ 1.2 a day, 3.2 % over the 300 days.
+        assert!((rest - 30_000.0).abs() < 0.04 * 30_000.0, "{forecast:?}");
         assert!(forecast.lower <= used + 30_000.0 && used + 30_000.0 <= forecast.upper, "{forecast:?}");
     }
 
@@ -1171,7 +1236,7 @@ mod tests {
     #[test]
     fn trendless_noise_keeps_no_trend_mostly_and_its_band_covers() {
         // 400 flat histories of 60 days with ±50 % uniform noise, projected 300 days ahead: the
-        // trend test (5 % level) keeps few trends, none is carried far enough to leave 0.5x-2x,
+        // trend test (2 % level) carries few trends, none far enough to leave 0.5x-2x,
         // and the 90 % band holds the truth at least 85 % of the time.
         let mut random = Lcg(11);
         let newest = MONDAY + 59;
@@ -1182,15 +1247,15 @@ mod tests {
             let future: f64 = (0..300).map(|_| 100.0 + 100.0 * (random.next() - 0.5)).sum();
             let series = Series::of(&history).expect("60 days");
             let factors = weekday_profile(&series.days);
-            kept += usize::from(Fit::of(&series, &factors).trend_kept);
+            kept += usize::from(Fit::of(&series, &factors).line.slope != 0.0);
             let forecast = expect_forecast(forecast(&input(&history, newest + 300, 0.0, 0.0)));
             let ratio = forecast.projected / future;
             assert!((0.5..=2.0).contains(&ratio), "{forecast:?} vs {future}");
             covered += usize::from(forecast.lower <= future && future <= forecast.upper);
         }
         assert!(kept <= runs / 10, "{kept} of {runs} kept a trend");
-        // The band is conservative on a truly flat series (399 of 400 here): it keeps the slope's
-        // uncertainty, which is what covers the trends the test misses.
+        // The band is conservative on a truly flat series (396 of 400 here; v2 399): its model
+        // with trend, weighted by its posterior weight, covers the trends the test misses.
         assert!(covered >= runs * 85 / 100, "{covered} of {runs} covered");
     }
 

@@ -101,6 +101,11 @@ impl TransportError {
 /// The outside world as the job sees it: HTTP and the clocks.
 pub trait Transport {
     fn send(&mut self, request: &Request) -> Result<Response, TransportError>;
+    /// Sends `requests` at once and waits for every answer, in order. By default one after the
+    /// other; the component's transport issues them together.
+    fn send_all(&mut self, requests: &[Request]) -> Vec<Result<Response, TransportError>> {
+        requests.iter().map(|request| self.send(request)).collect()
+    }
     /// Milliseconds on a monotonic clock, for token lifetimes and retry budgets.
     fn monotonic_millis(&mut self) -> u64;
     /// Milliseconds since the Unix epoch, for `X-RateLimit-Reset`.
@@ -225,19 +230,77 @@ impl<'a> Client<'a> {
     /// `token-expired`. `Err` when no usable response came.
     pub fn exchange<T>(
         &mut self,
-        mut prepare: impl FnMut(&mut Client<'a>, Attempt) -> Result<Prepared, ExportError>,
+        prepare: impl FnMut(&mut Client<'a>, Attempt) -> Result<Prepared, ExportError>,
         parse: impl Fn(&[u8]) -> Option<T>,
     ) -> Result<Exchange<T>, ExportError> {
         let started = self.transport.monotonic_millis();
+        self.exchange_from(prepare, parse, started, None)
+    }
+
+    /// Several requests whose first attempts go out at once (they share one round trip of the
+    /// critical path, as wasi-http's requests are futures); each that needs another try is then
+    /// retried on its own, as [`Client::exchange`] does. `prepare` gets the request's index.
+    pub fn exchange_all<T>(
+        &mut self,
+        count: usize,
+        mut prepare: impl FnMut(&mut Client<'a>, Attempt, usize) -> Result<Prepared, ExportError>,
+        parse: impl Fn(&[u8]) -> Option<T> + Copy,
+    ) -> Vec<Result<Exchange<T>, ExportError>> {
+        let started = self.transport.monotonic_millis();
+        let first = Attempt { number: 0, after_unauthorized: false };
+        let prepared: Vec<Result<Prepared, ExportError>> =
+            (0..count).map(|index| prepare(self, first, index).map(|p| self.with_timeout(p))).collect();
+        let ready: Vec<Request> = prepared.iter().filter_map(|p| p.as_ref().ok()).map(|p| p.request.clone()).collect();
+        self.requests += ready.len() as u32;
+        let mut outcomes = self.transport.send_all(&ready).into_iter();
+        let mut results = Vec::with_capacity(count);
+        for (index, prepared) in prepared.into_iter().enumerate() {
+            let result = match prepared {
+                Ok(prepared) => {
+                    let outcome = outcomes.next().unwrap_or_else(|| {
+                        Err(TransportError { kind: FailureKind::Other, message: "no answer from send_all".into() })
+                    });
+                    self.exchange_from(
+                        |client, attempt| prepare(client, attempt, index),
+                        parse,
+                        started,
+                        Some((prepared, outcome)),
+                    )
+                }
+                Err(error) => Err(error),
+            };
+            results.push(result);
+        }
+        results
+    }
+
+    fn with_timeout(&self, mut prepared: Prepared) -> Prepared {
+        if self.policy.attempt_timeout_ms > 0 {
+            prepared.request.timeout_ms = Some(self.policy.attempt_timeout_ms);
+        }
+        prepared
+    }
+
+    /// The retry loop from `started`; its first attempt already made when `first` is given.
+    fn exchange_from<T>(
+        &mut self,
+        mut prepare: impl FnMut(&mut Client<'a>, Attempt) -> Result<Prepared, ExportError>,
+        parse: impl Fn(&[u8]) -> Option<T>,
+        started: u64,
+        mut first: Option<(Prepared, Result<Response, TransportError>)>,
+    ) -> Result<Exchange<T>, ExportError> {
         let mut attempt = Attempt { number: 0, after_unauthorized: false };
         let mut fresh_refusals = 0u32;
         loop {
-            let Prepared { mut request, fresh_token } = prepare(self, attempt)?;
-            if self.policy.attempt_timeout_ms > 0 {
-                request.timeout_ms = Some(self.policy.attempt_timeout_ms);
-            }
-            self.requests += 1;
-            let outcome = self.transport.send(&request);
+            let (Prepared { request, fresh_token }, outcome) = match first.take() {
+                Some(made) => made,
+                None => {
+                    let prepared = prepare(self, attempt).map(|p| self.with_timeout(p))?;
+                    self.requests += 1;
+                    let outcome = self.transport.send(&prepared.request);
+                    (prepared, outcome)
+                }
+            };
             let mut parsed = None;
             let mut unauthorized = false;
             let (retryable, hint) = match &outcome {

@@ -77,7 +77,15 @@ fn export_account_with(
     };
     report.subscription_uuid = Some(subscription_uuid.clone());
 
-    let (request, response, json) = get_json(http, tokens, &format!("{accounts_url}/{subscription_uuid}"))?;
+    // Details, daily cost and Dynatrace's forecast each need only the subscription's uuid: their
+    // first attempts go out together, one round trip of the critical path instead of three.
+    let urls = [
+        format!("{accounts_url}/{subscription_uuid}"),
+        format!("{accounts_url}/{subscription_uuid}/cost"),
+        format!("{accounts_url}/forecast"),
+    ];
+    let [details, cost, forecast] = get_json_all(http, tokens, &urls);
+    let (request, response, json) = details?;
     let subscription: Option<Subscription> = match response.status {
         200 => Some(read(&response, json, parse::subscription).map_err(|e| invalid(&request, e))?),
         // DPS for Hybrid: an account may book against a subscription it cannot read the details
@@ -93,7 +101,7 @@ fn export_account_with(
         _ => return Err(ExportError::Request(http::failure(&request, &response))),
     };
 
-    let (request, response, json) = get_json(http, tokens, &format!("{accounts_url}/{subscription_uuid}/cost"))?;
+    let (request, response, json) = cost?;
     if response.status != 200 {
         return Err(ExportError::Request(http::failure(&request, &response)));
     }
@@ -117,7 +125,7 @@ fn export_account_with(
             ExportError::InvalidResponse(format!("GET {accounts_url}/{subscription_uuid} and its cost: {e}"))
         };
         let outlook = budget::outlook(subscription, &costs).map_err(described)?;
-        let dynatrace_forecast = read_account_forecast(plan, http, tokens, &accounts_url, report);
+        let dynatrace_forecast = read_account_forecast(plan, forecast, report);
         let status_event =
             events::subscription_status(&context, subscription, &outlook, dynatrace_forecast.as_ref(), &plan.read_at)
                 .map_err(described)?;
@@ -204,16 +212,9 @@ fn export_account_with(
 /// The account's own forecast; `None` when it has none (some accounts answer 404, and none is
 /// made before 15 days of data), which is not a failure. Other failures are noted, not fatal:
 /// the forecast only adds figures beside dtcost's.
-fn read_account_forecast(
-    plan: &AccountPlan,
-    http: &mut Client,
-    tokens: &mut TokenSource,
-    accounts_url: &str,
-    report: &mut Report,
-) -> Option<AccountForecast> {
-    let url = format!("{accounts_url}/forecast");
+fn read_account_forecast(plan: &AccountPlan, answer: Answer, report: &mut Report) -> Option<AccountForecast> {
     let left_out = |why: String| format!("Dynatrace's forecast left out: {why}");
-    let (request, response, json) = match get_json(http, tokens, &url) {
+    let (request, response, json) = match answer {
         Ok(exchange) => exchange,
         Err(error) => {
             report.notes.push(left_out(error.to_string()));
@@ -414,6 +415,24 @@ impl Delivery {
     }
 }
 
+/// A GET's request, its response and its 2xx body as JSON (`None` when it is not JSON: the
+/// reader then says why).
+type Answer = Result<(Request, Response, Option<Value>), ExportError>;
+
+/// GETs with the account token whose first attempts go out together (see
+/// [`Client::exchange_all`]), answered in the order of `urls`.
+fn get_json_all<const N: usize>(http: &mut Client, tokens: &mut TokenSource, urls: &[String; N]) -> [Answer; N] {
+    let build =
+        |index: usize, authorization: String| Request::get(urls[index].clone()).header("authorization", authorization);
+    let mut answers = tokens
+        .send_all(http, N, build, |body| parse::json(body).ok())
+        .into_iter()
+        .map(|answer| answer.map(|exchange| (exchange.request, exchange.response, exchange.parsed)));
+    std::array::from_fn(|_| {
+        answers.next().unwrap_or_else(|| Err(ExportError::InvalidResponse("a request went unanswered".into())))
+    })
+}
+
 /// GET with the account token; a 2xx body comes back as JSON, parsed once (`None` when it is
 /// not JSON: the reader then says why).
 fn get_json(
@@ -561,13 +580,16 @@ mod tests {
     struct FakeApi {
         routes: HashMap<String, Vec<Answer>>,
         sent: Vec<Request>,
+        /// The requests handed over at once by `send_all`, as `METHOD url`.
+        together: Vec<Vec<String>>,
         slept: Vec<u64>,
         clock: u64,
     }
 
     impl FakeApi {
         fn new(routes: &[(&str, u16, &str)]) -> Self {
-            let mut api = FakeApi { routes: HashMap::new(), sent: Vec::new(), slept: Vec::new(), clock: 0 };
+            let mut api =
+                FakeApi { routes: HashMap::new(), sent: Vec::new(), together: Vec::new(), slept: Vec::new(), clock: 0 };
             for (route, status, body) in routes {
                 api.then(route, *status, body, &[]);
             }
@@ -602,6 +624,11 @@ mod tests {
                 return Err(http::TransportError { kind: FailureKind::Connection, message: "connection reset".into() });
             }
             Ok(http::Response { status, headers, body: body.into_bytes() })
+        }
+
+        fn send_all(&mut self, requests: &[Request]) -> Vec<Result<http::Response, http::TransportError>> {
+            self.together.push(requests.iter().map(Request::describe).collect());
+            requests.iter().map(|request| self.send(request)).collect()
         }
 
         fn monotonic_millis(&mut self) -> u64 {
@@ -682,6 +709,7 @@ mod tests {
 
     #[test]
     fn an_account_is_read_transformed_and_its_cost_ingested_in_five_reads_and_one_post() {
+        // (token, list, then details, cost and forecast together: four round trips)
         let list = r#"{"data":[{"uuid":"old","type":"REGULAR","name":"o","status":"EXPIRED","startTime":"2025-01-01"},
                                {"uuid":"5e1a0c2d-7b3f-4c1e-9a2d-000000000001","type":"REGULAR","name":"DPS","status":"ACTIVE","startTime":"2026-01-01"}]}"#;
         let mut api = api(&happy_routes(list));
@@ -700,6 +728,18 @@ mod tests {
         assert_eq!(body[0]["costToDate"], 1);
         assert_eq!(body[1]["costToDate"], 3);
         assert!(report.subscription_outlook.unwrap().status_event.contains("dps.subscription.status"));
+    }
+
+    #[test]
+    fn details_cost_and_forecast_go_out_together_after_the_list() {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        export_account(&plan(None), &mut api, &secrets()).unwrap();
+        let expected = [
+            format!("{LIST}/5e1a0c2d-7b3f-4c1e-9a2d-000000000001"),
+            format!("{LIST}/5e1a0c2d-7b3f-4c1e-9a2d-000000000001/cost"),
+            format!("{LIST}/forecast"),
+        ];
+        assert_eq!(api.together, [expected.to_vec()]);
     }
 
     #[test]
@@ -906,8 +946,12 @@ mod tests {
         );
         let details = format!("{LIST}/5e1a0c2d-7b3f-4c1e-9a2d-000000000001");
         api.routes.remove(&details);
-        // A 503 on the details makes the job wait at least 2 s: longer than the first token lives.
+        // A 503 on the details (and on the cost, sent with it) makes the job wait at least 2 s:
+        // longer than the first token lives.
         api.then(&details, 503, "", &[]).then(&details, 200, DETAILS, &[]);
+        let cost = format!("{LIST}/5e1a0c2d-7b3f-4c1e-9a2d-000000000001/cost");
+        api.routes.remove(&cost);
+        api.then(&cost, 503, "", &[]).then(&cost, 200, COST, &[]);
         let mut plan = plan(None);
         plan.retry.initial_delay_ms = 4000;
         export_account(&plan, &mut api, &secrets()).unwrap();

@@ -136,6 +136,7 @@ pub struct RunFigures {
     pub throttled: u32,
     pub unattributed_days: u32,
     pub budget_alerts: u32,
+    pub concurrency_reached: u32,
     pub duration_ms: u64,
     pub newest_cost_day: Option<String>,
     pub dry_run: bool,

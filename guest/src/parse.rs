@@ -57,7 +57,7 @@ pub fn subscription(root: &Value) -> Result<Subscription> {
         uuid: root.string("uuid")?,
         name: root.opt_string("name")?.unwrap_or_default(),
         kind: root.opt_string("type")?.unwrap_or_default(),
-        sub_type: root.opt_string("subType")?,
+        sub_type: root.opt_text("subType"),
         status: root.opt_string("status")?.unwrap_or_default(),
         owner_account_uuid: match root.opt_object("account")? {
             Some(account) => account.opt_string("uuid")?,
@@ -115,7 +115,7 @@ pub fn environment_cost_page(root: &Value) -> Result<(Vec<EnvironmentCost>, Opti
                 end_time: row.string("endTime")?,
                 value: row.number("value")?,
                 currency_code: row.string("currencyCode")?,
-                booking_date: row.opt_string("bookingDate")?,
+                booking_date: row.opt_text("bookingDate"),
             });
         }
     }
@@ -140,8 +140,8 @@ pub fn account_forecast(root: &Value) -> Result<AccountForecast> {
         upper: root.number("forecastUpper")?,
         budget: root.number("budget")?,
         budget_percent: root.number("forecastBudgetPct")?,
-        budget_date: root.opt_string("forecastBudgetDate")?,
-        created_at: root.opt_string("forecastCreatedAt")?,
+        budget_date: root.opt_text("forecastBudgetDate"),
+        created_at: root.opt_text("forecastCreatedAt"),
     })
 }
 
@@ -150,13 +150,13 @@ pub fn cluster_license(root: &Value) -> Result<ClusterLicense> {
     let root = Obj::root(root)?;
     Ok(ClusterLicense {
         cluster_id: root.opt_string("clusterId")?,
-        account_name: root.opt_string("accountName")?,
-        license_name: root.opt_string("licenseName")?,
-        license_type: root.opt_string("licenseType")?,
-        license_status: root.opt_string("licenseStatus")?,
-        license_expiration_time: root.opt_string("licenseExpirationTime")?,
-        last_billing_time: root.opt_string("lastBillingTime")?,
-        product_version: root.opt_string("productVersion")?,
+        account_name: root.opt_text("accountName"),
+        license_name: root.opt_text("licenseName"),
+        license_type: root.opt_text("licenseType"),
+        license_status: root.opt_text("licenseStatus"),
+        license_expiration_time: root.opt_text("licenseExpirationTime"),
+        last_billing_time: root.opt_text("lastBillingTime"),
+        product_version: root.opt_text("productVersion"),
         host_units: root.opt_object("usageOfHostUnits")?.map(|unit| unit_usage(&unit)).transpose()?,
         dem_units: root.opt_object("usageOfDemUnits")?.map(|unit| unit_usage(&unit)).transpose()?,
         ddu_units: root.opt_object("usageOfDduUnits")?.map(|unit| unit_usage(&unit)).transpose()?,

@@ -46,6 +46,29 @@ impl TokenSource {
         self.current = None;
     }
 
+    /// Sends the `count` requests `build` makes (from their index and the `authorization`) at
+    /// once, then retries each on its own as [`TokenSource::send`] does (see
+    /// [`Client::exchange_all`]).
+    pub fn send_all<T>(
+        &mut self,
+        http: &mut Client,
+        count: usize,
+        build: impl Fn(usize, String) -> Request,
+        parse: impl Fn(&[u8]) -> Option<T> + Copy,
+    ) -> Vec<Result<Exchange<T>, ExportError>> {
+        http.exchange_all(
+            count,
+            |http, attempt, index| {
+                if attempt.after_unauthorized {
+                    self.invalidate();
+                }
+                let (authorization, fresh) = self.authorization(http)?;
+                Ok(Prepared { request: build(index, authorization), fresh_token: Some(fresh) })
+            },
+            parse,
+        )
+    }
+
     /// Sends the request built by `build`, every attempt with a token valid for it (see
     /// [`Client::exchange`]: a 401 gets a fresh token at once, within the retry budget). A 2xx
     /// body is read with `parse`, as [`Client::send_parsed`] does.

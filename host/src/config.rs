@@ -317,7 +317,8 @@ impl Validator<'_> {
             token_url.push_str(TOKEN_PATH);
         }
         let api_url = self.url("api-url", raw.api_url.unwrap_or_else(|| DEFAULT_API_URL.into()))?;
-        let concurrency = raw.concurrency.unwrap_or(4);
+        // The most at once; the account exports adapt up to it (see concurrency.rs).
+        let concurrency = raw.concurrency.unwrap_or(32);
         if !(1..=64).contains(&concurrency) {
             return Err(self.error("concurrency", format!("{concurrency} is out of range (1 to 64)")));
         }

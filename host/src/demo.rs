@@ -85,10 +85,17 @@ pub async fn demo(options: DemoOptions, report: Option<&Path>) -> anyhow::Result
 }
 
 /// Serves the simulator until Ctrl-C or SIGTERM, with a config for it in `out`.
+/// How many accepted events (and logged requests) `dtcost simulate` keeps: a few runs of the
+/// largest generated data, a few tens of MB.
+const SIMULATE_RECORDED_EVENTS: usize = 100_000;
+
 pub async fn simulate(options: DemoOptions, out: &Path) -> anyhow::Result<()> {
     // Listening from the start: a signal while the data is generated stops it too.
     let shutdown = Shutdown::listen()?;
-    let scenario = options.scenario();
+    let mut scenario = options.scenario();
+    // A long session keeps the newest events and requests only (it counts them all): memory
+    // stays bounded however long it serves.
+    scenario.max_recorded_events = Some(SIMULATE_RECORDED_EVENTS);
     let simulator = Simulator::start(scenario.clone()).await?;
     let config = write_config(&scenario, &simulator, out, "", true)?;
     println!("simulated Dynatrace on loopback; config written to {}", config.display());

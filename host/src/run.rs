@@ -5,10 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
 
+use crate::concurrency::{AdaptiveLimit, Signal};
 use crate::config::{AccountConfig, ClusterConfig, Config, Origin, TargetAuth as ConfigTargetAuth};
 use crate::runtime::{
-    AccountPlan, AccountState, ClusterPlan, ExportError, FailureKind, IngestTarget, OauthClient, Ran, Report,
-    RunFigures, Runtime, Sandbox, TargetAuth, Traffic,
+    AccountPlan, AccountState, BudgetAlert, ClusterPlan, ExportError, FailureKind, IngestTarget, OauthClient, Ran,
+    Report, RunFigures, Runtime, Sandbox, SubscriptionOutlook, TargetAuth, Traffic,
 };
 use crate::secret::Secret;
 use crate::state::{StateError, StateFile};
@@ -82,6 +83,9 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
         None => None,
     };
     let read_at = now_rfc3339();
+    // Accounts share the account API: their number at once adapts to its pace. Clusters are
+    // each their own host: at most `concurrency` at once.
+    let account_limit = AdaptiveLimit::new(config.concurrency);
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let mut tasks = tokio::task::JoinSet::new();
     let target = ingest_target(config, options);
@@ -89,12 +93,18 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
         let previous = state.as_ref().and_then(|s| lock(s).account(&account.uuid).cloned());
         let plan = account_plan(config, account, &target, &read_at, previous);
         let sandbox = account_sandbox(config, account);
-        let (runtime, permits, subject) = (runtime.clone(), permits.clone(), format!("account {}", account.name));
+        let (runtime, limit, subject) = (runtime.clone(), account_limit.clone(), format!("account {}", account.name));
         let kind = JobKind::Account;
         let (state, account_uuid) = (state.clone(), account.uuid.clone());
         tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
+            let permit = limit.acquire().await;
+            let begun = std::time::Instant::now();
             let (result, traffic) = flatten(runtime.export_account_counted(plan, sandbox).await);
+            // A failed export says nothing reliable about the API's pace.
+            if let Ok(report) = &result {
+                let per_request_ms = begun.elapsed().as_secs_f64() * 1000.0 / f64::from(report.requests.max(1));
+                permit.done(Signal { throttled: report.throttled > 0, per_request_ms });
+            }
             let delivered = result.as_ref().ok().and_then(|report| report.state.clone());
             let state_error = match (state, delivered) {
                 (Some(state), Some(delivered)) => {
@@ -151,7 +161,8 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
     if !chosen.is_empty() {
         outcomes.push(send_statuses(config, &runtime, &target, chosen, state.as_deref()).await);
     }
-    let figures = figures(&outcomes, started.elapsed(), options.dry_run);
+    let mut figures = figures(&outcomes, started.elapsed(), options.dry_run);
+    figures.concurrency_reached = if config.accounts.is_empty() { 0 } else { account_limit.reached() as u32 };
     if options.summary_event {
         outcomes.push(send_summary(config, &runtime, &target, &figures, &read_at).await);
     }
@@ -176,6 +187,7 @@ fn figures(outcomes: &[JobOutcome], duration: std::time::Duration, dry_run: bool
         throttled: 0,
         unattributed_days: 0,
         budget_alerts: 0,
+        concurrency_reached: 0,
         duration_ms: duration.as_millis() as u64,
         newest_cost_day: None,
         dry_run,
@@ -232,56 +244,54 @@ async fn send_statuses(
     state: Option<&Mutex<StateFile>>,
 ) -> JobOutcome {
     let mut events = Vec::new();
-    let mut alerts = Vec::new();
-    let mut notes = Vec::new();
-    for subscription in &chosen {
-        notes.push(subscription.note());
-        events.push(subscription.outlook.status_event.clone());
+    // The alerts to send, each with the subscription it belongs to.
+    let mut alerts: Vec<(&SubscriptionOutlook, &BudgetAlert)> = Vec::new();
+    for outlook in chosen.iter().map(|c| &c.outlook) {
+        events.push(outlook.status_event.clone());
         let fired: Vec<String> = state
-            .map(|s| {
-                lock(s).fired(&subscription.outlook.subscription_uuid, &subscription.outlook.period_start).to_vec()
-            })
+            .map(|s| lock(s).fired(&outlook.subscription_uuid, &outlook.period_start).to_vec())
             .unwrap_or_default();
-        for alert in subscription.outlook.alerts.iter().filter(|alert| !fired.contains(&alert.key)) {
+        for alert in outlook.alerts.iter().filter(|alert| !fired.contains(&alert.key)) {
             events.push(alert.event.clone());
-            alerts.push((subscription, alert));
+            alerts.push((outlook, alert));
         }
     }
-    let sandbox = target_sandbox(config);
+    let sent = runtime.send_events(target.clone(), config.retry, events, target_sandbox(config)).await;
     let mut outcome = JobOutcome {
         subject: "subscription status".into(),
         kind: JobKind::Status,
-        result: runtime.send_events(target.clone(), config.retry, events, sandbox).await.map_err(|e| e.to_string()),
+        result: sent.map_err(|e| e.to_string()),
         state_error: None,
         traffic: Traffic::default(),
     };
-    if let Ok(report) = &mut outcome.result {
-        report.notes.splice(0..0, notes);
-        report.alerts = alerts.iter().map(|(_, alert)| alert.message.clone()).collect();
-        // Refused events are named; a failed request leaves every event of it unconfirmed.
-        let confirmed = |event: &str| {
-            report.failures.is_empty() && !report.rejected.iter().any(|r| event.contains(r.event_id.as_str()))
-        };
-        if let (Some(state), false) = (state, target.dry_run) {
-            for subscription in &chosen {
-                let accepted: Vec<String> = alerts
-                    .iter()
-                    .filter(|(of, alert)| std::ptr::eq(*of, subscription) && confirmed(&alert.event))
-                    .map(|(_, alert)| alert.key.clone())
-                    .collect();
-                if accepted.is_empty() {
-                    continue;
-                }
-                let outlook = &subscription.outlook;
-                if let Err(error) =
-                    lock(state).record_fired(&outlook.subscription_uuid, &outlook.period_start, accepted)
-                {
-                    outcome.state_error = Some(error.to_string());
-                }
-            }
+    let Ok(report) = &mut outcome.result else { return outcome };
+    report.notes.splice(0..0, chosen.iter().map(status::Chosen::note));
+    report.alerts = alerts.iter().map(|(_, alert)| alert.message.clone()).collect();
+    let Some(state) = state.filter(|_| !target.dry_run) else { return outcome };
+    // Refused events are named by id; a failed request leaves every event of it unconfirmed.
+    let refused: Vec<&str> = report.rejected.iter().map(|r| r.event_id.as_str()).collect();
+    let accepted =
+        |alert: &BudgetAlert| report.failures.is_empty() && !refused.contains(&event_id(&alert.event).as_str());
+    for outlook in chosen.iter().map(|c| &c.outlook) {
+        let keys: Vec<String> = alerts
+            .iter()
+            .filter(|(of, alert)| of.subscription_uuid == outlook.subscription_uuid && accepted(alert))
+            .map(|(_, alert)| alert.key.clone())
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        if let Err(error) = lock(state).record_fired(&outlook.subscription_uuid, &outlook.period_start, keys) {
+            outcome.state_error = Some(error.to_string());
         }
     }
     outcome
+}
+
+/// The `event.id` of an event the component built.
+fn event_id(event: &str) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(event).ok();
+    parsed.and_then(|event| event.get("event.id")?.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 /// The sandbox of a job that only ingests: the target's origins and secret.
@@ -618,7 +628,7 @@ pub fn summary(run: &RunOutcome) -> String {
     out.push_str(&format!(
         "run: accounts {} ok, {} failed; clusters {} ok, {} failed; {} records read; events {} built, {} sent, {} accepted, \
          {} rejected, {} delivered before; {} requests, {} retries, {} throttled (429); {newest}; {} unattributed days; \
-         {} budget alerts; {:.2} s\n",
+         {} budget alerts; up to {} accounts at once; {:.2} s\n",
         f.accounts_ok,
         f.accounts_failed,
         f.clusters_ok,
@@ -634,6 +644,7 @@ pub fn summary(run: &RunOutcome) -> String {
         f.throttled,
         f.unattributed_days,
         f.budget_alerts,
+        f.concurrency_reached,
         f.duration_ms as f64 / 1000.0
     ));
     let exports: Vec<&JobOutcome> =

@@ -95,6 +95,11 @@ pub struct Traffic {
     pub throttled: u32,
     /// `METHOD url` of the last request started.
     pub last: Option<String>,
+    /// The requests the component sent together last (without reading an answer in between):
+    /// one of them is the one it was handling.
+    pub burst: Vec<String>,
+    /// An answer's body was read since the last request was sent.
+    read_since_send: bool,
 }
 
 impl Traffic {
@@ -105,7 +110,21 @@ impl Traffic {
             self.retries += 1;
         }
         self.requests += 1;
+        if std::mem::take(&mut self.read_since_send) {
+            self.burst.clear();
+        }
+        self.burst.push(described.clone());
         self.last = Some(described);
+    }
+
+    /// ` while handling GET …` (or the requests sent together), each an excerpt; empty before any.
+    fn during(&self, scrubber: &Scrubber) -> String {
+        let requests: Vec<String> = self.burst.iter().map(|request| scrubber.excerpt(request)).collect();
+        match requests.as_slice() {
+            [] => String::new(),
+            [one] => format!(" while handling {one}"),
+            several => format!(" while handling one of {} (sent together)", several.join(", ")),
+        }
     }
 }
 
@@ -306,10 +325,7 @@ impl Runtime {
         // The epoch makes the guest yield every tick, so this timeout also stops a busy loop.
         let outcome = tokio::time::timeout(timeout, work).await;
         let traffic = traffic.lock().map(|t| t.clone()).unwrap_or_default();
-        let during = match &traffic.last {
-            Some(request) => format!(" while handling {}", scrubber.excerpt(request)),
-            None => String::new(),
-        };
+        let during = traffic.during(&scrubber);
         let result = match outcome {
             Ok(Ok(result)) => Ok(result),
             Err(_) => Err(RuntimeError::Timeout { limit: timeout, during }),
@@ -504,7 +520,20 @@ impl WasiHttpHooks for AllowList {
             {
                 traffic.throttled += 1;
             }
-            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as IoFuture))
+            let traffic = traffic.clone();
+            // Reading an answer ends a burst of requests sent together (see `Traffic::burst`).
+            let response = response.map(move |body| {
+                body.map_frame(move |frame| {
+                    if frame.is_data()
+                        && let Ok(mut traffic) = traffic.lock()
+                    {
+                        traffic.read_since_send = true;
+                    }
+                    frame
+                })
+                .boxed_unsync()
+            });
+            Ok((response, Box::new(io) as IoFuture))
         })
     }
 }
@@ -529,6 +558,10 @@ mod tests {
         }
         assert_eq!((traffic.requests, traffic.retries), (6, 1));
         assert_eq!(traffic.last.as_deref(), Some("POST https://env/api/v2/bizevents/ingest"));
+        assert_eq!(traffic.burst.len(), 6, "nothing was read in between: one burst");
+        traffic.read_since_send = true;
+        traffic.record(&http::Method::GET, &uri("https://api/x"));
+        assert_eq!(traffic.burst, ["GET https://api/x"]);
     }
 
     #[test]

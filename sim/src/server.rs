@@ -72,12 +72,27 @@ pub enum Fault {
     /// Ingest: the request's first event is refused (400 partial success), the others stored.
     RefuseFirstEvent,
     /// Like [`Fault::RefuseFirstEvent`], but the error entry has no `index` (it is optional in
-    /// the published `BizEventIngestError`), so a client cannot tell which event failed.
+    /// the published `BizEventIngestError`); its `id` is the event's `event.id`.
     RefuseFirstEventWithoutIndex,
+    /// Like [`Fault::RefuseFirstEvent`], but the error entry has neither `index` nor `id` (both
+    /// optional): a client cannot tell which event failed.
+    RefuseFirstEventUnnamed,
     /// A v3 cost page of `rows` valid rows (one environment, a capability of its own for each
     /// row, on 2026-11-01) and a fresh `nextPageKey`: with `pages: None` a walk that never ends,
     /// else one of that many pages.
     EndlessPages { rows: usize, pages: Option<usize> },
+}
+
+/// How an injected refusal names the refused event in its error entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Refusal {
+    with_index: bool,
+    with_id: bool,
+}
+
+impl Refusal {
+    /// By `index` and `id`, as a refusal of a bad event is.
+    const NAMED: Refusal = Refusal { with_index: true, with_id: true };
 }
 
 /// Which requests get a fault: those of `service` (any when `None`), `times` times at most.
@@ -109,7 +124,7 @@ struct Recorded {
     faults: Vec<ActiveFault>,
     /// Ingest requests whose first event is to be refused, oldest first: `true` when the error
     /// entry carries the event's `index`.
-    refusals: VecDeque<bool>,
+    refusals: VecDeque<Refusal>,
 }
 
 impl Recorded {
@@ -366,11 +381,15 @@ async fn faulty(shared: &Shared, service: Service, fault: Fault, request: Reques
             Response::from_parts(parts, axum::body::Body::from(bytes.slice(..bytes.len() / 2)))
         }
         Fault::RefuseFirstEvent => {
-            shared.recorded().refusals.push_back(true);
+            shared.recorded().refusals.push_back(Refusal::NAMED);
             next.run(request).await
         }
         Fault::RefuseFirstEventWithoutIndex => {
-            shared.recorded().refusals.push_back(false);
+            shared.recorded().refusals.push_back(Refusal { with_index: false, with_id: true });
+            next.run(request).await
+        }
+        Fault::RefuseFirstEventUnnamed => {
+            shared.recorded().refusals.push_back(Refusal { with_index: false, with_id: false });
             next.run(request).await
         }
         Fault::EndlessPages { rows, pages } => {
@@ -1068,12 +1087,14 @@ fn ingest(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
     // An injected refusal: the first event is refused, with or without its index.
     let refusal = recorded.refusals.pop_front();
     for (index, event) in events.into_iter().enumerate() {
-        let refuse = |message: &str, event: &Value, with_index: bool| {
+        let refuse = |message: &str, event: &Value, naming: Refusal| {
             // `id` and `source` are the event's own when it has them (both optional in the spec).
             let text = |names: [&str; 2]| names.iter().find_map(|n| event[*n].as_str()).unwrap_or("").to_owned();
-            let mut error = json!({"id": text(["event.id", "id"]), "source": text(["event.provider", "source"]),
-                                   "message": message});
-            if with_index {
+            let mut error = json!({"source": text(["event.provider", "source"]), "message": message});
+            if naming.with_id {
+                error["id"] = text(["event.id", "id"]).into();
+            }
+            if naming.with_index {
                 error["index"] = index.into();
             }
             error
@@ -1082,10 +1103,10 @@ fn ingest(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
             Value::Object(_) if index == 0 && refusal.is_some() => errors.push(refuse(
                 "Invalid event: rejected by the pipeline (injected)",
                 &event,
-                refusal.unwrap_or(true),
+                refusal.unwrap_or(Refusal::NAMED),
             )),
             Value::Object(fields) if kind != IngestBody::Json => match cloud_event_problem(&fields) {
-                Some(problem) => errors.push(refuse(&problem, &Value::Object(fields), true)),
+                Some(problem) => errors.push(refuse(&problem, &Value::Object(fields), Refusal::NAMED)),
                 None => {
                     let mut record = cloud_event_record(fields);
                     record.insert("event.kind".into(), json!("BIZ_EVENT"));
@@ -1096,7 +1117,7 @@ fn ingest(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
                 fields.insert("event.kind".into(), json!("BIZ_EVENT"));
                 recorded.accept(Value::Object(fields));
             }
-            other => errors.push(refuse("Invalid event: not a JSON object", &other, true)),
+            other => errors.push(refuse("Invalid event: not a JSON object", &other, Refusal::NAMED)),
         }
     }
     let (status, body) = if errors.is_empty() {

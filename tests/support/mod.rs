@@ -174,12 +174,17 @@ pub fn expected_cost_events(scenario: &Scenario, account_index: usize) -> Vec<Va
         .iter()
         .map(|record| {
             cost_to_date += record["value"].as_f64().unwrap();
-            json!({
+            let mut event = json!({
                 "event.type": "dps.cost2.booked",
                 "event.provider": "dps4ma.ingester",
                 "event.kind": "BIZ_EVENT",
                 "timestamp": record["startTime"],
-                "lastBookingDate": record["lastBookingDate"],
+                // Passed through: a string as it is, another value as its JSON text, null left out.
+                "lastBookingDate": match &record["lastBookingDate"] {
+                    Value::String(text) => Value::String(text.clone()),
+                    Value::Null => Value::Null,
+                    other => Value::String(other.to_string()),
+                },
                 "startTime": record["startTime"],
                 "endTime": record["endTime"],
                 "value": record["value"],
@@ -188,7 +193,11 @@ pub fn expected_cost_events(scenario: &Scenario, account_index: usize) -> Vec<Va
                 "accountUuid": account.uuid,
                 "accountName": account.name,
                 "costToDate": cost_to_date,
-            })
+            });
+            if event["lastBookingDate"].is_null() {
+                event.as_object_mut().unwrap().remove("lastBookingDate");
+            }
+            event
         })
         .collect()
 }
