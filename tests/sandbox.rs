@@ -127,3 +127,25 @@ async fn an_instance_over_its_time_limit_is_stopped() {
     assert!(matches!(error, RuntimeError::Timeout(_)), "{error}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_another_instance_left_open_does_not_widen_the_allowlist() {
+    let scenario = generate(1, 3, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let runtime = Runtime::new().unwrap();
+    // The first instance may reach the API: the shared pool keeps its connection open.
+    let everything = sandbox(&scenario, &[&sim.sso_url, &sim.api_url, &sim.environment_url]);
+    runtime.export_account(plan(&scenario, &sim, &sim.api_url), everything).await.unwrap().unwrap();
+    let served = sim.requests().iter().filter(|r| r.service == Service::AccountApi).count();
+    assert!(served > 0);
+    assert_eq!(sim.connections().get(&Service::AccountApi), Some(&1), "one connection, reused");
+    // The next one may not: refused before it leaves, though a connection to the API is open.
+    let result = runtime
+        .export_account(plan(&scenario, &sim, &sim.api_url), sandbox(&scenario, &[&sim.sso_url, &sim.environment_url]))
+        .await
+        .unwrap();
+    let Err(ExportError::Request(failure)) = result else { panic!("{result:?}") };
+    assert!(failure.message.contains("refused the request"), "{failure:?}");
+    let now = sim.requests().iter().filter(|r| r.service == Service::AccountApi).count();
+    assert_eq!(now, served, "nothing more reached the API");
+}

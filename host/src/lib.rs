@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod outbound;
 pub mod report;
 pub mod run;
 pub mod runtime;

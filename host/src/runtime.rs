@@ -12,6 +12,7 @@ use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::config::Origin;
+use crate::outbound::Outbound;
 use crate::scrub::Scrubber;
 use crate::secret::Secret;
 
@@ -74,6 +75,8 @@ pub enum RuntimeError {
 pub struct Runtime {
     engine: Engine,
     pre: EmbedderPre<HostState>,
+    /// One pool of connections per origin, shared by every instance this runtime makes.
+    outbound: Outbound,
     ticker: Option<std::thread::JoinHandle<()>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -124,7 +127,7 @@ impl Runtime {
                 }
             })?
         };
-        Ok(Runtime { engine, pre, ticker: Some(ticker), stop })
+        Ok(Runtime { engine, pre, outbound: Outbound::new(), ticker: Some(ticker), stop })
     }
 
     pub async fn export_account(
@@ -247,7 +250,7 @@ impl Runtime {
             table: ResourceTable::new(),
             wasi,
             http: WasiHttpCtx::new(),
-            hooks: AllowList { allowed: sandbox.allowed },
+            hooks: AllowList { allowed: sandbox.allowed, outbound: self.outbound.clone() },
             config,
             limits,
         };
@@ -287,9 +290,11 @@ impl WasiHttpView for HostState {
     }
 }
 
-/// The outbound HTTP policy: only the configured origins; plain http only to loopback.
+/// The outbound HTTP policy: only the configured origins; plain http only to loopback. Requests
+/// it lets through go out on the runtime's shared connection pool.
 pub struct AllowList {
     allowed: Vec<Origin>,
+    outbound: Outbound,
 }
 
 impl AllowList {
@@ -324,11 +329,11 @@ impl WasiHttpHooks for AllowList {
             tracing::warn!(method = %request.method(), %reason, "outgoing request refused by the sandbox");
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
-        tracing::debug!(method = %request.method(), uri = %request.uri(), "outgoing request");
+        let sending = self.outbound.send(request, options);
         Box::new(async move {
-            use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as IoFuture))
+            let response = sending.await?;
+            // The pool drives the connection: nothing is left to run for this request.
+            Ok((response, Box::new(async { Ok(()) }) as IoFuture))
         })
     }
 }
