@@ -33,21 +33,19 @@ pub struct Outbound {
     client: Client<Connector, WasiBody>,
 }
 
-impl Default for Outbound {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Outbound {
-    pub fn new() -> Outbound {
+    pub fn new() -> Result<Outbound, rustls::Error> {
         let mut tcp = HttpConnector::new();
         // https URIs too: the TLS layer below wraps the TCP stream.
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
         tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.into() };
-        let tls = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+        // ring named, not the process default: no other crypto provider in the build can make it ambiguous.
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         let connector = Connector { tcp, tls: tokio_rustls::TlsConnector::from(Arc::new(tls)) };
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(IDLE_TIMEOUT)
@@ -56,7 +54,7 @@ impl Outbound {
             // on a new one (the default, stated: the guest retries the rest).
             .retry_canceled_requests(true)
             .build(connector);
-        Outbound { client }
+        Ok(Outbound { client })
     }
 
     /// Sends `request` (its URI absolute) on a pooled connection to its origin, or a new one.

@@ -117,6 +117,7 @@ impl Runtime {
             .map_err(anyhow::Error::from)?;
         let pre = EmbedderPre::new(linker.instantiate_pre(&component).map_err(anyhow::Error::from)?)
             .map_err(anyhow::Error::from)?;
+        let outbound = Outbound::new().context("setting up TLS for outbound requests")?;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let ticker = {
             let (engine, stop) = (engine.clone(), stop.clone());
@@ -127,7 +128,7 @@ impl Runtime {
                 }
             })?
         };
-        Ok(Runtime { engine, pre, outbound: Outbound::new(), ticker: Some(ticker), stop })
+        Ok(Runtime { engine, pre, outbound, ticker: Some(ticker), stop })
     }
 
     pub async fn export_account(
