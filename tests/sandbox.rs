@@ -159,3 +159,27 @@ async fn a_failed_job_still_counts_its_requests_retries_and_429s() {
     assert_eq!((ran.traffic.requests, ran.traffic.retries, ran.traffic.throttled), (4, 2, 2), "{:?}", ran.traffic);
     assert!(ran.traffic.last.as_deref().is_some_and(|last| last.ends_with("/subscriptions")), "{:?}", ran.traffic);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_another_instance_left_open_does_not_widen_the_allowlist() {
+    let scenario = generate(1, 3, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let runtime = Runtime::new().unwrap();
+    // The first instance may reach the API: the shared pool keeps its connection open.
+    let everything = sandbox(&scenario, &[&sim.sso_url, &sim.api_url, &sim.environment_url]);
+    runtime.export_account(plan(&scenario, &sim, &sim.api_url), everything).await.unwrap().unwrap();
+    let served = sim.requests().iter().filter(|r| r.service == Service::AccountApi).count();
+    assert!(served > 0);
+    // The list, then details, cost and forecast sent together: at most three connections, reused.
+    let connections = sim.connections().get(&Service::AccountApi).copied().unwrap_or(0);
+    assert!((1..=3).contains(&connections) && connections < served, "{connections} connections for {served} requests");
+    // The next one may not: refused before it leaves, though a connection to the API is open.
+    let result = runtime
+        .export_account(plan(&scenario, &sim, &sim.api_url), sandbox(&scenario, &[&sim.sso_url, &sim.environment_url]))
+        .await
+        .unwrap();
+    let Err(ExportError::Request(failure)) = result else { panic!("{result:?}") };
+    assert!(failure.message.contains("refused the request"), "{failure:?}");
+    let now = sim.requests().iter().filter(|r| r.service == Service::AccountApi).count();
+    assert_eq!(now, served, "nothing more reached the API");
+}

@@ -19,18 +19,25 @@ pub struct DemoOptions {
     pub days: usize,
     pub clusters: usize,
     pub seed: u64,
+    /// [`Scenario::latency`]: added to every answer.
+    pub latency: std::time::Duration,
+    /// [`Scenario::connect_latency`]: added to the first answer on each new connection.
+    pub connect_latency: std::time::Duration,
 }
 
 impl DemoOptions {
     fn scenario(&self) -> Scenario {
-        Scenario::generate(&Generate {
+        let mut scenario = Scenario::generate(&Generate {
             accounts: self.accounts,
             days: self.days,
             clusters: self.clusters,
             shared_subscription: true,
             last_day: dtcost_sim::yesterday(),
             seed: self.seed,
-        })
+        });
+        scenario.latency = self.latency;
+        scenario.connect_latency = self.connect_latency;
+        scenario
     }
 }
 
@@ -68,8 +75,9 @@ pub async fn demo(options: DemoOptions, report: Option<&Path>) -> anyhow::Result
     let built: u32 = run.outcomes.iter().filter_map(|o| o.result.as_ref().ok()).map(|r| r.events_built).sum();
     let requests = simulator.requests().len();
     println!(
-        "\nevents: {built} built, {} accepted by the simulated ingest API; {requests} HTTP requests; {:.2} s",
+        "\nevents: {built} built, {} accepted by the simulated ingest API; {requests} HTTP requests over {} connections; {:.2} s",
         accepted.len(),
+        simulator.connection_count(),
         started.elapsed().as_secs_f64()
     );
     if let Some(path) = report {
@@ -103,12 +111,19 @@ pub async fn simulate(options: DemoOptions, out: &Path) -> anyhow::Result<()> {
         "  SSO {}  account API {}  environment {}",
         simulator.sso_url, simulator.api_url, simulator.environment_url
     );
+    if !(scenario.latency.is_zero() && scenario.connect_latency.is_zero()) {
+        println!(
+            "  every answer waits {} ms, the first on a new connection {} ms more",
+            scenario.latency.as_millis(),
+            scenario.connect_latency.as_millis()
+        );
+    }
     println!("  try: dtcost run --config {}", config.display());
     println!("stop with Ctrl-C");
     shutdown.wait().await;
     // A count, not a copy of every event the simulator holds: stopping stays prompt.
     let accepted = simulator.accepted_count();
-    println!("simulator stopped; it accepted {accepted} events");
+    println!("simulator stopped; it accepted {accepted} events over {} connections", simulator.connection_count());
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 pub mod concurrency;
 pub mod config;
 pub mod demo;
+pub mod outbound;
 pub mod report;
 pub mod run;
 pub mod runtime;

@@ -120,6 +120,13 @@ struct DataArgs {
     /// Seed of the generated data.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Milliseconds every answer waits, as a wide-area round trip adds to each request.
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    latency_ms: u64,
+    /// Milliseconds more the first answer on a new connection waits, as TCP and TLS
+    /// handshakes add to each new connection.
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    connect_latency_ms: u64,
 }
 
 impl From<DataArgs> for demo::DemoOptions {
@@ -129,6 +136,8 @@ impl From<DataArgs> for demo::DemoOptions {
             days: data.days.into(),
             clusters: data.clusters.into(),
             seed: data.seed,
+            latency: std::time::Duration::from_millis(data.latency_ms),
+            connect_latency: std::time::Duration::from_millis(data.connect_latency_ms),
         }
     }
 }

@@ -12,6 +12,7 @@ use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::config::Origin;
+use crate::outbound::Outbound;
 use crate::scrub::Scrubber;
 use crate::secret::Secret;
 
@@ -138,6 +139,8 @@ pub struct Ran<T> {
 pub struct Runtime {
     engine: Engine,
     pre: EmbedderPre<HostState>,
+    /// One pool of connections per origin, shared by every instance this runtime makes.
+    outbound: Outbound,
     ticker: Option<std::thread::JoinHandle<()>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -178,6 +181,7 @@ impl Runtime {
             .map_err(anyhow::Error::from)?;
         let pre = EmbedderPre::new(linker.instantiate_pre(&component).map_err(anyhow::Error::from)?)
             .map_err(anyhow::Error::from)?;
+        let outbound = Outbound::new().context("setting up TLS for outbound requests")?;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let ticker = {
             let (engine, stop) = (engine.clone(), stop.clone());
@@ -188,7 +192,7 @@ impl Runtime {
                 }
             })?
         };
-        Ok(Runtime { engine, pre, ticker: Some(ticker), stop })
+        Ok(Runtime { engine, pre, outbound, ticker: Some(ticker), stop })
     }
 
     pub async fn export_account(
@@ -381,7 +385,7 @@ impl Runtime {
                 http.set_field_size_limit(HEADER_BYTES);
                 http
             },
-            hooks: AllowList { allowed: sandbox.allowed, traffic },
+            hooks: AllowList { allowed: sandbox.allowed, traffic, outbound: self.outbound.clone() },
             config,
             limits,
         };
@@ -468,11 +472,13 @@ impl WasiHttpView for HostState {
     }
 }
 
-/// The outbound HTTP policy: only the configured origins; plain http only to loopback.
+/// The outbound HTTP policy: only the configured origins; plain http only to loopback. Requests
+/// it lets through go out on the runtime's shared connection pool.
 pub struct AllowList {
     allowed: Vec<Origin>,
     /// What the instance sent (denied requests included: the component counts them too).
     traffic: Arc<Mutex<Traffic>>,
+    outbound: Outbound,
 }
 
 impl AllowList {
@@ -512,9 +518,10 @@ impl WasiHttpHooks for AllowList {
         }
         tracing::debug!(method = %request.method(), uri = %request.uri(), "outgoing request");
         let traffic = self.traffic.clone();
+        let sending = self.outbound.send(request, options);
         Box::new(async move {
             use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            let response = sending.await?;
             if response.status() == http::StatusCode::TOO_MANY_REQUESTS
                 && let Ok(mut traffic) = traffic.lock()
             {
@@ -533,7 +540,8 @@ impl WasiHttpHooks for AllowList {
                 })
                 .boxed_unsync()
             });
-            Ok((response, Box::new(io) as IoFuture))
+            // The pool drives the connection: nothing is left to run for this request.
+            Ok((response, Box::new(async { Ok(()) }) as IoFuture))
         })
     }
 }

@@ -44,6 +44,12 @@ pub struct Scenario {
     /// so that its memory stays flat; [`crate::Simulator::accepted_count`] and
     /// [`crate::Simulator::request_count`] still count everything.
     pub max_recorded_events: Option<usize>,
+    /// How long every answer waits before it is served, as a wide-area round trip adds to each
+    /// request (zero, the default: loopback speed). Injected faults come on top.
+    pub latency: Duration,
+    /// How much longer the first answer on a new connection waits, as TCP and TLS handshakes
+    /// add to each new connection (zero, the default).
+    pub connect_latency: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -338,6 +344,8 @@ impl Scenario {
             token_ttl: Duration::from_secs(300),
             max_ingest_bytes: crate::server::MAX_INGEST_BYTES,
             max_recorded_events: None,
+            latency: Duration::ZERO,
+            connect_latency: Duration::ZERO,
         }
     }
 

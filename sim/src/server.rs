@@ -4,7 +4,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -125,6 +127,8 @@ struct Recorded {
     /// Ingest requests whose first event is to be refused, oldest first: `true` when the error
     /// entry carries the event's `index`.
     refusals: VecDeque<Refusal>,
+    /// TCP connections accepted, per service.
+    connections: HashMap<Service, usize>,
 }
 
 impl Recorded {
@@ -194,6 +198,7 @@ impl Simulator {
             let router = router
                 .layer(middleware::from_fn_with_state((shared.clone(), service), log_request))
                 .with_state(shared.clone());
+            let listener = Counting { listener, shared: shared.clone(), service };
             tasks.push(tokio::spawn(async move {
                 let _ = axum::serve(listener, router).await;
             }));
@@ -267,6 +272,16 @@ impl Simulator {
         self.shared.recorded().logged_total
     }
 
+    /// How many TCP connections each service accepted (services that accepted none are absent).
+    pub fn connections(&self) -> HashMap<Service, usize> {
+        self.shared.recorded().connections.clone()
+    }
+
+    /// How many TCP connections all services together accepted.
+    pub fn connection_count(&self) -> usize {
+        self.shared.recorded().connections.values().sum()
+    }
+
     /// The data served (a copy).
     pub fn scenario(&self) -> Scenario {
         self.shared.scenario().clone()
@@ -301,12 +316,89 @@ async fn bind() -> std::io::Result<(tokio::net::TcpListener, String)> {
     Ok((listener, url))
 }
 
+/// A service's listener: counts the connections it accepts, and holds the first answer on each
+/// back by [`Scenario::connect_latency`] (the handshakes a new connection costs).
+struct Counting {
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    service: Service,
+}
+
+impl axum::serve::Listener for Counting {
+    type Io = Handshaking;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Handshaking, SocketAddr) {
+        let (stream, address) = axum::serve::Listener::accept(&mut self.listener).await;
+        *self.shared.recorded().connections.entry(self.service).or_default() += 1;
+        let delay = self.shared.scenario().connect_latency;
+        let handshake = (!delay.is_zero()).then(|| Box::pin(tokio::time::sleep(delay)));
+        (Handshaking { stream, handshake }, address)
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+/// An accepted connection that reads nothing until its simulated handshake is over.
+struct Handshaking {
+    stream: tokio::net::TcpStream,
+    handshake: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl tokio::io::AsyncRead for Handshaking {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if let Some(handshake) = &mut self.handshake {
+            ready!(handshake.as_mut().poll(cx));
+            self.handshake = None;
+        }
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Handshaking {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
 async fn log_request(
     State((shared, service)): State<(Arc<Shared>, Service)>,
     request: Request,
     next: Next,
 ) -> Response {
     let (method, path) = (request.method().to_string(), request.uri().path().to_owned());
+    // The simulated round trip: every answer waits this long (a new connection's handshakes
+    // are added by `Handshaking`).
+    let latency = shared.scenario().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let fault = {
         let mut recorded = shared.recorded();
         let active = recorded.faults.iter_mut().find(|f| {
@@ -1157,6 +1249,47 @@ async fn cluster_license(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// One HTTP/1.1 exchange on `stream` (kept alive): the SSO's answer to an empty form.
+    async fn exchange(stream: &mut tokio::net::TcpStream) -> std::time::Duration {
+        let started = Instant::now();
+        stream.write_all(b"POST /sso/oauth2/token HTTP/1.1\r\nhost: sim\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+        let mut answer = Vec::new();
+        loop {
+            let mut chunk = [0; 4096];
+            let read = stream.read(&mut chunk).await.unwrap();
+            assert!(read > 0, "the connection closed");
+            answer.extend_from_slice(&chunk[..read]);
+            let text = String::from_utf8_lossy(&answer).to_lowercase();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head.lines().find_map(|l| l.strip_prefix("content-length: ")).unwrap();
+                if body.len() >= length.trim().parse::<usize>().unwrap() {
+                    assert!(head.starts_with("http/1.1 400"), "{head}");
+                    return started.elapsed();
+                }
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn latency_delays_every_answer_and_a_new_connection_more_and_connections_are_counted() {
+        let mut scenario = Scenario::generate(&crate::Generate { accounts: 1, days: 1, ..crate::Generate::default() });
+        scenario.latency = std::time::Duration::from_millis(40);
+        scenario.connect_latency = std::time::Duration::from_millis(120);
+        let sim = Simulator::start(scenario).await.unwrap();
+        let address = sim.sso_url.trim_start_matches("http://").split('/').next().unwrap().to_owned();
+        let mut first = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let (opening, again) = (exchange(&mut first).await, exchange(&mut first).await);
+        assert!(opening >= std::time::Duration::from_millis(160), "{opening:?}");
+        assert!(again >= std::time::Duration::from_millis(40), "{again:?}");
+        assert!(again < std::time::Duration::from_millis(160), "{again:?}: the handshake is paid once");
+        assert_eq!(sim.connection_count(), 1);
+        let mut second = tokio::net::TcpStream::connect(&address).await.unwrap();
+        assert!(exchange(&mut second).await >= std::time::Duration::from_millis(160));
+        assert_eq!(sim.connections(), HashMap::from([(Service::Sso, 2)]));
+        assert_eq!(sim.request_count(), 3);
+    }
 
     #[test]
     fn page_keys_round_trip_and_are_checked() {
