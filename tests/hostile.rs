@@ -193,6 +193,30 @@ async fn a_2_mb_message_of_terminal_escapes_is_printed_bounded_escaped_and_forge
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_drips_in_is_cut_off_at_the_attempt_timeout() {
+    let server = Hostile::start(Behaviour::Drip).await;
+    let setup = config(&server, false, "");
+    let text = std::fs::read_to_string(&setup.config).unwrap();
+    std::fs::write(
+        &setup.config,
+        text.replace("max-elapsed-seconds = 0", "max-elapsed-seconds = 0\nattempt-timeout-seconds = 1"),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = dtcost(&setup, &["run"]).await;
+    let took = started.elapsed();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    // 1,000 bytes at one per 400 ms would take 400 s; each attempt is cut off after 1 s.
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+    assert!(out.stderr.contains("no complete answer within the attempt's time limit"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("FAILED account Hostile") && out.stderr.contains("FAILED cluster echo"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_subscription_uuid_of_terminal_escapes_forges_no_summary_line() {
     let server = Hostile::start(Behaviour::ForgedSubscription).await;
     let setup = config(&server, false, "");

@@ -32,7 +32,13 @@ pub enum Behaviour {
     /// ([`SUBSCRIPTION`]) whose `/cost` lists `cost_records` days; no forecast (404); ingest
     /// accepts everything (202); the cluster license answers 404.
     Large { token_bytes: usize, cost_records: usize },
+    /// Every path answers 200 announcing a 1,000-byte JSON body and sends one byte of it every
+    /// 400 ms: a slow drip no per-byte timeout catches.
+    Drip,
 }
+
+/// The length [`Behaviour::Drip`] announces (and would take 400 s to send).
+pub const DRIP_BYTES: usize = 1000;
 
 /// The subscription [`Behaviour::Large`] serves.
 pub const SUBSCRIPTION: &str = "5e1a0c2d-7b3f-4c1e-9a2d-0123456789ab";
@@ -134,6 +140,20 @@ fn answer(behaviour: Behaviour, uri: &Uri, echo: String) -> Response {
             json(StatusCode::OK, serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 300}))
         }
         (Behaviour::Large { cost_records, .. }, false) => large(uri, cost_records),
+        (Behaviour::Drip, _) => {
+            let drip = futures_util::stream::unfold(0usize, |sent| async move {
+                if sent == DRIP_BYTES {
+                    return None;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+                Some((Ok::<_, std::io::Error>(Bytes::from_static(b" ")), sent + 1))
+            });
+            let mut response = axum::body::Body::from_stream(drip).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+            headers.insert(header::CONTENT_LENGTH, DRIP_BYTES.into());
+            response
+        }
         (Behaviour::Flood(bytes), _) => {
             let mut message = format!("Invalid\r\n{FORGED_LINE}\n\x1b[2K\x1b]0;pwned\x07\x1b[1A\r");
             while message.len() < bytes {
