@@ -209,13 +209,10 @@ impl Runtime {
         plan: AccountPlan,
         sandbox: Sandbox,
     ) -> Ran<Result<Report, ExportError>> {
-        let scrubber = sandbox.scrubber();
-        let ran = self
-            .call_counted(sandbox, move |instance, store| {
-                Box::pin(async move { instance.dtcost_exporter_job().call_export_account(store, &plan).await })
-            })
-            .await;
-        Ran { result: ran.result.map(|job| scrubber.job(job)), traffic: ran.traffic }
+        self.job_counted(sandbox, move |instance, store| {
+            Box::pin(async move { instance.dtcost_exporter_job().call_export_account(store, &plan).await })
+        })
+        .await
     }
 
     pub async fn export_cluster(
@@ -232,13 +229,10 @@ impl Runtime {
         plan: ClusterPlan,
         sandbox: Sandbox,
     ) -> Ran<Result<Report, ExportError>> {
-        let scrubber = sandbox.scrubber();
-        let ran = self
-            .call_counted(sandbox, move |instance, store| {
-                Box::pin(async move { instance.dtcost_exporter_job().call_export_cluster(store, &plan).await })
-            })
-            .await;
-        Ran { result: ran.result.map(|job| scrubber.job(job)), traffic: ran.traffic }
+        self.job_counted(sandbox, move |instance, store| {
+            Box::pin(async move { instance.dtcost_exporter_job().call_export_cluster(store, &plan).await })
+        })
+        .await
     }
 
     /// Builds the `dtcost.run.summary` event (pure: no network, no secrets).
@@ -300,6 +294,23 @@ impl Runtime {
         ) -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>,
     ) -> Result<R, RuntimeError> {
         self.call_counted(sandbox, body).await.result
+    }
+
+    /// An export job in a fresh instance (see [`Runtime::call_counted`]), its report and error
+    /// made safe to print as they leave it.
+    async fn job_counted(
+        &self,
+        sandbox: Sandbox,
+        body: impl for<'a> FnOnce(
+            &'a Embedder,
+            &'a mut Store<HostState>,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = wasmtime::Result<Result<Report, ExportError>>> + Send + 'a>,
+        >,
+    ) -> Ran<Result<Report, ExportError>> {
+        let scrubber = sandbox.scrubber();
+        let ran = self.call_counted(sandbox, body).await;
+        Ran { result: ran.result.map(|job| scrubber.job(job)), traffic: ran.traffic }
     }
 
     /// Runs `body` in a fresh instance. A trap, the memory limit or the time limit ends it with
