@@ -2,6 +2,7 @@
 //! them as business events. Everything here but `component` is plain Rust, tested natively;
 //! `component` is the thin wasm boundary (wit-bindgen exports, wasi:http transport, wasi:config).
 
+pub mod anomaly;
 pub mod budget;
 pub mod environment;
 pub mod events;
