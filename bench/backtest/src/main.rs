@@ -1,7 +1,11 @@
 //! Backtest of dtcost's forecast (see bench/README.md): generates synthetic daily-cost histories,
 //! forecasts each as of several days of its period with dtcost's model and the naive baselines,
-//! and prints markdown tables of how far each landed from the true period-end total.
+//! and prints markdown tables of how far each landed from the true period-end total. With
+//! `anomalies`, the anomaly backtest instead (see `anomalies.rs`).
 
+mod anomalies;
+mod detectors;
+mod inject;
 mod methods;
 mod metrics;
 mod random;
@@ -19,6 +23,28 @@ const AS_OF: [usize; 4] = [30, 60, 120, 240];
 /// The default seed; `-- --seed N` draws other histories.
 const SEED: u64 = 2026;
 
+/// The command line: `[anomalies [--sweep]] [--seed N]`.
+struct Arguments {
+    anomalies: bool,
+    sweep: bool,
+    seed: u64,
+}
+
+impl Arguments {
+    fn parse(mut arguments: impl Iterator<Item = String>) -> Option<Self> {
+        let mut parsed = Arguments { anomalies: false, sweep: false, seed: SEED };
+        while let Some(argument) = arguments.next() {
+            match argument.as_str() {
+                "anomalies" => parsed.anomalies = true,
+                "--sweep" if parsed.anomalies => parsed.sweep = true,
+                "--seed" => parsed.seed = arguments.next()?.parse().ok()?,
+                _ => return None,
+            }
+        }
+        Some(parsed)
+    }
+}
+
 /// One scored forecast with what it was of.
 struct Row {
     shape: usize,
@@ -29,15 +55,21 @@ struct Row {
 
 fn main() {
     let started = std::time::Instant::now();
-    let mut arguments = std::env::args().skip(1);
-    let seed = match (arguments.next().as_deref(), arguments.next().map(|text| text.parse::<u64>())) {
-        (None, _) => SEED,
-        (Some("--seed"), Some(Ok(seed))) => seed,
-        _ => {
-            eprintln!("usage: dtcost-backtest [--seed N]");
-            std::process::exit(2);
-        }
+    let Some(arguments) = Arguments::parse(std::env::args().skip(1)) else {
+        eprintln!("usage: dtcost-backtest [anomalies [--sweep]] [--seed N]");
+        std::process::exit(2);
     };
+    let seed = arguments.seed;
+    if arguments.anomalies {
+        let parameters = dtcost_guest::anomaly::Parameters::default();
+        if arguments.sweep {
+            anomalies::sweep(seed);
+        } else {
+            let report = anomalies::run(seed, &parameters);
+            anomalies::print(seed, &parameters, &report, started.elapsed().as_secs_f64());
+        }
+        return;
+    }
     let mut rows = Vec::new();
     let mut without_forecast = 0;
     for shape in 0..SHAPES.len() {
