@@ -23,7 +23,7 @@ pub fn anomalies(page: &mut String, n: usize, subscription: &Subscription) {
             vec![
                 time::long(anomaly.day),
                 format!("<span class=\"badge\">{}</span>", escape(&anomaly.kind)),
-                format!("{} <span class=\"muted\">{}</span>", escape(&anomaly.subject), escape(&anomaly.scope)),
+                format!("<span class=\"muted\">{}:</span> {}", escape(&anomaly.scope), escape(&anomaly.subject)),
                 escape(&anomaly.account),
                 money(anomaly.cost),
                 money(anomaly.expected),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::chart::{Margins, Plot, WIDTH, colour};
+use super::chart::{Margins, OTHER_COLOUR, Plot, WIDTH, colour};
 use super::events::Subscription;
 use super::format::{amount, compact, percent};
 use super::html::{escape, figure_column, legend, table, text_column};
@@ -13,7 +13,7 @@ use super::ticks::AmountTicks;
 use super::time;
 
 /// Capabilities with a colour of their own; the others share "other capabilities".
-const COLOURED_CAPABILITIES: usize = 10;
+const COLOURED_CAPABILITIES: usize = super::chart::PALETTE.len();
 /// Environments with a bar of their own; the others share one bar.
 const ENVIRONMENT_BARS: usize = 20;
 const ROW_HEIGHT: f64 = 30.0;
@@ -124,7 +124,7 @@ pub fn breakdown(page: &mut String, n: usize, subscription: &Subscription) {
                 y + 4.0,
                 (plot.x.at(from.max(to)) - x).max(0.0),
                 ROW_HEIGHT - 8.0,
-                colour(*slot),
+                slot_colour(*slot),
                 escape(&name),
                 escape(&capability_label(*slot)),
                 escape(&amount(*value, currency)),
@@ -141,7 +141,7 @@ pub fn breakdown(page: &mut String, n: usize, subscription: &Subscription) {
     }
     page.push_str("</svg>");
     let used_slots: std::collections::BTreeSet<usize> = environments.iter().flat_map(|e| e.cost.keys().copied()).collect();
-    let items: Vec<(&str, String)> = used_slots.iter().map(|slot| (colour(*slot), capability_label(*slot))).collect();
+    let items: Vec<(&str, String)> = used_slots.iter().map(|slot| (slot_colour(*slot), capability_label(*slot))).collect();
     legend(page, &items);
     capability_table(page, n, &ranked, currency, &period);
 }
@@ -157,7 +157,7 @@ fn capability_table(page: &mut String, n: usize, ranked: &[(&str, f64)], currenc
             let width = if largest > 0.0 { 120.0 * cost.max(0.0) / largest } else { 0.0 };
             let bar = format!(
                 "<svg class=\"cell-bar\" role=\"img\" aria-label=\"share\" viewBox=\"0 0 120 10\" width=\"120\" height=\"10\"><rect width=\"{width:.1}\" height=\"10\" fill=\"{}\"><title>{}: {}</title></rect></svg>",
-                colour(index.min(COLOURED_CAPABILITIES)),
+                slot_colour(index),
                 escape(capability),
                 escape(&amount(*cost, currency)),
             );
@@ -168,4 +168,9 @@ fn capability_table(page: &mut String, n: usize, ranked: &[(&str, f64)], currenc
     let columns = [text_column("Capability"), figure_column("Cost"), figure_column("Share"), text_column("")];
     let caption = format!("Cost per capability, {period}");
     table(page, &format!("capability-cost-{n}"), &caption, &columns, &rows, Some(&footer));
+}
+
+/// A capability's colour by its rank: its own for the largest, one grey for the rest.
+fn slot_colour(slot: usize) -> &'static str {
+    if slot >= COLOURED_CAPABILITIES { OTHER_COLOUR } else { colour(slot) }
 }

@@ -96,7 +96,7 @@ pub fn burn_up(page: &mut String, n: usize, subscription: &Subscription) {
             day_label(period_end - 1),
             escape(&amount(forecast, currency)),
             plot.x.at(end) - 8.0,
-            plot.y.at(forecast) + 16.0,
+            plot.y.at(forecast) - 10.0,
             compact(forecast),
         );
     }
@@ -125,13 +125,13 @@ pub fn burn_up(page: &mut String, n: usize, subscription: &Subscription) {
     let _ = write!(
         page,
         "<circle class=\"today\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{COST}\"><title>{} to date at the end of {}</title></circle>\
-         <text class=\"value\" x=\"{:.1}\" y=\"{:.1}\">{}</text></svg>",
+         <text class=\"value\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text></svg>",
         plot.x.at(last_point.0),
         plot.y.at(last_point.1),
         escape(&amount(last_point.1, currency)),
         day_label(last),
-        plot.x.at(last_point.0) + 8.0,
-        plot.y.at(last_point.1) - 8.0,
+        plot.x.at(last_point.0) - 6.0,
+        plot.y.at(last_point.1) - 10.0,
         compact(last_point.1),
     );
     let mut items = vec![(COST, "cost to date".to_owned())];

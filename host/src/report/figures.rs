@@ -103,41 +103,26 @@ fn budget_bar(used: f64, forecast: Option<f64>, budget: f64, currency: &str) -> 
 
 /// The accounts table (`accounts-{n}`): each account's booked cost, its share and its days.
 pub fn accounts(page: &mut String, n: usize, subscription: &Subscription) {
-    let mut per_account: BTreeMap<&str, (&str, f64, usize, Option<jiff::civil::Date>)> = BTreeMap::new();
+    let mut per_account: BTreeMap<&str, (&str, f64, usize)> = BTreeMap::new();
     for day in &subscription.days {
-        let entry = per_account.entry(&day.account_uuid).or_insert((&day.account, 0.0, 0, None));
+        let entry = per_account.entry(&day.account_uuid).or_insert((&day.account, 0.0, 0));
         entry.1 += day.value;
         entry.2 += 1;
-        entry.3 = entry.3.max(Some(day.day));
     }
-    if per_account.is_empty() {
-        return;
-    }
+    let (Some(first), Some(last)) = (subscription.days.first(), subscription.days.last()) else { return };
     let total: f64 = per_account.values().map(|a| a.1).sum();
     let currency = subscription.currency.as_str();
     let share = |value: f64| if total.abs() > 0.0 { percent(100.0 * value / total) } else { "—".to_owned() };
     let mut accounts: Vec<_> = per_account.into_values().collect();
-    accounts.sort_by(|a, b| b.1.total_cmp(&a.1));
+    accounts.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
     let rows: Vec<Vec<String>> = accounts
         .iter()
-        .map(|(name, cost, days, last)| {
-            vec![
-                escape(name),
-                escape(&amount(*cost, currency)),
-                share(*cost),
-                grouped(*days as f64, 0),
-                last.map(time::long).unwrap_or_default(),
-            ]
-        })
+        .map(|(name, cost, days)| vec![escape(name), escape(&amount(*cost, currency)), share(*cost), grouped(*days as f64, 0)])
         .collect();
     let days = subscription.days.iter().map(|d| d.day).collect::<std::collections::BTreeSet<_>>().len();
-    let footer = ["Total".to_owned(), escape(&amount(total, currency)), share(total), grouped(days as f64, 0), String::new()];
-    let columns: [Column; 5] = [
-        text_column("Account"),
-        figure_column("Booked cost"),
-        figure_column("Share"),
-        figure_column("Days"),
-        figure_column("Newest day"),
-    ];
-    table(page, &format!("accounts-{n}"), "Cost per account (days booked so far)", &columns, &rows, Some(&footer));
+    let footer = ["Total".to_owned(), escape(&amount(total, currency)), share(total), grouped(days as f64, 0)];
+    let columns: [Column; 4] =
+        [text_column("Account"), figure_column("Booked cost"), figure_column("Share"), figure_column("Days")];
+    let caption = format!("Cost per account, {} – {}", time::long(first.day), time::long(last.day));
+    table(page, &format!("accounts-{n}"), &caption, &columns, &rows, Some(&footer));
 }

@@ -22,7 +22,7 @@ pub fn usage(page: &mut String, n: usize, subscription: &Subscription) {
     for record in records {
         per_capability.entry((&record.capability_key, &record.unit)).or_default().push(record);
     }
-    let mut lines: Vec<(f64, Vec<String>)> = per_capability
+    let mut lines: Vec<(bool, f64, Vec<String>)> = per_capability
         .into_iter()
         .map(|((key, unit), records)| {
             let cost: f64 = records.iter().map(|r| r.cost).sum();
@@ -40,12 +40,13 @@ pub fn usage(page: &mut String, n: usize, subscription: &Subscription) {
                 escape(&records[0].capability)
             };
             let days = records.iter().map(|r| r.day).collect::<std::collections::BTreeSet<_>>().len();
-            (cost, vec![name, used.map(quantity).unwrap_or_default(), escape(unit), price, escape(&amount(cost, currency)), days.to_string()])
+            (key == UNATTRIBUTED, cost, vec![name, used.map(quantity).unwrap_or_default(), escape(unit), price, escape(&amount(cost, currency)), days.to_string()])
         })
         .collect();
-    lines.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let total: f64 = lines.iter().map(|(cost, _)| cost).sum();
-    let rows: Vec<Vec<String>> = lines.into_iter().map(|(_, row)| row).collect();
+    // The largest first; what no capability accounts for last, whatever its size.
+    lines.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+    let total: f64 = lines.iter().map(|(_, cost, _)| cost).sum();
+    let rows: Vec<Vec<String>> = lines.into_iter().map(|(_, _, row)| row).collect();
     let footer = ["Total".to_owned(), String::new(), String::new(), String::new(), escape(&amount(total, currency)), String::new()];
     let columns = [
         text_column("Capability"),
