@@ -143,7 +143,10 @@ async fn a_real_export_with_usage_anomalies_and_named_environments_shows_every_c
     // The anomalies: marked on their day, and listed.
     let daily = element(&dom, "svg", "daily-cost-1");
     assert_eq!(daily.matches("class=\"anomaly\"").count(), 2, "one marker per finding");
-    assert!(daily.contains(&format!("{anomaly_day} · spike account ({anomaly_account})")), "the marker says what it marks");
+    assert!(
+        daily.contains(&format!("{anomaly_day} · spike account ({anomaly_account})")),
+        "the marker says what it marks"
+    );
     let listed = element(&dom, "table", "anomalies-1");
     assert!(listed.contains("Cost per day rose well above the trailing median."));
     assert!(listed.contains("+180.0 %"));

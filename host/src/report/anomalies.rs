@@ -18,7 +18,12 @@ pub fn anomalies(page: &mut String, n: usize, subscription: &Subscription) {
         .iter()
         .map(|anomaly| {
             let deviation = anomaly.deviation_percent.map_or_else(String::new, |d| {
-                format!("<span class=\"{}\">{}{}</span>", if d > 0.0 { "warn" } else { "good" }, if d > 0.0 { "+" } else { "" }, percent(d))
+                format!(
+                    "<span class=\"{}\">{}{}</span>",
+                    if d > 0.0 { "warn" } else { "good" },
+                    if d > 0.0 { "+" } else { "" },
+                    percent(d)
+                )
             });
             vec![
                 time::long(anomaly.day),

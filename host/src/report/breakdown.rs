@@ -42,7 +42,10 @@ pub fn breakdown(page: &mut String, n: usize, subscription: &Subscription) {
     let mut ranked: Vec<(&str, f64)> = capabilities.into_iter().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
     let slot = |capability: &str| {
-        ranked.iter().position(|(name, _)| *name == capability).map_or(COLOURED_CAPABILITIES, |i| i.min(COLOURED_CAPABILITIES))
+        ranked
+            .iter()
+            .position(|(name, _)| *name == capability)
+            .map_or(COLOURED_CAPABILITIES, |i| i.min(COLOURED_CAPABILITIES))
     };
     let mut environments: BTreeMap<(&str, &str), Environment> = BTreeMap::new();
     for row in rows {
@@ -140,8 +143,10 @@ pub fn breakdown(page: &mut String, n: usize, subscription: &Subscription) {
         );
     }
     page.push_str("</svg>");
-    let used_slots: std::collections::BTreeSet<usize> = environments.iter().flat_map(|e| e.cost.keys().copied()).collect();
-    let items: Vec<(&str, String)> = used_slots.iter().map(|slot| (slot_colour(*slot), capability_label(*slot))).collect();
+    let used_slots: std::collections::BTreeSet<usize> =
+        environments.iter().flat_map(|e| e.cost.keys().copied()).collect();
+    let items: Vec<(&str, String)> =
+        used_slots.iter().map(|slot| (slot_colour(*slot), capability_label(*slot))).collect();
     legend(page, &items);
     capability_table(page, n, &ranked, currency, &period);
 }

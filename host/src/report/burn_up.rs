@@ -54,13 +54,10 @@ pub fn burn_up(page: &mut String, n: usize, subscription: &Subscription) {
     if let Some((lower, upper)) = band {
         let _ = write!(
             page,
-            "<polygon class=\"forecast-band\" points=\"{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}\"><title>90 % band at the period's end: {} – {}</title></polygon>",
-            plot.x.at(last_point.0),
-            plot.y.at(last_point.1),
-            plot.x.at(end),
-            plot.y.at(upper),
-            plot.x.at(end),
-            plot.y.at(lower),
+            "<polygon class=\"forecast-band\" points=\"{} {} {}\"><title>90 % band at the period's end: {} – {}</title></polygon>",
+            plot.point(last_point.0, last_point.1),
+            plot.point(end, upper),
+            plot.point(end, lower),
             escape(&amount(lower, currency)),
             escape(&amount(upper, currency)),
         );
@@ -82,27 +79,24 @@ pub fn burn_up(page: &mut String, n: usize, subscription: &Subscription) {
         );
     }
     if let Some(forecast) = forecast {
+        let (x, y) = (plot.x.at(end), plot.y.at(forecast));
         let _ = write!(
             page,
-            "<line class=\"forecast\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{FORECAST}\"/>\
-             <circle class=\"forecast-end\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\"><title>forecast at the period's end ({}): {}</title></circle>\
+            "<polyline class=\"forecast\" points=\"{} {}\" stroke=\"{FORECAST}\"/>\
+             <circle class=\"forecast-end\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\"><title>forecast at the period's end ({}): {}</title></circle>\
              <text class=\"value\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            plot.x.at(last_point.0),
-            plot.y.at(last_point.1),
-            plot.x.at(end),
-            plot.y.at(forecast),
-            plot.x.at(end),
-            plot.y.at(forecast),
+            plot.point(last_point.0, last_point.1),
+            plot.point(end, forecast),
             day_label(period_end - 1),
             escape(&amount(forecast, currency)),
-            plot.x.at(end) - 8.0,
-            plot.y.at(forecast) - 10.0,
+            x - 8.0,
+            y - 10.0,
             compact(forecast),
         );
     }
     page.push_str("<polyline class=\"cost\" points=\"");
     for (x, y) in &points {
-        let _ = write!(page, "{:.1},{:.1} ", plot.x.at(*x), plot.y.at(*y));
+        let _ = write!(page, "{} ", plot.point(*x, *y));
     }
     let _ = write!(page, "\" stroke=\"{COST}\"/>");
     // Hover: a column per day, over the whole height, titled with the day's figures.

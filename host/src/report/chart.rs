@@ -78,6 +78,11 @@ impl Plot {
         self.height - self.margins.bottom
     }
 
+    /// A data point as SVG coordinates `x,y`, for a `points` attribute.
+    pub fn point(&self, x: f64, y: f64) -> String {
+        format!("{:.1},{:.1}", self.x.at(x), self.y.at(y))
+    }
+
     /// Opens the `<svg>`: `id` for links and tests, `label` for screen readers.
     pub fn open(&self, page: &mut String, id: &str, label: &str) {
         let _ = write!(

@@ -223,7 +223,11 @@ fn newest<'e, K: Ord>(events: impl Iterator<Item = &'e Value>, key: impl Fn(&Val
     kept.into_values().collect()
 }
 
-fn entry<'s>(subscriptions: &'s mut BTreeMap<String, Subscription>, uuid: &str, currency: &str) -> &'s mut Subscription {
+fn entry<'s>(
+    subscriptions: &'s mut BTreeMap<String, Subscription>,
+    uuid: &str,
+    currency: &str,
+) -> &'s mut Subscription {
     subscriptions.entry(uuid.to_owned()).or_insert_with(|| Subscription {
         uuid: uuid.to_owned(),
         name: if uuid.is_empty() { "(no subscription)".to_owned() } else { uuid.to_owned() },
@@ -238,7 +242,10 @@ fn entry<'s>(subscriptions: &'s mut BTreeMap<String, Subscription>, uuid: &str, 
 }
 
 /// The event's subscription, if the event is in its currency (else counted there and `None`).
-fn in_currency<'s>(subscriptions: &'s mut BTreeMap<String, Subscription>, event: &Value) -> Option<&'s mut Subscription> {
+fn in_currency<'s>(
+    subscriptions: &'s mut BTreeMap<String, Subscription>,
+    event: &Value,
+) -> Option<&'s mut Subscription> {
     let currency = text(event, "currency");
     let subscription = entry(subscriptions, &text(event, "subscriptionUuid"), &currency);
     if subscription.currency.is_empty() {

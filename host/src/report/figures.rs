@@ -30,14 +30,23 @@ pub fn key_figures(page: &mut String, n: usize, subscription: &Subscription) {
     }
     rows.push(("Cost to date", format!("<b>{}</b>", escape(&amount(used, currency)))));
     if let Some(rate) = status.and_then(|s| s.burn_rate) {
-        rows.push(("Burn rate", format!("{}/day <span class=\"muted\">(mean of the last 28 days)</span>", escape(&amount(rate, currency)))));
+        rows.push((
+            "Burn rate",
+            format!("{}/day <span class=\"muted\">(mean of the last 28 days)</span>", escape(&amount(rate, currency))),
+        ));
     }
     rows.push(("Forecast at the period's end", forecast(subscription)));
-    rows.push(("Budget", budget.map_or_else(|| "<span class=\"muted\">none set</span>".to_owned(), |b| escape(&amount(b, currency)))));
+    rows.push((
+        "Budget",
+        budget.map_or_else(|| "<span class=\"muted\">none set</span>".to_owned(), |b| escape(&amount(b, currency))),
+    ));
     if let Some(budget) = budget {
         let used_percent = status.and_then(|s| s.used_percent).unwrap_or(100.0 * used / budget);
         let forecast = status.and_then(|s| s.forecast);
-        rows.push(("Budget used", format!("{} {}", percent(used_percent), budget_bar(used, forecast, budget, currency))));
+        rows.push((
+            "Budget used",
+            format!("{} {}", percent(used_percent), budget_bar(used, forecast, budget, currency)),
+        ));
     }
     rows.push(("Budget exhausted", exhausted(subscription)));
 
@@ -53,7 +62,12 @@ fn forecast(subscription: &Subscription) -> String {
     };
     let mut text = format!("<b>{}</b>", escape(&amount(cost, currency)));
     if let (Some(lower), Some(upper)) = (status.forecast_lower, status.forecast_upper) {
-        let _ = write!(text, " <span class=\"muted\">90 % band {} – {}</span>", grouped(lower, 2), escape(&amount(upper, currency)));
+        let _ = write!(
+            text,
+            " <span class=\"muted\">90 % band {} – {}</span>",
+            grouped(lower, 2),
+            escape(&amount(upper, currency))
+        );
     }
     if let Some(budget) = status.budget.filter(|b| *b > 0.0) {
         let _ = write!(text, "; {} of the budget", percent(100.0 * cost / budget));
@@ -66,7 +80,9 @@ fn exhausted(subscription: &Subscription) -> String {
     match (status.exhausted, status.exhausted_earliest, status.forecast, status.budget) {
         (_, _, _, None) => "<span class=\"muted\">no budget</span>".to_owned(),
         (Some(day), earliest, _, _) => {
-            let earliest = earliest.filter(|e| *e != day).map(|e| format!(" <span class=\"muted\">(as early as {})</span>", time::long(e)));
+            let earliest = earliest
+                .filter(|e| *e != day)
+                .map(|e| format!(" <span class=\"muted\">(as early as {})</span>", time::long(e)));
             format!("<b class=\"warn\">{}</b>{}", time::long(day), earliest.unwrap_or_default())
         }
         (None, Some(earliest), _, _) => {
@@ -117,7 +133,9 @@ pub fn accounts(page: &mut String, n: usize, subscription: &Subscription) {
     accounts.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
     let rows: Vec<Vec<String>> = accounts
         .iter()
-        .map(|(name, cost, days)| vec![escape(name), escape(&amount(*cost, currency)), share(*cost), grouped(*days as f64, 0)])
+        .map(|(name, cost, days)| {
+            vec![escape(name), escape(&amount(*cost, currency)), share(*cost), grouped(*days as f64, 0)]
+        })
         .collect();
     let days = subscription.days.iter().map(|d| d.day).collect::<std::collections::BTreeSet<_>>().len();
     let footer = ["Total".to_owned(), escape(&amount(total, currency)), share(total), grouped(days as f64, 0)];

@@ -78,7 +78,7 @@ mod tests {
 
     #[test]
     fn amounts_have_thousands_separators_and_their_currency() {
-        assert_eq!(amount(228_800.51344, "USD"), "228,800.51 USD");
+        assert_eq!(amount(228_800.513_44, "USD"), "228,800.51 USD");
         assert_eq!(amount(1_100_000.0, "EUR"), "1,100,000.00 EUR");
         assert_eq!(amount(999.999, "USD"), "1,000.00 USD");
         assert_eq!(amount(12.5, "USD"), "12.50 USD");

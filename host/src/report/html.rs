@@ -24,7 +24,14 @@ pub const fn figure_column(heading: &str) -> Column<'_> {
 
 /// A table; `rows` hold HTML (escaped by whoever built them), one cell per column; a `footer`
 /// row (totals) is set apart.
-pub fn table(page: &mut String, id: &str, caption: &str, columns: &[Column], rows: &[Vec<String>], footer: Option<&[String]>) {
+pub fn table(
+    page: &mut String,
+    id: &str,
+    caption: &str,
+    columns: &[Column],
+    rows: &[Vec<String>],
+    footer: Option<&[String]>,
+) {
     let _ = write!(page, "<table id=\"{id}\"><caption>{}</caption><thead><tr>", escape(caption));
     for column in columns {
         let _ = write!(page, "<th scope=\"col\"{}>{}</th>", class(column), escape(column.heading));

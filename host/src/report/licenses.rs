@@ -95,7 +95,11 @@ pub fn licenses(page: &mut String, licenses: &[License]) {
     );
     legend(
         page,
-        &[(WITHIN, "used, within quota".to_owned()), (NEAR, "90 % or more of the quota".to_owned()), (OVERAGE, "overage".to_owned())],
+        &[
+            (WITHIN, "used, within quota".to_owned()),
+            (NEAR, "90 % or more of the quota".to_owned()),
+            (OVERAGE, "overage".to_owned()),
+        ],
     );
     let rows: Vec<Vec<String>> = licenses
         .iter()

@@ -129,7 +129,7 @@ mod tests {
 
     fn full() -> Vec<Value> {
         vec![
-            json!({"event.type": "dps.subscription.status", "uuid": "s", "name": "DPS", "budget": 1_000_000, "used": 228_800.51344,
+            json!({"event.type": "dps.subscription.status", "uuid": "s", "name": "DPS", "budget": 1_000_000, "used": 228_800.513_44,
                    "currency": "USD", "startTime": "2026-11-01", "endTime": "2027-10-31", "burnRate": 2462.71,
                    "forecastCost": 950_500.5, "forecastCostLower": 900_000, "forecastCostUpper": 1_001_000, "usedPercent": 22.9,
                    "budgetExhaustedDateEarliest": "2027-10-20"}),
@@ -196,7 +196,23 @@ mod tests {
         assert!(page.contains("&lt;a&gt;") && !page.contains("<a>"), "account names are escaped");
         assert!(page.contains("&lt;now&gt;"));
         assert!(!page.contains("<script") && !page.contains("http:") && !page.contains("https:"), "nothing to fetch");
-        assert!(!page.contains("NaN") && !page.contains("=\"inf") && !page.contains("-inf"), "every coordinate is a number");
+        assert!(
+            !page.contains("NaN") && !page.contains("=\"inf") && !page.contains("-inf"),
+            "every coordinate is a number"
+        );
+    }
+
+    #[test]
+    fn the_day_the_budget_runs_out_is_in_the_figures_and_on_the_burn_up() {
+        let mut events = full();
+        events[0]["budgetExhaustedDate"] = json!("2027-10-28");
+        let page = render(&events, "2026-11-24T00:00:00Z");
+        let figures = &page[page.find("id=\"figures-1\"").unwrap()..];
+        assert!(
+            figures
+                .contains("<b class=\"warn\">28 Oct 2027</b> <span class=\"muted\">(as early as 20 Oct 2027)</span>")
+        );
+        assert!(page.contains("budget exhausted 28 Oct 2027</text>"));
     }
 
     #[test]

@@ -105,9 +105,7 @@ pub fn date_ticks(first: i64, last: i64, at_most: usize) -> Vec<DateTick> {
     // A range no spacing fits (or with no tick inside): its two ends.
     let mut ends: Vec<i64> = vec![first, last];
     ends.dedup();
-    ends.into_iter()
-        .filter_map(|day| Some(DateTick { day, label: time::short(time::from_number(day)?) }))
-        .collect()
+    ends.into_iter().filter_map(|day| Some(DateTick { day, label: time::short(time::from_number(day)?) })).collect()
 }
 
 fn ticks_of(spacing: Spacing, first: i64, last: i64) -> Vec<DateTick> {
@@ -156,7 +154,8 @@ fn ticks_of(spacing: Spacing, first: i64, last: i64) -> Vec<DateTick> {
 }
 
 fn next_month(month: Date) -> Option<Date> {
-    let (year, next) = if month.month() == 12 { (month.year().checked_add(1)?, 1) } else { (month.year(), month.month() + 1) };
+    let (year, next) =
+        if month.month() == 12 { (month.year().checked_add(1)?, 1) } else { (month.year(), month.month() + 1) };
     Date::new(year, next, 1).ok()
 }
 

@@ -18,9 +18,7 @@ pub fn day(text: &str) -> Option<Date> {
 
 /// Days since 1970-01-01: the position of a day on a time axis.
 pub fn number(day: Date) -> i64 {
-    TimeZone::UTC
-        .to_timestamp(DateTime::from(day))
-        .map_or(0, |instant| instant.as_second().div_euclid(SECONDS_PER_DAY))
+    TimeZone::UTC.to_timestamp(DateTime::from(day)).map_or(0, |instant| instant.as_second().div_euclid(SECONDS_PER_DAY))
 }
 
 /// The day `number` days after 1970-01-01 (`None` outside the years jiff spans).

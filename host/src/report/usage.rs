@@ -28,7 +28,10 @@ pub fn usage(page: &mut String, n: usize, subscription: &Subscription) {
             let cost: f64 = records.iter().map(|r| r.cost).sum();
             let used: Option<f64> = records.iter().map(|r| r.quantity).sum();
             let prices: Vec<f64> = records.iter().filter_map(|r| r.price).collect();
-            let (low, high) = (prices.iter().copied().fold(f64::INFINITY, f64::min), prices.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+            let (low, high) = (
+                prices.iter().copied().fold(f64::INFINITY, f64::min),
+                prices.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            );
             let price = match prices.len() {
                 0 => String::new(),
                 _ if low == high => format!("{} {}", unit_price(low), escape(currency)),
@@ -40,14 +43,32 @@ pub fn usage(page: &mut String, n: usize, subscription: &Subscription) {
                 escape(&records[0].capability)
             };
             let days = records.iter().map(|r| r.day).collect::<std::collections::BTreeSet<_>>().len();
-            (key == UNATTRIBUTED, cost, vec![name, used.map(quantity).unwrap_or_default(), escape(unit), price, escape(&amount(cost, currency)), days.to_string()])
+            (
+                key == UNATTRIBUTED,
+                cost,
+                vec![
+                    name,
+                    used.map(quantity).unwrap_or_default(),
+                    escape(unit),
+                    price,
+                    escape(&amount(cost, currency)),
+                    days.to_string(),
+                ],
+            )
         })
         .collect();
     // The largest first; what no capability accounts for last, whatever its size.
     lines.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
     let total: f64 = lines.iter().map(|(_, cost, _)| cost).sum();
     let rows: Vec<Vec<String>> = lines.into_iter().map(|(_, _, row)| row).collect();
-    let footer = ["Total".to_owned(), String::new(), String::new(), String::new(), escape(&amount(total, currency)), String::new()];
+    let footer = [
+        "Total".to_owned(),
+        String::new(),
+        String::new(),
+        String::new(),
+        escape(&amount(total, currency)),
+        String::new(),
+    ];
     let columns = [
         text_column("Capability"),
         figure_column("Usage"),
