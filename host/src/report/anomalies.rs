@@ -27,13 +27,16 @@ pub fn anomalies(page: &mut String, n: usize, subscription: &Subscription) {
             });
             vec![
                 time::long(anomaly.day),
-                format!("<span class=\"badge\">{}</span>", escape(&anomaly.kind)),
+                format!(
+                    "<span class=\"badge\">{}</span> <span class=\"muted\">{}</span>",
+                    escape(&anomaly.kind),
+                    escape(&anomaly.severity)
+                ),
                 format!("<span class=\"muted\">{}:</span> {}", escape(&anomaly.scope), escape(&anomaly.subject)),
                 escape(&anomaly.account),
                 money(anomaly.cost),
                 money(anomaly.expected),
                 deviation,
-                escape(&anomaly.severity),
                 escape(&anomaly.message),
             ]
         })
@@ -46,7 +49,6 @@ pub fn anomalies(page: &mut String, n: usize, subscription: &Subscription) {
         figure_column("Cost"),
         figure_column("Expected"),
         figure_column("Deviation"),
-        text_column("Severity"),
         text_column("Finding"),
     ];
     let caption = format!("Cost anomalies ({})", subscription.anomalies.len());
