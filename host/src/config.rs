@@ -3,12 +3,13 @@
 //! Secrets are read from environment variables or files named in the config, never inline.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::runtime::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy};
+pub use crate::sandbox::Origin;
+use crate::sandbox::OriginError;
 use crate::scrub::is_unsafe;
 use crate::secret::Secret;
 
@@ -769,63 +770,20 @@ impl Validator<'_> {
     }
 }
 
-/// Scheme, host and port of a URL: what the sandbox allows.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Origin {
-    pub scheme: String,
-    pub host: String,
-    pub port: u16,
-}
-
 /// A base URL as the config gives it to the component: http or https (any case), a host, a port
 /// other than 0, no credentials, query or fragment (the component appends paths to it), https
 /// unless to loopback; normalised (lower-case scheme and host, no default port, no final `/`).
 pub fn base_url(text: &str) -> Result<String, String> {
-    let url = url::Url::parse(text.trim()).map_err(|error| format!("not a URL ({error}); expected https://host…"))?;
-    let origin = Origin::of(&url)?;
+    let url = url::Url::parse(text.trim()).map_err(|error| OriginError::from(error).to_string())?;
+    let origin = Origin::of_url(&url).map_err(|error| error.to_string())?;
     if url.query().is_some() {
         return Err("a query (`?…`) is not allowed: the paths are appended to this URL".into());
     }
     if url.fragment().is_some() {
         return Err("a fragment (`#…`) is not allowed: the paths are appended to this URL".into());
     }
-    if origin.scheme == "http" && !origin.is_loopback() {
-        return Err("plain http is allowed only to loopback (127.0.0.1, [::1], localhost); use https".into());
-    }
+    origin.require_tls_beyond_loopback().map_err(|error| error.to_string())?;
     Ok(url.as_str().trim_end_matches('/').to_owned())
-}
-
-impl Origin {
-    pub fn parse(url: &str) -> Result<Origin, String> {
-        Origin::of(&url::Url::parse(url).map_err(|error| format!("not a URL ({error}); expected https://host…"))?)
-    }
-
-    fn of(url: &url::Url) -> Result<Origin, String> {
-        let scheme = url.scheme();
-        if scheme != "http" && scheme != "https" {
-            return Err(format!("scheme {scheme:?} is not http or https"));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err("credentials in the URL are not allowed (name secrets with the -env or -file keys)".into());
-        }
-        let host = url.host_str().filter(|host| !host.is_empty()).ok_or("no host")?;
-        let port = url.port_or_known_default().ok_or("no port")?;
-        if port == 0 {
-            return Err("port 0 is not a port".into());
-        }
-        Ok(Origin { scheme: scheme.to_owned(), host: host.to_ascii_lowercase(), port })
-    }
-
-    pub fn is_loopback(&self) -> bool {
-        let bare = self.host.trim_start_matches('[').trim_end_matches(']');
-        bare == "localhost" || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-    }
-}
-
-impl std::fmt::Display for Origin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
-    }
 }
 
 #[cfg(test)]
@@ -1138,16 +1096,5 @@ mod tests {
             message.contains("clusters[0] (\"prod\") and clusters[1] (\"prod again\") are the same cluster"),
             "{message}"
         );
-    }
-
-    #[test]
-    fn origins_know_default_ports_and_loopback() {
-        assert_eq!(Origin::parse("https://api.dynatrace.com/sub").unwrap().port, 443);
-        let local = Origin::parse("http://[::1]:8080").unwrap();
-        assert_eq!((local.host.as_str(), local.port, local.is_loopback()), ("[::1]", 8080, true));
-        assert!(Origin::parse("http://127.0.0.1:9").unwrap().is_loopback());
-        assert!(!Origin::parse("http://10.0.0.1").unwrap().is_loopback());
-        assert!(Origin::parse("https://user:pw@host").is_err());
-        assert!(Origin::parse("ftp://host").is_err());
     }
 }

@@ -66,7 +66,7 @@ pub async fn demo(options: DemoOptions, report: Option<&Path>) -> anyhow::Result
 
     let runtime = Arc::new(tokio::task::spawn_blocking(Runtime::new).await??);
     let run = run::export_all(&config, runtime, RunOptions { dry_run: false, summary_event: true }).await?;
-    print!("{}", run::summary(&run));
+    print!("{}", crate::render::run_summary(&run));
 
     let accepted = simulator.accepted_events();
     println!();

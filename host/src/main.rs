@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 use dtcost::config::{Config, ProcessEnvironment, TargetAuth};
 use dtcost::demo;
+use dtcost::render;
 use dtcost::run::{self, RunOptions};
 use dtcost::runtime::Runtime;
 use dtcost::scrub::{self, Scrubber};
@@ -203,7 +204,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                         writeln!(stdout, "{}", scrubber.json_line(event))?;
                     }
                 }
-                eprint!("{}", scrubber.redact(&run::summary(&outcome)));
+                eprint!("{}", scrubber.redact(&render::run_summary(&outcome)));
                 let Some(interval) = every else { return Ok(exit_code(&outcome)) };
                 tracing::info!("next run in {}", humantime::format_duration(interval));
                 tokio::select! {
@@ -235,45 +236,8 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             }
             let options = RunOptions { dry_run: true, summary_event: false };
             let run = run::export_all(&config, start_runtime().await?, options).await?;
-            for outcome in &run.outcomes {
-                match &outcome.result {
-                    Ok(report) if outcome.kind == run::JobKind::Status => {
-                        println!(
-                            "ok     subscription status: a run would send {} status and alert events",
-                            report.events.len()
-                        );
-                        for note in &report.notes {
-                            println!("       {note}");
-                        }
-                    }
-                    Ok(report) => {
-                        let subscription = report
-                            .subscription_uuid
-                            .as_deref()
-                            .map(|s| format!(", subscription {s}"))
-                            .unwrap_or_default();
-                        let delivered = if report.events_skipped > 0 {
-                            format!(" ({} more were delivered before)", report.events_skipped)
-                        } else {
-                            String::new()
-                        };
-                        say(format!(
-                            "ok     {}: authenticated{subscription}; {} records read; a run would send {} events{delivered}",
-                            outcome.subject,
-                            report.records_read,
-                            report.events.len()
-                        ));
-                        for note in &report.notes {
-                            say(format!("       note: {note}"));
-                        }
-                        // What was not read (a failed environment cost walk, say): why the exit code is 1.
-                        for failure in &report.failures {
-                            say(format!("       not read: {}: {}", failure.request, failure.message));
-                        }
-                    }
-                    Err(error) => say(format!("FAILED {}: {error}", outcome.subject)),
-                }
-            }
+            // What a server said is in these lines: printed redacted.
+            print!("{}", scrubber.redact(&render::check(&run)));
             Ok(exit_code(&run))
         }
         Command::Report { config, out } => {
@@ -284,7 +248,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let run = run::export_all(&config, start_runtime().await?, options).await?;
             let events: Vec<serde_json::Value> = run.events().filter_map(|e| serde_json::from_str(e).ok()).collect();
             std::fs::write(&out, dtcost::report::render(&events, &run::now_rfc3339()))?;
-            eprint!("{}", scrubber.redact(&run::summary(&run)));
+            eprint!("{}", scrubber.redact(&render::run_summary(&run)));
             eprintln!("report written to {}", out.display());
             Ok(exit_code(&run))
         }

@@ -219,6 +219,12 @@ impl StateFile {
     }
 }
 
+/// The state file's lock within a run (its jobs update it as they end); a panic while it was
+/// held leaves nothing half-written (writes are atomic), so a poisoned lock is still usable.
+pub fn lock(state: &std::sync::Mutex<StateFile>) -> std::sync::MutexGuard<'_, StateFile> {
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
