@@ -5,6 +5,7 @@ pub mod concurrency;
 pub mod config;
 pub mod delivery;
 pub mod demo;
+pub mod exit;
 pub mod figures;
 pub mod job;
 pub mod outbound;

@@ -93,6 +93,11 @@ impl Runtime {
         Self::with_component(COMPONENT)
     }
 
+    /// [`Runtime::new`] off the async workers (compiling is CPU work).
+    pub async fn start() -> anyhow::Result<Runtime> {
+        tokio::task::spawn_blocking(Runtime::new).await.context("compiling the dtcost component")?
+    }
+
     pub fn with_component(wasm: &[u8]) -> anyhow::Result<Runtime> {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
