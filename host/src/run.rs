@@ -60,7 +60,7 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
     let mut tasks = tokio::task::JoinSet::new();
     let target = plan::ingest_target(config, options.dry_run);
     for (index, account) in config.accounts.iter().enumerate() {
-        let previous = state.as_ref().and_then(|s| lock(s).account(&account.uuid).cloned());
+        let previous = state.as_ref().and_then(|s| lock(s).account(&account.uuid));
         let plan = plan::account_plan(config, account, &target, &read_at, previous);
         let sandbox = plan::account_sandbox(config, account);
         let (runtime, limit, subject) = (runtime.clone(), account_limit.clone(), format!("account {}", account.name));

@@ -20,8 +20,8 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "dtcost:exporter/embedder",
     exports: { default: async },
-    // The state file stores `account-state` records as they are.
-    additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+    // The state file keeps records of its own (state/format.rs), never these.
+    additional_derives: [PartialEq],
 });
 
 pub use exports::dtcost::exporter::job::{
