@@ -4,6 +4,7 @@
 
 use crate::job::{JobKind, JobOutcome};
 use crate::run::RunOutcome;
+use crate::runtime::Report;
 
 /// The human summary of a run: one block per job, then the run's figures (those of its
 /// `dtcost.run.summary` event).
@@ -26,18 +27,11 @@ pub fn run_summary(run: &RunOutcome) -> String {
             }
             Ok(report) => {
                 let mark = if outcome.succeeded() { "ok    " } else { "FAILED" };
-                let subscription =
-                    report.subscription_uuid.as_deref().map(|s| format!(", subscription {s}")).unwrap_or_default();
-                let skipped = if report.events_skipped > 0 {
-                    format!(" ({} delivered before)", report.events_skipped)
-                } else {
-                    String::new()
-                };
-                let retries = if report.retries > 0 {
-                    format!(", {} retries ({} throttled)", report.retries, report.throttled)
-                } else {
-                    String::new()
-                };
+                let subscription = subscription_of(report);
+                let skipped =
+                    if_any(report.events_skipped, || format!(" ({} delivered before)", report.events_skipped));
+                let retries =
+                    if_any(report.retries, || format!(", {} retries ({} throttled)", report.retries, report.throttled));
                 out.push_str(&format!(
                     "{mark} {}{subscription}: {} records read, {} events built{skipped}, {} sent, {} accepted, {} requests{retries}\n",
                     outcome.subject,
@@ -47,9 +41,7 @@ pub fn run_summary(run: &RunOutcome) -> String {
                     report.events_accepted,
                     report.requests
                 ));
-                for note in &report.notes {
-                    out.push_str(&format!("       note: {note}\n"));
-                }
+                push_notes(&mut out, report);
                 if let Some(reconciliation) = &report.reconciliation {
                     out.push_str(&format!(
                         "       cost per environment: {} days compared with the daily totals, {} differ",
@@ -138,22 +130,17 @@ pub fn check(run: &RunOutcome) -> String {
                 }
             }
             Ok(report) => {
-                let subscription =
-                    report.subscription_uuid.as_deref().map(|s| format!(", subscription {s}")).unwrap_or_default();
-                let delivered = if report.events_skipped > 0 {
+                let subscription = subscription_of(report);
+                let delivered = if_any(report.events_skipped, || {
                     format!(" ({} more were delivered before)", report.events_skipped)
-                } else {
-                    String::new()
-                };
+                });
                 out.push_str(&format!(
                     "ok     {}: authenticated{subscription}; {} records read; a run would send {} events{delivered}\n",
                     outcome.subject,
                     report.records_read,
                     report.events.len()
                 ));
-                for note in &report.notes {
-                    out.push_str(&format!("       note: {note}\n"));
-                }
+                push_notes(&mut out, report);
                 // What was not read (a failed environment cost walk, say): why the exit code is 1.
                 for failure in &report.failures {
                     out.push_str(&format!("       not read: {}: {}\n", failure.request, failure.message));
@@ -163,4 +150,21 @@ pub fn check(run: &RunOutcome) -> String {
         }
     }
     out
+}
+
+/// `, subscription <uuid>` when the job found its subscription.
+fn subscription_of(report: &Report) -> String {
+    report.subscription_uuid.as_deref().map(|s| format!(", subscription {s}")).unwrap_or_default()
+}
+
+/// A clause said only when its count is not zero.
+fn if_any(count: u32, clause: impl FnOnce() -> String) -> String {
+    if count > 0 { clause() } else { String::new() }
+}
+
+/// The job's notes, one line each.
+fn push_notes(out: &mut String, report: &Report) {
+    for note in &report.notes {
+        out.push_str(&format!("       note: {note}\n"));
+    }
 }
