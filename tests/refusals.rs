@@ -1,6 +1,6 @@
 //! What dtcost refuses, with the real binary against the simulator: a config that would fail
 //! only at run time (exit 2, the key named, nothing sent), the same account or cluster twice, and
-//! a second run on a state file that a run holds (exit 1, nothing sent).
+//! a second run on a state file that a run holds (exit 1, nothing sent); the other exit codes.
 
 mod support;
 
@@ -250,4 +250,36 @@ async fn a_config_from_the_environment_alone_names_the_variable_and_sends_nothin
         assert_no_secret(&scenario, &stderr);
     }
     assert!(sim.requests().is_empty(), "nothing is sent: {:?}", sim.requests());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_help_lists_every_exit_code() {
+    let out = dtcost_command().arg("--help").output().await.unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{help}");
+    for exit in dtcost::exit::Exit::ALL {
+        assert!(help.contains(&format!("  {}  {}", exit.code(), exit.meaning())), "{help}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_state_file_exits_4_naming_it_and_sends_nothing() {
+    let scenario = generate(1, 3, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    std::fs::write(setup.dir.path().join("dtcost-state.json"), "{\"version\":3,\"accounts\":").unwrap();
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(out.stderr.contains("dtcost-state.json") && out.stderr.contains("delete it"), "{}", out.stderr);
+    assert!(sim.requests().is_empty(), "nothing is sent: {:?}", sim.requests());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_that_cannot_be_written_exits_5_naming_the_file() {
+    let scenario = generate(1, 3, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let out = dtcost(&scenario, &setup, &["report", "--out", "/nonexistent-dtcost/report.html"]).await;
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(out.stderr.contains("cannot write the report to /nonexistent-dtcost/report.html"), "{}", out.stderr);
 }

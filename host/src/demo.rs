@@ -11,6 +11,7 @@ use dtcost_sim::{Generate, Scenario, Simulator};
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::exit::{Exit, Failure, OrExit as _};
 use crate::run::{self, RunOptions};
 use crate::runtime::Runtime;
 
@@ -42,16 +43,16 @@ impl DemoOptions {
 }
 
 /// Runs the demo; `Ok(true)` when every generated event was accepted.
-pub async fn demo(options: DemoOptions, report: Option<&Path>) -> anyhow::Result<bool> {
+pub async fn demo(options: DemoOptions, report: Option<&Path>) -> Result<bool, Failure> {
     let started = Instant::now();
     let scenario = options.scenario();
-    let simulator = Simulator::start(scenario.clone()).await?;
+    let simulator = Simulator::start(scenario.clone()).await.or_exit(Exit::Output)?;
     // The demo's config is written and read as any user's is; it keeps no state (every demo
     // starts from fresh data) and reads cost per environment.
-    let folder = tempfile::tempdir().context("creating a folder for the demo's config")?;
-    let path = write_config(&scenario, &simulator, folder.path(), "state-file = \"\"", true)?;
+    let folder = tempfile::tempdir().context("creating a folder for the demo's config").or_exit(Exit::Output)?;
+    let path = write_config(&scenario, &simulator, folder.path(), "state-file = \"\"", true).or_exit(Exit::Output)?;
     // No DT_* variable of the user's may add to it: the demo talks to the simulator only.
-    let config = Config::load(Some(&path), &std::collections::HashMap::new())?;
+    let config = Config::load(Some(&path), &std::collections::HashMap::new()).or_exit(Exit::Usage)?;
     println!("dtcost demo: a simulated Dynatrace on loopback");
     println!("  SSO          {}", simulator.sso_url);
     println!("  account API  {}", simulator.api_url);
@@ -64,9 +65,11 @@ pub async fn demo(options: DemoOptions, report: Option<&Path>) -> anyhow::Result
         options.accounts, options.days, options.clusters
     );
 
-    let runtime = Arc::new(tokio::task::spawn_blocking(Runtime::new).await??);
-    let run = run::export_all(&config, runtime, RunOptions { dry_run: false, summary_event: true }).await?;
-    print!("{}", run::summary(&run));
+    let runtime = Arc::new(Runtime::start().await.or_exit(Exit::Component)?);
+    let run = run::export_all(&config, runtime, RunOptions { dry_run: false, summary_event: true })
+        .await
+        .or_exit(Exit::State)?;
+    print!("{}", crate::render::run_summary(&run));
 
     let accepted = simulator.accepted_events();
     println!();
@@ -82,7 +85,8 @@ pub async fn demo(options: DemoOptions, report: Option<&Path>) -> anyhow::Result
     );
     if let Some(path) = report {
         std::fs::write(path, crate::report::render(&accepted, &run::now_rfc3339()))
-            .with_context(|| format!("writing {}", path.display()))?;
+            .with_context(|| format!("writing {}", path.display()))
+            .or_exit(Exit::Output)?;
         println!("report written to {}", path.display());
     }
     let everything_accepted = run.succeeded() && accepted.len() == built as usize;

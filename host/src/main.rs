@@ -1,146 +1,25 @@
 //! `dtcost`: exports Dynatrace subscription cost and Managed license usage as business events.
 //! The logic runs in the embedded WebAssembly component; this binary reads the configuration,
-//! sandboxes one instance per account and cluster, and reports.
+//! sandboxes one instance per account and cluster, and reports. Each command ends with a typed
+//! exit code (exit.rs).
+
+mod cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::Parser as _;
 
+use cli::{Cli, Command, LogFormat};
 use dtcost::config::{Config, ProcessEnvironment, TargetAuth};
 use dtcost::demo;
+use dtcost::exit::{Exit, Failure, OrExit as _};
+use dtcost::render;
 use dtcost::run::{self, RunOptions};
 use dtcost::runtime::Runtime;
 use dtcost::scrub::{self, Scrubber};
-use dtcost::state::StateLock;
-
-/// Exit code when an export (account or cluster) failed or an event was not accepted; also when
-/// another run holds the state file's lock (nothing was sent: try again later).
-const EXIT_EXPORT_FAILED: u8 = 1;
-/// Exit code for a configuration or usage error (nothing was exported).
-const EXIT_CONFIG: u8 = 2;
-
-#[derive(Parser)]
-#[command(
-    name = "dtcost",
-    version,
-    about,
-    long_about = None,
-    after_help = "Exit codes: 0 every export succeeded and every event was accepted; 1 an account or cluster \
-                  failed, or events were not sent or refused (the summary says which), or another run holds the \
-                  state file; 2 the configuration or the command line is wrong (nothing was exported)."
-)]
-struct Cli {
-    /// More log output on stderr (-v info, -vv debug).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    verbose: u8,
-    /// Only errors on stderr.
-    #[arg(short, long, global = true)]
-    quiet: bool,
-    /// Log lines as text for people or JSON for machines (stderr).
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Read cost and license usage and ingest them as business events.
-    Run {
-        /// TOML configuration (see README). Without it, the DT_* environment variables configure
-        /// a single account, target and cluster.
-        #[arg(short, long, value_name = "FILE")]
-        config: Option<PathBuf>,
-        /// Print the exact events as NDJSON on stdout and send nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Keep running: export now and then at this interval (e.g. `1h`, `30m`), until SIGTERM
-        /// or Ctrl-C, which end the wait (never a run in progress). The exit code is the last run's.
-        #[arg(long, value_name = "INTERVAL", value_parser = parse_interval, conflicts_with = "dry_run")]
-        every: Option<std::time::Duration>,
-    },
-    /// Authenticate every account and cluster and list what a run would export; sends nothing.
-    Check {
-        #[arg(short, long, value_name = "FILE")]
-        config: Option<PathBuf>,
-    },
-    /// Write a self-contained HTML report (burn-up and forecast per subscription, daily cost per
-    /// account, license usage) from what a run would read now; sends nothing.
-    Report {
-        #[arg(short, long, value_name = "FILE")]
-        config: Option<PathBuf>,
-        /// Where to write the page.
-        #[arg(short, long, value_name = "FILE", default_value = "report.html")]
-        out: PathBuf,
-    },
-    /// Start a simulated Dynatrace on loopback with generated data, export into it, and summarise.
-    Demo {
-        #[command(flatten)]
-        data: DataArgs,
-        /// Also write the HTML report of what was exported to this file.
-        #[arg(long, value_name = "FILE")]
-        report: Option<PathBuf>,
-    },
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
-    Completions {
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
-    /// Serve the simulated Dynatrace until interrupted, and write a config (and secret files)
-    /// that points at it, for `dtcost run` or another component runtime.
-    Simulate {
-        #[command(flatten)]
-        data: DataArgs,
-        /// Where to write dtcost.toml and the secrets/ folder.
-        #[arg(long, value_name = "DIR", default_value = "dtcost-sim")]
-        out: PathBuf,
-    },
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
-
-/// The simulator's generated data.
-#[derive(clap::Args)]
-struct DataArgs {
-    /// Accounts booking against one shared (DPS for Hybrid) subscription.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=1000))]
-    accounts: u16,
-    /// Days of booked cost per account.
-    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u16).range(1..=366))]
-    days: u16,
-    /// Managed clusters on classic licensing.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(0..=100))]
-    clusters: u16,
-    /// Seed of the generated data.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Milliseconds every answer waits, as a wide-area round trip adds to each request.
-    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
-    latency_ms: u64,
-    /// Milliseconds more the first answer on a new connection waits, as TCP and TLS
-    /// handshakes add to each new connection.
-    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
-    connect_latency_ms: u64,
-}
-
-impl From<DataArgs> for demo::DemoOptions {
-    fn from(data: DataArgs) -> Self {
-        demo::DemoOptions {
-            accounts: data.accounts.into(),
-            days: data.days.into(),
-            clusters: data.clusters.into(),
-            seed: data.seed,
-            latency: std::time::Duration::from_millis(data.latency_ms),
-            connect_latency: std::time::Duration::from_millis(data.connect_latency_ms),
-        }
-    }
-}
+use dtcost::state::{StateError, StateLock};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -164,19 +43,19 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("dtcost: cannot start the async runtime: {error}");
-            return ExitCode::from(EXIT_EXPORT_FAILED);
+            return Exit::Component.into();
         }
     };
     match runtime.block_on(dispatch(cli.command)) {
-        Ok(code) => code,
-        Err(error) => {
+        Ok(exit) => exit.into(),
+        Err(Failure { exit, error }) => {
             eprintln!("dtcost: {}", scrub::redact_known(&format!("{error:#}")));
-            ExitCode::from(EXIT_CONFIG)
+            exit.into()
         }
     }
 }
 
-async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+async fn dispatch(command: Command) -> Result<Exit, Failure> {
     match command {
         Command::Run { config, dry_run, every } => {
             let (config, scrubber) = load(config)?;
@@ -184,33 +63,35 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let _lock = match &config.state_file {
                 Some(path) if !dry_run => match StateLock::acquire(path) {
                     Ok(lock) => Some(lock),
-                    Err(error) => {
+                    // Another run holds it: this one sends nothing (the next run will).
+                    Err(error @ StateError::Locked { .. }) => {
                         eprintln!("dtcost: {error}");
-                        return Ok(ExitCode::from(EXIT_EXPORT_FAILED));
+                        return Ok(Exit::ExportFailed);
                     }
+                    Err(error) => return Err(error).or_exit(Exit::State),
                 },
                 _ => None,
             };
             let runtime = start_runtime().await?;
             let mut shutdown = std::pin::pin!(demo::wait_for_shutdown());
             loop {
-                let outcome =
-                    run::export_all(&config, runtime.clone(), RunOptions { dry_run, summary_event: true }).await?;
+                let options = RunOptions { dry_run, summary_event: true };
+                let outcome = run::export_all(&config, runtime.clone(), options).await.or_exit(Exit::State)?;
                 if dry_run {
                     let mut stdout = std::io::stdout().lock();
                     for event in outcome.events() {
                         use std::io::Write as _;
-                        writeln!(stdout, "{}", scrubber.json_line(event))?;
+                        writeln!(stdout, "{}", scrubber.json_line(event)).or_exit(Exit::Output)?;
                     }
                 }
-                eprint!("{}", scrubber.redact(&run::summary(&outcome)));
-                let Some(interval) = every else { return Ok(exit_code(&outcome)) };
+                eprint!("{}", scrubber.redact(&render::run_summary(&outcome)));
+                let Some(interval) = every else { return Ok(exit_of(&outcome)) };
                 tracing::info!("next run in {}", humantime::format_duration(interval));
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}
                     _ = &mut shutdown => {
                         eprintln!("dtcost: stopping (signal received between runs)");
-                        return Ok(exit_code(&outcome));
+                        return Ok(exit_of(&outcome));
                     }
                 }
             }
@@ -234,99 +115,53 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 }
             }
             let options = RunOptions { dry_run: true, summary_event: false };
-            let run = run::export_all(&config, start_runtime().await?, options).await?;
-            for outcome in &run.outcomes {
-                match &outcome.result {
-                    Ok(report) if outcome.kind == run::JobKind::Status => {
-                        println!(
-                            "ok     subscription status: a run would send {} status and alert events",
-                            report.events.len()
-                        );
-                        for note in &report.notes {
-                            println!("       {note}");
-                        }
-                    }
-                    Ok(report) => {
-                        let subscription = report
-                            .subscription_uuid
-                            .as_deref()
-                            .map(|s| format!(", subscription {s}"))
-                            .unwrap_or_default();
-                        let delivered = if report.events_skipped > 0 {
-                            format!(" ({} more were delivered before)", report.events_skipped)
-                        } else {
-                            String::new()
-                        };
-                        say(format!(
-                            "ok     {}: authenticated{subscription}; {} records read; a run would send {} events{delivered}",
-                            outcome.subject,
-                            report.records_read,
-                            report.events.len()
-                        ));
-                        for note in &report.notes {
-                            say(format!("       note: {note}"));
-                        }
-                        // What was not read (a failed environment cost walk, say): why the exit code is 1.
-                        for failure in &report.failures {
-                            say(format!("       not read: {}: {}", failure.request, failure.message));
-                        }
-                    }
-                    Err(error) => say(format!("FAILED {}: {error}", outcome.subject)),
-                }
-            }
-            Ok(exit_code(&run))
+            let run = run::export_all(&config, start_runtime().await?, options).await.or_exit(Exit::State)?;
+            print!("{}", scrubber.redact(&render::check(&run)));
+            Ok(exit_of(&run))
         }
         Command::Report { config, out } => {
             let (mut config, scrubber) = load(config)?;
             // The report shows every day, not only those a run would still send.
             config.state_file = None;
             let options = RunOptions { dry_run: true, summary_event: false };
-            let run = run::export_all(&config, start_runtime().await?, options).await?;
+            let run = run::export_all(&config, start_runtime().await?, options).await.or_exit(Exit::State)?;
             let events: Vec<serde_json::Value> = run.events().filter_map(|e| serde_json::from_str(e).ok()).collect();
-            std::fs::write(&out, dtcost::report::render(&events, &run::now_rfc3339()))?;
-            eprint!("{}", scrubber.redact(&run::summary(&run)));
+            std::fs::write(&out, dtcost::report::render(&events, &run::now_rfc3339()))
+                .map_err(|error| anyhow::anyhow!("cannot write the report to {}: {error}", out.display()))
+                .or_exit(Exit::Output)?;
+            eprint!("{}", scrubber.redact(&render::run_summary(&run)));
             eprintln!("report written to {}", out.display());
-            Ok(exit_code(&run))
+            Ok(exit_of(&run))
         }
         Command::Demo { data, report } => {
             let ok = demo::demo(data.into(), report.as_deref()).await?;
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPORT_FAILED) })
+            Ok(if ok { Exit::Success } else { Exit::ExportFailed })
         }
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(shell, &mut Cli::command(), "dtcost", &mut std::io::stdout());
-            Ok(ExitCode::SUCCESS)
+            Ok(Exit::Success)
         }
         Command::Simulate { data, out } => {
-            demo::simulate(data.into(), &out).await?;
-            Ok(ExitCode::SUCCESS)
+            demo::simulate(data.into(), &out).await.or_exit(Exit::Output)?;
+            Ok(Exit::Success)
         }
     }
-}
-
-/// `--every`: a human interval of at least a minute (the data changes daily; the API is shared).
-fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
-    let interval = humantime::parse_duration(text).map_err(|e| format!("{text:?}: {e} (e.g. 1h, 30m)"))?;
-    if interval < std::time::Duration::from_secs(60) {
-        return Err(format!("{text:?}: at least 1m"));
-    }
-    Ok(interval)
 }
 
 /// The configuration, and the scrubber of its secrets (which from then on also redacts the logs).
-fn load(path: Option<PathBuf>) -> anyhow::Result<(Config, Scrubber)> {
+fn load(path: Option<PathBuf>) -> Result<(Config, Scrubber), Failure> {
     let path = path.or_else(|| Some(PathBuf::from("dtcost.toml")).filter(|p| p.exists()));
-    let config = Config::load(path.as_deref(), &ProcessEnvironment)?;
+    let config = Config::load(path.as_deref(), &ProcessEnvironment).or_exit(Exit::Usage)?;
     let scrubber = Scrubber::new(config.secrets());
     scrub::redact_logs(scrubber.clone());
     Ok((config, scrubber))
 }
 
-async fn start_runtime() -> anyhow::Result<Arc<Runtime>> {
-    // Compiling the component is CPU work: keep it off the async workers.
-    Ok(Arc::new(tokio::task::spawn_blocking(Runtime::new).await??))
+async fn start_runtime() -> Result<Arc<Runtime>, Failure> {
+    Ok(Arc::new(Runtime::start().await.or_exit(Exit::Component)?))
 }
 
-fn exit_code(run: &run::RunOutcome) -> ExitCode {
-    if run.succeeded() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_EXPORT_FAILED) }
+fn exit_of(run: &run::RunOutcome) -> Exit {
+    if run.succeeded() { Exit::Success } else { Exit::ExportFailed }
 }

@@ -16,7 +16,6 @@ use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tracing::Instrument as _;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 /// Connections idle longer than this are closed (servers close theirs after a minute or more).
@@ -59,7 +58,8 @@ impl Outbound {
 
     /// Sends `request` (its URI absolute) on a pooled connection to its origin, or a new one.
     /// The connect and first-byte timeouts bound the answer's head together, the between-bytes
-    /// timeout each wait for more of its body.
+    /// timeout each wait for more of its body. Its events (the status, or why there was none)
+    /// belong to the span the sandbox opened for the request (origin, path).
     pub fn send(
         &self,
         request: http::Request<WasiBody>,
@@ -69,13 +69,6 @@ impl Outbound {
         let head_timeout = timeout(|o| o.connect_timeout).unwrap_or(CONNECT_TIMEOUT)
             + timeout(|o| o.first_byte_timeout).unwrap_or(DEFAULT_TIMEOUT);
         let gap = timeout(|o| o.between_bytes_timeout).unwrap_or(DEFAULT_TIMEOUT);
-        let uri = request.uri();
-        let span = tracing::debug_span!(
-            "outbound",
-            method = %request.method(),
-            origin = %format_args!("{}://{}", uri.scheme_str().unwrap_or("https"), uri.authority().map_or("", |a| a.as_str())),
-            path = uri.path(),
-        );
         let client = self.client.clone();
         async move {
             let started = Instant::now();
@@ -94,7 +87,6 @@ impl Outbound {
             tracing::debug!(status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "answered");
             Ok(response.map(|incoming| Paced::new(incoming, gap).boxed_unsync()))
         }
-        .instrument(span)
     }
 }
 

@@ -9,19 +9,19 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::config::Origin;
 use crate::outbound::Outbound;
-use crate::scrub::Scrubber;
-use crate::secret::Secret;
+use crate::sandbox::AllowList;
+pub use crate::sandbox::Sandbox;
+pub use crate::traffic::Traffic;
 
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "dtcost:exporter/embedder",
     exports: { default: async },
-    // The state file stores `account-state` records as they are.
-    additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+    // The state file keeps records of its own (state/format.rs), never these.
+    additional_derives: [PartialEq],
 });
 
 pub use exports::dtcost::exporter::job::{
@@ -36,29 +36,6 @@ pub const COMPONENT: &[u8] = include_bytes!(env!("DTCOST_GUEST_WASM"));
 
 /// How often the epoch ticks: the granularity of yielding and of the time limit.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
-
-/// What one instance may do.
-#[derive(Debug, Clone)]
-pub struct Sandbox {
-    /// The only origins its HTTP requests may go to.
-    pub allowed: Vec<Origin>,
-    /// `wasi:config` values: this job's secrets and nothing else.
-    pub config: Vec<(&'static str, Secret)>,
-    pub memory_bytes: usize,
-    pub timeout: Duration,
-}
-
-impl Sandbox {
-    /// For the pure transforms: no network, no secrets.
-    fn pure() -> Sandbox {
-        Sandbox { allowed: Vec::new(), config: Vec::new(), memory_bytes: 1 << 30, timeout: Duration::from_secs(600) }
-    }
-
-    /// Redacts this instance's secrets (the only ones it could have sent to a server).
-    fn scrubber(&self) -> Scrubber {
-        Scrubber::new(self.config.iter().map(|(_, secret)| secret))
-    }
-}
 
 /// The most bytes of header fields one request or response may have (wasmtime-wasi-http's
 /// default, kept): a token or header beyond it ends the instance.
@@ -83,50 +60,6 @@ pub enum RuntimeError {
     HeadersTooLarge { during: String },
     #[error("the component stopped on a fault ({fault}){during}")]
     Trap { fault: String, during: String },
-}
-
-/// What an instance sent, as the host saw it: the run's figures count a job's requests even when
-/// the job failed and its report (which counts them too) was lost.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Traffic {
-    pub requests: u32,
-    /// Requests that repeated the previous one (the same `GET` URL): the component's retries.
-    pub retries: u32,
-    /// Responses that were 429.
-    pub throttled: u32,
-    /// `METHOD url` of the last request started.
-    pub last: Option<String>,
-    /// The requests the component sent together last (without reading an answer in between):
-    /// one of them is the one it was handling.
-    pub burst: Vec<String>,
-    /// An answer's body was read since the last request was sent.
-    read_since_send: bool,
-}
-
-impl Traffic {
-    fn record(&mut self, method: &http::Method, uri: &http::Uri) {
-        let described = format!("{method} {uri}");
-        // A GET repeated at once is a retry; a POST to one URL is also how batches and tokens go.
-        if *method == http::Method::GET && self.last.as_deref() == Some(described.as_str()) {
-            self.retries += 1;
-        }
-        self.requests += 1;
-        if std::mem::take(&mut self.read_since_send) {
-            self.burst.clear();
-        }
-        self.burst.push(described.clone());
-        self.last = Some(described);
-    }
-
-    /// ` while handling GET …` (or the requests sent together), each an excerpt; empty before any.
-    fn during(&self, scrubber: &Scrubber) -> String {
-        let requests: Vec<String> = self.burst.iter().map(|request| scrubber.excerpt(request)).collect();
-        match requests.as_slice() {
-            [] => String::new(),
-            [one] => format!(" while handling {one}"),
-            several => format!(" while handling one of {} (sent together)", several.join(", ")),
-        }
-    }
 }
 
 /// A job's result and its traffic.
@@ -158,6 +91,11 @@ impl Runtime {
     /// Compiles (or loads from wasmtime's on-disk cache) the embedded component.
     pub fn new() -> anyhow::Result<Runtime> {
         Self::with_component(COMPONENT)
+    }
+
+    /// [`Runtime::new`] off the async workers (compiling is CPU work).
+    pub async fn start() -> anyhow::Result<Runtime> {
+        tokio::task::spawn_blocking(Runtime::new).await.context("compiling the dtcost component")?
     }
 
     pub fn with_component(wasm: &[u8]) -> anyhow::Result<Runtime> {
@@ -396,7 +334,7 @@ impl Runtime {
                 http.set_field_size_limit(HEADER_BYTES);
                 http
             },
-            hooks: AllowList { allowed: sandbox.allowed, traffic, outbound: self.outbound.clone() },
+            hooks: AllowList::new(sandbox.allowed, traffic, self.outbound.clone()),
             config,
             limits,
         };
@@ -483,105 +421,9 @@ impl WasiHttpView for HostState {
     }
 }
 
-/// The outbound HTTP policy: only the configured origins; plain http only to loopback. Requests
-/// it lets through go out on the runtime's shared connection pool.
-pub struct AllowList {
-    allowed: Vec<Origin>,
-    /// What the instance sent (denied requests included: the component counts them too).
-    traffic: Arc<Mutex<Traffic>>,
-    outbound: Outbound,
-}
-
-impl AllowList {
-    fn permits(&self, uri: &http::Uri) -> Result<(), String> {
-        let url =
-            format!("{}://{}", uri.scheme_str().unwrap_or("https"), uri.authority().map(|a| a.as_str()).unwrap_or(""));
-        let origin = Origin::parse(&url)?;
-        if origin.scheme == "http" && !origin.is_loopback() {
-            return Err(format!("{origin}: plain http is allowed only to loopback"));
-        }
-        if self.allowed.contains(&origin) {
-            Ok(())
-        } else {
-            Err(format!("{origin} is not among the configured Dynatrace hosts"))
-        }
-    }
-}
-
-type IoFuture = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
-
-impl WasiHttpHooks for AllowList {
-    fn send_request(
-        &mut self,
-        request: http::Request<wasmtime_wasi_http::WasiBody>,
-        options: Option<wasmtime_wasi_http::RequestOptions>,
-        _fut: IoFuture,
-    ) -> Box<
-        dyn Future<Output = Result<(http::Response<wasmtime_wasi_http::WasiBody>, IoFuture), wasmtime_wasi_http::Error>>
-            + Send,
-    > {
-        if let Ok(mut traffic) = self.traffic.lock() {
-            traffic.record(request.method(), request.uri());
-        }
-        if let Err(reason) = self.permits(request.uri()) {
-            tracing::warn!(method = %request.method(), %reason, "outgoing request refused by the sandbox");
-            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
-        }
-        tracing::debug!(method = %request.method(), uri = %request.uri(), "outgoing request");
-        let traffic = self.traffic.clone();
-        let sending = self.outbound.send(request, options);
-        Box::new(async move {
-            use http_body_util::BodyExt;
-            let response = sending.await?;
-            if response.status() == http::StatusCode::TOO_MANY_REQUESTS
-                && let Ok(mut traffic) = traffic.lock()
-            {
-                traffic.throttled += 1;
-            }
-            let traffic = traffic.clone();
-            // Reading an answer ends a burst of requests sent together (see `Traffic::burst`).
-            let response = response.map(move |body| {
-                body.map_frame(move |frame| {
-                    if frame.is_data()
-                        && let Ok(mut traffic) = traffic.lock()
-                    {
-                        traffic.read_since_send = true;
-                    }
-                    frame
-                })
-                .boxed_unsync()
-            });
-            // The pool drives the connection: nothing is left to run for this request.
-            Ok((response, Box::new(async { Ok(()) }) as IoFuture))
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_repeated_get_counts_as_a_retry_and_a_repeated_post_does_not() {
-        let mut traffic = Traffic::default();
-        let uri = |text: &str| text.parse::<http::Uri>().unwrap();
-        for (method, url) in [
-            (http::Method::POST, "https://sso/token"),
-            (http::Method::POST, "https://sso/token"),
-            (http::Method::GET, "https://api/sub/v2/accounts/a/subscriptions"),
-            (http::Method::GET, "https://api/sub/v2/accounts/a/subscriptions"),
-            (http::Method::POST, "https://env/api/v2/bizevents/ingest"),
-            (http::Method::POST, "https://env/api/v2/bizevents/ingest"),
-        ] {
-            traffic.record(&method, &uri(url));
-        }
-        assert_eq!((traffic.requests, traffic.retries), (6, 1));
-        assert_eq!(traffic.last.as_deref(), Some("POST https://env/api/v2/bizevents/ingest"));
-        assert_eq!(traffic.burst.len(), 6, "nothing was read in between: one burst");
-        traffic.read_since_send = true;
-        traffic.record(&http::Method::GET, &uri("https://api/x"));
-        assert_eq!(traffic.burst, ["GET https://api/x"]);
-    }
 
     #[test]
     fn a_panic_is_one_line_with_its_location_and_message() {

@@ -195,17 +195,18 @@ fn large(uri: &Uri, cost_records: usize) -> Response {
     }
     if path.ends_with(&format!("/subscriptions/{SUBSCRIPTION}/cost")) {
         // Days back from 2026-11-22, one record each.
-        let newest = dtcost_guest::time::parse_instant_millis("2026-11-22T00:00:00Z").unwrap_or_default();
+        let newest = jiff::civil::date(2026, 11, 22);
+        let midnight = |date: jiff::civil::Date| format!("{date}T00:00:00Z");
         let mut body = String::from("{\"data\":[");
         for day in 0..cost_records as i64 {
-            let start = newest - day * dtcost_guest::time::DAY_MS;
+            let start = newest.checked_sub(jiff::Span::new().days(day)).unwrap_or(newest);
             if day > 0 {
                 body.push(',');
             }
             body.push_str(&format!(
                 "{{\"startTime\":\"{}\",\"endTime\":\"{}\",\"value\":1.5,\"currencyCode\":\"USD\"}}",
-                dtcost_guest::time::format_rfc3339(start),
-                dtcost_guest::time::format_rfc3339(start + dtcost_guest::time::DAY_MS)
+                midnight(start),
+                midnight(start.tomorrow().unwrap_or(start))
             ));
         }
         body.push_str("],\"lastModifiedTime\":\"2026-11-23T00:00:00Z\"}");

@@ -3,20 +3,16 @@
 //! temporary file of a unique name, mode 0600, renamed over the old one) after each account's
 //! events were acknowledged by the ingest API; one run at a time holds its lock.
 
-use std::collections::BTreeMap;
-use std::fs::File;
+mod format;
+mod lock;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+pub use lock::{StateLock, lock_path};
 
-// What an account's runs left for the next one: the WIT `account-state`, stored as is.
-use crate::runtime::{AccountState, AlertState, DeliveryState};
-
-/// Version 3 keeps an `account-state` per account and the alerts fired per subscription (alerts
-/// are the subscription's, whichever account sent them). Version 2 kept the alerts in the account
-/// that sent them, and version 1 the cost's `delivery-state` alone; both are read.
-const VERSION: u32 = 3;
+use crate::runtime::AccountState;
+use format::{Content, FormatError, StoredAlerts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -33,78 +29,11 @@ pub enum StateError {
     Lock { path: PathBuf, lock: PathBuf, source: std::io::Error },
 }
 
-/// The exclusive lock of a state file, held by a run that may write it, for as long as it lives
-/// (with `--every`, between runs too). It is taken on a file of its own beside the state file
-/// (`<state file>.lock`, never replaced, left in place), because the state file itself is
-/// replaced on every write. The operating system releases it when the process ends, however it
-/// ends, so a killed run leaves no stale lock.
-#[derive(Debug)]
-pub struct StateLock {
-    _file: File,
-}
-
-impl StateLock {
-    /// Takes the lock of `state_path`, or says that another run holds it (without waiting).
-    pub fn acquire(state_path: &Path) -> Result<StateLock, StateError> {
-        let lock = lock_path(state_path);
-        let error = |source| StateError::Lock { path: state_path.to_owned(), lock: lock.clone(), source };
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(&lock).map_err(error)?;
-        match file.try_lock() {
-            Ok(()) => Ok(StateLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                Err(StateError::Locked { path: state_path.to_owned(), lock: lock.clone() })
-            }
-            Err(std::fs::TryLockError::Error(source)) => Err(error(source)),
-        }
-    }
-}
-
-/// `<state file>.lock`.
-pub fn lock_path(state_path: &Path) -> PathBuf {
-    let mut name = state_path.as_os_str().to_owned();
-    name.push(".lock");
-    PathBuf::from(name)
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StateFileContent {
-    version: u32,
-    /// By account UUID.
-    accounts: BTreeMap<String, AccountState>,
-    /// Budget alerts fired, by subscription UUID.
-    #[serde(default)]
-    subscriptions: BTreeMap<String, AlertState>,
-}
-
-/// Version 2's accounts, each with the alerts it sent.
-#[derive(Debug, Deserialize)]
-struct StateFileContentV2 {
-    accounts: BTreeMap<String, AccountStateV2>,
-}
-
-#[derive(Debug, Deserialize)]
-struct AccountStateV2 {
-    cost: Option<DeliveryState>,
-    environment_cost: Option<DeliveryState>,
-    alerts: Option<AlertState>,
-}
-
-/// Version 1's accounts (its `version` is read on its own, first).
-#[derive(Debug, Deserialize)]
-struct StateFileContentV1 {
-    accounts: BTreeMap<String, DeliveryState>,
-}
-
 /// The state file and its content in memory.
 #[derive(Debug)]
 pub struct StateFile {
     path: PathBuf,
-    content: StateFileContent,
+    content: Content,
 }
 
 impl StateFile {
@@ -113,50 +42,13 @@ impl StateFile {
     pub fn load(path: &Path) -> Result<StateFile, StateError> {
         let unreadable = |message: String| StateError::Unreadable { path: path.to_owned(), message };
         let content = match std::fs::read(path) {
-            Ok(bytes) => {
-                let damaged = |error: serde_json::Error| {
-                    unreadable(format!(
-                        "{error}; if it is damaged, delete it (the next run then sends every day again)"
-                    ))
-                };
-                #[derive(Deserialize)]
-                struct Versioned {
-                    version: u32,
-                }
-                let version = serde_json::from_slice::<Versioned>(&bytes).map_err(damaged)?.version;
-                match version {
-                    1 => {
-                        let old: StateFileContentV1 = serde_json::from_slice(&bytes).map_err(damaged)?;
-                        let accounts = old
-                            .accounts
-                            .into_iter()
-                            .map(|(uuid, cost)| (uuid, AccountState { cost: Some(cost), environment_cost: None }))
-                            .collect();
-                        StateFileContent { version: VERSION, accounts, subscriptions: BTreeMap::new() }
-                    }
-                    2 => {
-                        let old: StateFileContentV2 = serde_json::from_slice(&bytes).map_err(damaged)?;
-                        let mut content = StateFileContent { version: VERSION, ..Default::default() };
-                        for (uuid, account) in old.accounts {
-                            if let Some(alerts) = account.alerts {
-                                content.subscriptions.insert(alerts.subscription_uuid.clone(), alerts);
-                            }
-                            let state = AccountState { cost: account.cost, environment_cost: account.environment_cost };
-                            content.accounts.insert(uuid, state);
-                        }
-                        content
-                    }
-                    VERSION => serde_json::from_slice(&bytes).map_err(damaged)?,
-                    other => {
-                        return Err(unreadable(format!(
-                            "version {other} is newer than this dtcost knows ({VERSION}); use a newer dtcost"
-                        )));
-                    }
-                }
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                StateFileContent { version: VERSION, ..Default::default() }
-            }
+            Ok(bytes) => Content::read(&bytes).map_err(|error| match error {
+                FormatError::Json(error) => unreadable(format!(
+                    "{error}; if it is damaged, delete it (the next run then sends every day again)"
+                )),
+                newer @ FormatError::Newer(_) => unreadable(newer.to_string()),
+            })?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Content::empty(),
             Err(error) => return Err(unreadable(error.to_string())),
         };
         Ok(StateFile { path: path.to_owned(), content })
@@ -166,13 +58,14 @@ impl StateFile {
         &self.path
     }
 
-    pub fn account(&self, account_uuid: &str) -> Option<&AccountState> {
-        self.content.accounts.get(account_uuid)
+    /// What the account's earlier runs delivered.
+    pub fn account(&self, account_uuid: &str) -> Option<AccountState> {
+        self.content.accounts.get(account_uuid).cloned().map(Into::into)
     }
 
     /// Records an account's new state and writes the file.
     pub fn update(&mut self, account_uuid: &str, state: AccountState) -> Result<(), StateError> {
-        self.content.accounts.insert(account_uuid.to_owned(), state);
+        self.content.accounts.insert(account_uuid.to_owned(), state.into());
         self.save()
     }
 
@@ -196,7 +89,7 @@ impl StateFile {
         fired.extend(accepted);
         fired.sort_unstable();
         fired.dedup();
-        let state = AlertState {
+        let state = StoredAlerts {
             subscription_uuid: subscription_uuid.to_owned(),
             period_start: period_start.to_owned(),
             fired,
@@ -219,9 +112,16 @@ impl StateFile {
     }
 }
 
+/// The state file's lock within a run (its jobs update it as they end); a panic while it was
+/// held leaves nothing half-written (writes are atomic), so a poisoned lock is still usable.
+pub fn lock(state: &std::sync::Mutex<StateFile>) -> std::sync::MutexGuard<'_, StateFile> {
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::DeliveryState;
 
     #[test]
     fn a_missing_file_is_an_empty_state_and_updates_survive_a_reload() {
@@ -232,7 +132,7 @@ mod tests {
         let cost = DeliveryState { subscription_uuid: "s".into(), frozen_before: None, sent: vec!["id".into()] };
         let entry = AccountState { cost: Some(cost), environment_cost: None };
         state.update("a", entry.clone()).unwrap();
-        assert_eq!(StateFile::load(&path).unwrap().account("a"), Some(&entry));
+        assert_eq!(StateFile::load(&path).unwrap().account("a"), Some(entry));
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, ["state.json"], "no temporary file is left behind");
     }

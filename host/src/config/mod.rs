@@ -1,0 +1,157 @@
+//! The configuration: TOML parsed loosely into `RawConfig` (raw.rs), then validated into
+//! `Config` (validate.rs and the files beside it), which is what the rest of the program uses.
+//! Every error names the file, the key and what is wrong. Secrets are read from environment
+//! variables or files named in the config, never inline.
+
+mod defaults;
+mod entries;
+mod environment;
+mod raw;
+#[cfg(test)]
+mod tests;
+mod validate;
+mod values;
+
+use std::path::{Path, PathBuf};
+
+pub use defaults::{default_budget_alerting, default_environment_cost, default_retry};
+pub use environment::{Environment, ProcessEnvironment};
+pub use values::base_url;
+
+use crate::runtime::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy};
+pub use crate::sandbox::Origin;
+use crate::secret::Secret;
+
+pub const DEFAULT_TOKEN_URL: &str = "https://sso.dynatrace.com/sso/oauth2/token";
+/// The token endpoint's path on an SSO host.
+pub const TOKEN_PATH: &str = "/sso/oauth2/token";
+pub const DEFAULT_API_URL: &str = "https://api.dynatrace.com";
+pub const DEFAULT_PROVIDER: &str = "dps4ma.ingester";
+/// The longest name or `provider`, in characters: each is copied into every event.
+pub const MAX_LABEL_CHARS: usize = 256;
+/// The longest secret, in bytes: Dynatrace tokens and client secrets are under 200; a longer
+/// value is a wrong file, and it would be copied into every request and redaction.
+pub const MAX_SECRET_BYTES: usize = 8 << 10;
+
+/// A configuration error: where, and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{source_name}: {key}: {message}")]
+pub struct ConfigError {
+    pub source_name: String,
+    pub key: String,
+    pub message: String,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it came from (file path, or "environment").
+    pub source_name: String,
+    pub token_url: String,
+    pub api_url: String,
+    pub provider: String,
+    pub concurrency: usize,
+    pub limits: Limits,
+    pub max_batch_bytes: u32,
+    pub retry: RetryPolicy,
+    /// Where delivery state is kept; `None` keeps none (every run sends every day).
+    pub state_file: Option<PathBuf>,
+    pub window_days: u32,
+    /// How accounts with `environment-cost = true` read cost per environment.
+    pub environment_cost: EnvironmentCostPlan,
+    pub budget_alerting: BudgetAlerting,
+    pub target: Target,
+    pub accounts: Vec<AccountConfig>,
+    pub clusters: Vec<ClusterConfig>,
+}
+
+impl Config {
+    /// Every secret the configuration holds: what no text from a server may print.
+    pub fn secrets(&self) -> Vec<&Secret> {
+        let mut secrets = match &self.target.auth {
+            TargetAuth::ApiToken(token) => vec![token],
+            TargetAuth::OAuth { client_secret, .. } => vec![client_secret],
+        };
+        secrets.extend(self.accounts.iter().map(|account| &account.client_secret));
+        secrets.extend(self.clusters.iter().map(|cluster| &cluster.api_token));
+        secrets
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub memory_bytes: usize,
+    pub timeout: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // Time enough for a job whose requests each use their whole retry budget a few times over.
+        Limits { memory_bytes: 128 << 20, timeout: std::time::Duration::from_secs(1800) }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: String,
+    pub auth: TargetAuth,
+}
+
+#[derive(Debug, Clone)]
+pub enum TargetAuth {
+    ApiToken(Secret),
+    OAuth { client_id: String, client_secret: Secret, account_uuid: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountConfig {
+    pub name: String,
+    pub uuid: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub subscription: Option<String>,
+    /// Read cost per environment and capability (opt-in: it can be large).
+    pub environment_cost: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub name: String,
+    pub url: String,
+    pub api_token: Secret,
+}
+
+impl Config {
+    /// Loads `path`, or, without one, a single account, target and cluster from the Dynatrace
+    /// tools' environment variables (`DT_CLIENT_ID`, `DT_CLIENT_SECRET`, `DT_ACCOUNT_ID`,
+    /// `DT_ENVIRONMENT_URL`, `DT_API_TOKEN`, `DT_CLUSTER_URL`, `DT_CLUSTER_API_TOKEN`).
+    pub fn load(path: Option<&Path>, env: &dyn Environment) -> Result<Config, ConfigError> {
+        match path {
+            Some(path) => {
+                let source_name = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+                    source_name: source_name.clone(),
+                    key: "(file)".into(),
+                    message: format!("cannot read it: {error}"),
+                })?;
+                Self::parse(&text, &source_name, path.parent(), env)
+            }
+            None => Self::parse("", "environment", None, env),
+        }
+    }
+
+    /// Parses TOML text; relative secret files are resolved against `base_dir`.
+    pub fn parse(
+        text: &str,
+        source_name: &str,
+        base_dir: Option<&Path>,
+        env: &dyn Environment,
+    ) -> Result<Config, ConfigError> {
+        let raw = raw::RawConfig::parse(text).map_err(|error| ConfigError {
+            source_name: source_name.to_owned(),
+            key: error.key,
+            message: error.message,
+        })?;
+        validate::Validator { source_name, base_dir, env }.validate(raw)
+    }
+}

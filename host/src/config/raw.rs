@@ -1,0 +1,138 @@
+//! The configuration as written: TOML read by serde into loose records (every key optional,
+//! unknown keys refused); a syntax or type error names the key path and the line.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Why the TOML text was not read: the key (its path, and the line) and what was wrong.
+#[derive(Debug)]
+pub struct RawError {
+    pub key: String,
+    pub message: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawConfig {
+    /// The SSO token endpoint; a bare SSO host gets the standard path.
+    #[serde(alias = "sso-url")]
+    pub token_url: Option<String>,
+    pub api_url: Option<String>,
+    pub provider: Option<String>,
+    pub concurrency: Option<usize>,
+    pub max_batch_bytes: Option<u32>,
+    pub state_file: Option<PathBuf>,
+    pub window_days: Option<u32>,
+    #[serde(default)]
+    pub retry: RawRetry,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub environment_cost: RawEnvironmentCost,
+    #[serde(default)]
+    pub budget: RawBudget,
+    #[serde(default)]
+    pub target: RawTarget,
+    #[serde(default)]
+    pub accounts: Vec<RawAccount>,
+    #[serde(default)]
+    pub clusters: Vec<RawCluster>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawRetry {
+    pub initial_delay_ms: Option<u32>,
+    pub max_delay_ms: Option<u32>,
+    pub multiplier: Option<f64>,
+    pub max_elapsed_seconds: Option<u32>,
+    pub attempt_timeout_seconds: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawEnvironmentCost {
+    pub days: Option<u32>,
+    pub window_days: Option<u32>,
+    pub page_size: Option<u32>,
+    pub max_rows_per_day: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawBudget {
+    pub thresholds: Option<Vec<f64>>,
+    pub forecast_exceeds_budget: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawLimits {
+    pub memory_mb: Option<usize>,
+    pub timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawTarget {
+    pub url: Option<String>,
+    pub api_token_env: Option<String>,
+    pub api_token_file: Option<PathBuf>,
+    pub client_id: Option<String>,
+    pub client_secret_env: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    pub account_uuid: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawAccount {
+    pub name: Option<String>,
+    pub uuid: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret_env: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    pub subscription: Option<String>,
+    pub environment_cost: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawCluster {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub api_token_env: Option<String>,
+    pub api_token_file: Option<PathBuf>,
+}
+
+impl RawConfig {
+    /// Reads TOML text. Errors name the key path (`accounts[0]`) and the line it is on.
+    pub fn parse(text: &str) -> Result<RawConfig, RawError> {
+        let document = toml::Deserializer::parse(text).map_err(|error| RawError {
+            key: error.span().map(|span| key_at(text, span.start)).unwrap_or_else(|| "(syntax)".into()),
+            message: error.message().trim().to_owned(),
+        })?;
+        serde_path_to_error::deserialize(document).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            let line = inner.span().map(|span| key_at(text, span.start));
+            let key = match (path.as_str(), line) {
+                (".", Some(line)) => line,
+                (".", None) => "(syntax)".to_owned(),
+                (path, Some(line)) => format!("{path} at {line}"),
+                (path, None) => path.to_owned(),
+            };
+            RawError { key, message: inner.message().trim().to_owned() }
+        })
+    }
+}
+
+/// The line of TOML text at `offset`, trimmed, to point at the offending key.
+fn key_at(text: &str, offset: usize) -> String {
+    let line_start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("").trim();
+    let line_number = text[..line_start].matches('\n').count() + 1;
+    let key = line.split('=').next().unwrap_or(line).trim();
+    format!("line {line_number} ({key})")
+}

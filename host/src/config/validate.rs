@@ -1,0 +1,242 @@
+//! Validation of the raw configuration into `Config`: ranges, defaults, the state file, and no
+//! account or cluster twice. The entries (target, accounts, clusters) are in entries.rs, the
+//! single values (secrets, URLs, UUIDs, names) in values.rs.
+
+use std::path::{Path, PathBuf};
+
+use super::raw::{RawAccount, RawBudget, RawCluster, RawConfig, RawEnvironmentCost, RawRetry};
+use super::{
+    Config, ConfigError, DEFAULT_API_URL, DEFAULT_PROVIDER, DEFAULT_TOKEN_URL, Environment, Limits, TOKEN_PATH,
+    default_budget_alerting, default_environment_cost, default_retry,
+};
+use crate::runtime::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy};
+
+pub struct Validator<'a> {
+    pub source_name: &'a str,
+    pub base_dir: Option<&'a Path>,
+    pub env: &'a dyn Environment,
+}
+
+impl Validator<'_> {
+    pub(super) fn error(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError { source_name: self.source_name.to_owned(), key: key.into(), message: message.into() }
+    }
+
+    pub fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let mut token_url = self.url("token-url", raw.token_url.unwrap_or_else(|| DEFAULT_TOKEN_URL.into()))?;
+        // A bare SSO host (no path) gets the token endpoint's.
+        if url::Url::parse(&token_url).is_ok_and(|url| url.path() == "/") {
+            token_url.push_str(TOKEN_PATH);
+        }
+        let api_url = self.url("api-url", raw.api_url.unwrap_or_else(|| DEFAULT_API_URL.into()))?;
+        // The most at once; the account exports adapt up to it (see concurrency.rs).
+        let concurrency = raw.concurrency.unwrap_or(32);
+        if !(1..=64).contains(&concurrency) {
+            return Err(self.error("concurrency", format!("{concurrency} is out of range (1 to 64)")));
+        }
+        let retry = self.retry(&raw.retry)?;
+        let window_days = raw.window_days.unwrap_or(35);
+        if window_days > 400 {
+            return Err(
+                self.error("window-days", format!("{window_days} is out of range (0 to 400; 0: compare every day)"))
+            );
+        }
+        // The state file sits beside the config unless placed elsewhere; "" keeps no state.
+        let state_file = match raw.state_file {
+            Some(path) if path.as_os_str().is_empty() => None,
+            Some(path) => Some(self.relative(path)),
+            None => Some(self.relative(PathBuf::from("dtcost-state.json"))),
+        };
+        if let Some(path) = &state_file {
+            self.state_file(path)?;
+        }
+        let provider = raw.provider.unwrap_or_else(|| DEFAULT_PROVIDER.into());
+        self.label("provider", &provider)?;
+        let max_batch_bytes = raw.max_batch_bytes.unwrap_or(5_000_000);
+        if !(1024..=5_000_000).contains(&max_batch_bytes) {
+            return Err(self.error(
+                "max-batch-bytes",
+                format!("{max_batch_bytes} is out of range (1024 to 5000000, the API's cap)"),
+            ));
+        }
+        let mut limits = Limits::default();
+        if let Some(mb) = raw.limits.memory_mb {
+            if !(16..=4096).contains(&mb) {
+                return Err(self.error("limits.memory-mb", format!("{mb} is out of range (16 to 4096)")));
+            }
+            limits.memory_bytes = mb << 20;
+        }
+        if let Some(seconds) = raw.limits.timeout_seconds {
+            if !(1..=86_400).contains(&seconds) {
+                return Err(self.error("limits.timeout-seconds", format!("{seconds} is out of range (1 to 86400)")));
+            }
+            limits.timeout = std::time::Duration::from_secs(seconds);
+        }
+        let environment_cost = self.environment_cost(&raw.environment_cost)?;
+        let budget_alerting = self.budget(raw.budget)?;
+        let target = self.target(raw.target)?;
+
+        let single_account = raw.accounts.len() <= 1;
+        let mut raw_accounts = raw.accounts;
+        // An account made of DT_* variables alone: its errors name the variables.
+        let account_from_env = raw_accounts.is_empty()
+            && (self.env_var("DT_ACCOUNT_ID")?.is_some() || self.env_var("DT_CLIENT_ID")?.is_some());
+        if account_from_env {
+            raw_accounts.push(RawAccount::default());
+        }
+        let mut accounts = Vec::new();
+        for (index, account) in raw_accounts.into_iter().enumerate() {
+            accounts.push(self.account(index, account, single_account, account_from_env)?);
+        }
+        for (index, account) in accounts.iter().enumerate() {
+            if let Some(earlier) = accounts[..index].iter().position(|a| a.name == account.name) {
+                return Err(self.error(
+                    format!("accounts[{index}].name"),
+                    format!("{:?} is already the name of accounts[{earlier}]", account.name),
+                ));
+            }
+            // One account twice would send its days twice, under two names, and keep one state.
+            if let Some(earlier) = accounts[..index].iter().position(|a| a.uuid == account.uuid) {
+                return Err(self.error(
+                    format!("accounts[{index}].uuid"),
+                    format!(
+                        "accounts[{earlier}] ({:?}) and accounts[{index}] ({:?}) are the same account ({}): \
+                         it would be exported twice; keep one of them",
+                        accounts[earlier].name, account.name, account.uuid
+                    ),
+                ));
+            }
+        }
+
+        let mut raw_clusters = raw.clusters;
+        if raw_clusters.is_empty() && self.env_var("DT_CLUSTER_URL")?.is_some() {
+            raw_clusters.push(RawCluster::default());
+        }
+        let single_cluster = raw_clusters.len() == 1;
+        let mut clusters = Vec::new();
+        for (index, cluster) in raw_clusters.into_iter().enumerate() {
+            clusters.push(self.cluster(index, cluster, single_cluster)?);
+        }
+        for (index, cluster) in clusters.iter().enumerate() {
+            if let Some(earlier) = clusters[..index].iter().position(|c| c.name == cluster.name) {
+                return Err(self.error(
+                    format!("clusters[{index}].name"),
+                    format!("{:?} is already the name of clusters[{earlier}]", cluster.name),
+                ));
+            }
+            if let Some(earlier) = clusters[..index].iter().position(|c| c.url == cluster.url) {
+                return Err(self.error(
+                    format!("clusters[{index}].url"),
+                    format!(
+                        "clusters[{earlier}] ({:?}) and clusters[{index}] ({:?}) are the same cluster ({}): \
+                         its license would be exported twice; keep one of them",
+                        clusters[earlier].name, cluster.name, cluster.url
+                    ),
+                ));
+            }
+        }
+        if accounts.is_empty() && clusters.is_empty() {
+            return Err(self.error(
+                "accounts",
+                "nothing to export: add an [[accounts]] or [[clusters]] table (or set DT_ACCOUNT_ID / DT_CLUSTER_URL); \
+                 to try dtcost without a tenant, run `dtcost demo`",
+            ));
+        }
+        Ok(Config {
+            source_name: self.source_name.to_owned(),
+            token_url,
+            api_url,
+            provider,
+            concurrency,
+            limits,
+            max_batch_bytes,
+            retry,
+            state_file,
+            window_days,
+            environment_cost,
+            budget_alerting,
+            target,
+            accounts,
+            clusters,
+        })
+    }
+
+    fn retry(&self, raw: &RawRetry) -> Result<RetryPolicy, ConfigError> {
+        let defaults = default_retry();
+        let retry = RetryPolicy {
+            initial_delay_ms: raw.initial_delay_ms.unwrap_or(defaults.initial_delay_ms),
+            max_delay_ms: raw.max_delay_ms.unwrap_or(defaults.max_delay_ms),
+            multiplier: raw.multiplier.unwrap_or(defaults.multiplier),
+            max_elapsed_ms: raw.max_elapsed_seconds.map_or(defaults.max_elapsed_ms, |s| s.saturating_mul(1000)),
+            attempt_timeout_ms: raw
+                .attempt_timeout_seconds
+                .map_or(defaults.attempt_timeout_ms, |s| s.saturating_mul(1000)),
+        };
+        if !(1_000..=3_600_000).contains(&retry.attempt_timeout_ms) {
+            return Err(self.error("retry.attempt-timeout-seconds", "must be between 1 and 3600"));
+        }
+        if !(1..=600_000).contains(&retry.initial_delay_ms) {
+            return Err(self
+                .error("retry.initial-delay-ms", format!("{} is out of range (1 to 600000)", retry.initial_delay_ms)));
+        }
+        if retry.max_delay_ms < retry.initial_delay_ms || retry.max_delay_ms > 600_000 {
+            return Err(self.error(
+                "retry.max-delay-ms",
+                format!("{} must be between initial-delay-ms and 600000", retry.max_delay_ms),
+            ));
+        }
+        if !(1.0..=10.0).contains(&retry.multiplier) {
+            return Err(self.error("retry.multiplier", format!("{} is out of range (1.0 to 10.0)", retry.multiplier)));
+        }
+        if retry.max_elapsed_ms > 3_600_000 {
+            return Err(self.error("retry.max-elapsed-seconds", "at most 3600 (0 disables retries)"));
+        }
+        Ok(retry)
+    }
+
+    fn environment_cost(&self, raw: &RawEnvironmentCost) -> Result<EnvironmentCostPlan, ConfigError> {
+        let defaults = default_environment_cost();
+        let days = raw.days.unwrap_or(defaults.days);
+        if !(1..=400).contains(&days) {
+            return Err(self.error("environment-cost.days", format!("{days} is out of range (1 to 400)")));
+        }
+        let window_days = raw.window_days.unwrap_or(defaults.window_days);
+        if !(1..=90).contains(&window_days) {
+            return Err(self.error("environment-cost.window-days", format!("{window_days} is out of range (1 to 90)")));
+        }
+        if let Some(size) = raw.page_size
+            && !(1..=10_000).contains(&size)
+        {
+            return Err(self.error("environment-cost.page-size", format!("{size} is out of range (1 to 10000)")));
+        }
+        let max_rows_per_day = raw.max_rows_per_day.unwrap_or(defaults.max_rows_per_day);
+        if !(1..=100_000).contains(&max_rows_per_day) {
+            return Err(self.error(
+                "environment-cost.max-rows-per-day",
+                format!("{max_rows_per_day} is out of range (1 to 100000)"),
+            ));
+        }
+        Ok(EnvironmentCostPlan { days, window_days, page_size: raw.page_size, max_rows_per_day })
+    }
+
+    fn budget(&self, raw: RawBudget) -> Result<BudgetAlerting, ConfigError> {
+        let defaults = default_budget_alerting();
+        let thresholds = raw.thresholds.unwrap_or(defaults.thresholds);
+        if let Some(bad) = thresholds.iter().find(|t| !(t.is_finite() && **t > 0.0 && **t <= 1000.0)) {
+            return Err(self.error(
+                "budget.thresholds",
+                format!("{bad} is not a percentage of the budget (above 0, at most 1000)"),
+            ));
+        }
+        let forecast_exceeds_budget = raw.forecast_exceeds_budget.unwrap_or(defaults.forecast_exceeds_budget);
+        Ok(BudgetAlerting { thresholds, forecast_exceeds_budget })
+    }
+
+    /// A path from the config, relative to the config file's folder.
+    pub(super) fn relative(&self, path: PathBuf) -> PathBuf {
+        match self.base_dir {
+            Some(base) if path.is_relative() => base.join(path),
+            _ => path,
+        }
+    }
+}
