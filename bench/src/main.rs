@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use dtcost_guest::http::{Method, Request, Response, RetryPolicy, Transport, TransportError};
-use dtcost_guest::model::{
-    AccountPlan, BudgetAlerting, ClusterPlan, CostRecord, EventContext, FailureKind, IngestTarget, OAuthClient,
-    TargetAuth,
+use dtcost_guest::http::{Method, Request, Response, Transport, TransportError};
+use dtcost_guest::wit::{
+    AccountPlan, BudgetAlerting, ClusterPlan, CostRecord, EventContext, FailureKind, IngestTarget, OauthClient,
+    RetryPolicy, TargetAuth,
 };
 use dtcost_sim::{Generate, Scenario, Simulator};
 
@@ -402,7 +402,7 @@ fn native_pipeline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
         let plan = AccountPlan {
             name: account.name.clone(),
             uuid: account.uuid.clone(),
-            client: OAuthClient {
+            client: OauthClient {
                 client_id: account.client_id.clone(),
                 token_url: urls.sso.clone(),
                 account_uuid: Some(account.uuid.clone()),

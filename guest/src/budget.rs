@@ -4,10 +4,11 @@
 
 use serde::Serialize;
 
+use crate::error::InvalidRecord;
 use crate::events::{DEFAULT_CURRENCY, finite, instant, number, optional_number, with_event_id};
 use crate::forecast::{self, DailyCost, Forecast, ForecastInput, Outcome};
-use crate::model::{AccountForecast, BudgetAlerting, CostRecord, EventContext, InvalidRecord, Subscription};
 use crate::time::{DAY_MS, format_rfc3339};
+use crate::wit::{AccountForecast, BudgetAlert, BudgetAlerting, CostRecord, EventContext, Subscription};
 
 pub const BUDGET_ALERT: &str = "dps.budget.alert";
 
@@ -156,14 +157,6 @@ impl<'a> StatusOutlook<'a> {
     }
 }
 
-/// A budget alert to raise: its state key (`used:90`, `forecast:100`), event and message.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Alert {
-    pub key: String,
-    pub event: String,
-    pub message: String,
-}
-
 /// The alerts `outlook` raises that have not `fired` yet in this period: one per threshold of
 /// used budget crossed (each threshold separately, so a first run at 92 % raises 75 and 90), and
 /// one when the forecast exceeds the budget.
@@ -174,7 +167,7 @@ pub fn budget_alerts(
     alerting: &BudgetAlerting,
     fired: &[String],
     read_at: &str,
-) -> Result<Vec<Alert>, InvalidRecord> {
+) -> Result<Vec<BudgetAlert>, InvalidRecord> {
     instant("readAt", read_at)?;
     let budget = subscription.budget.total;
     let mut thresholds: Vec<f64> = alerting.thresholds.iter().copied().filter(|t| t.is_finite() && *t > 0.0).collect();
@@ -212,7 +205,7 @@ pub fn budget_alerts(
         };
         let id_key = format!("{}|{}|{key}", subscription.uuid, period.start_time);
         let event = with_event_id(BUDGET_ALERT, &id_key, &event);
-        alerts.push(Alert { key, event, message });
+        alerts.push(BudgetAlert { key, event, message });
     };
     if let Some(used_percent) = outlook.used_percent {
         for threshold in thresholds.into_iter().filter(|t| used_percent >= *t) {
@@ -305,13 +298,13 @@ fn date_of_day(day: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Budget, Period};
+    use crate::wit::{Budget, Period};
 
     fn subscription(total: f64, used: f64) -> Subscription {
         Subscription {
             uuid: "sub-1".into(),
             name: "DPS 2026".into(),
-            kind: "REGULAR".into(),
+            type_: "REGULAR".into(),
             sub_type: None,
             status: "ACTIVE".into(),
             owner_account_uuid: None,

@@ -7,10 +7,9 @@
 use serde::Serialize;
 
 use crate::budget::{Outlook, StatusOutlook};
-use crate::model::{
-    AccountForecast, ClusterLicense, CostRecord, EventContext, InvalidRecord, RunFigures, Subscription, UnitUsage,
-};
+use crate::error::InvalidRecord;
 use crate::time::parse_instant_millis;
+use crate::wit::{AccountForecast, ClusterLicense, CostRecord, EventContext, RunFigures, Subscription, UnitUsage};
 
 pub const SUBSCRIPTION_STATUS: &str = "dps.subscription.status";
 pub const COST_BOOKED: &str = "dps.cost2.booked";
@@ -155,7 +154,7 @@ pub fn cluster_quota(
     for (unit, field, usage) in units {
         let Some(usage) = usage else { continue };
         check_unit(field, usage)?;
-        let overage = usage.overage.clone().unwrap_or_default();
+        let overage = usage.overage.unwrap_or_default();
         let event = QuotaEvent {
             event_type: LICENSE_QUOTA,
             provider,
@@ -235,7 +234,7 @@ pub fn event_id_of(event: &str) -> Option<&str> {
 }
 
 fn check_unit(field: &str, usage: &UnitUsage) -> Result<(), InvalidRecord> {
-    let overage = usage.overage.clone().unwrap_or_default();
+    let overage = usage.overage.unwrap_or_default();
     let numbers = [
         ("quota", usage.quota),
         ("usage", usage.usage),
@@ -455,8 +454,12 @@ struct SummaryEvent<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Budget, DOCUMENTED_USAGE_STATUSES, OverageUsage, Period};
+    use crate::wit::{Budget, OverageUsage, Period};
     use serde_json::{Value, json};
+
+    /// The `usageStatus` values the cluster license documentation lists (see the WIT `unit-usage`).
+    const DOCUMENTED_USAGE_STATUSES: [&str; 4] =
+        ["USING_QUOTA", "QUOTA_REACHED", "USING_OVERAGE", "OVERAGE_QUOTA_REACHED"];
 
     fn context() -> EventContext {
         EventContext { provider: "dps4ma.ingester".into(), account_uuid: "acc-1".into(), account_name: "ACME".into() }
@@ -556,7 +559,7 @@ mod tests {
         Subscription {
             uuid: "sub-1".into(),
             name: "DPS".into(),
-            kind: "REGULAR".into(),
+            type_: "REGULAR".into(),
             sub_type: None,
             status: "ACTIVE".into(),
             owner_account_uuid: Some("owner-1".into()),

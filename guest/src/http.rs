@@ -1,7 +1,8 @@
 //! The one door to the network: a minimal request/response model and the `Transport` trait.
 //! The component implements it on `wasi:http/outgoing-handler`; tests implement it with fakes.
 
-use crate::model::{ExportError, FailureKind, RequestFailure};
+use crate::error::ExportError;
+use crate::wit::{FailureKind, RequestFailure, RetryPolicy};
 use crate::{parse, untrusted};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,29 +114,17 @@ pub trait Transport {
     fn sleep_millis(&mut self, millis: u64);
 }
 
-/// How transient failures are retried: capped exponential backoff with jitter, bounded in time
-/// (the OpenTelemetry Collector's exporter defaults: 5 s, x1.5, at most 30 s, give up after 300 s).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    pub initial_delay_ms: u32,
-    pub max_delay_ms: u32,
-    pub multiplier: f64,
-    /// The time budget of one request, retries included; 0 disables retries.
-    pub max_elapsed_ms: u32,
-    /// Time one attempt may take, from sending it to the last byte of the answer's body.
-    pub attempt_timeout_ms: u32,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            initial_delay_ms: 5_000,
-            max_delay_ms: 30_000,
-            multiplier: 1.5,
-            max_elapsed_ms: 300_000,
-            // The first byte of a large v3 page can take a minute on a busy tenant; a whole
-            // answer taking two is a server or a network in trouble.
-            attempt_timeout_ms: 120_000,
+impl FailureKind {
+    /// The kind of an HTTP status the caller could not use (a 401 is [`FailureKind::Unauthorized`]
+    /// unless the client knows the token was stale).
+    pub fn of_status(status: u16) -> Self {
+        match status {
+            401 => Self::Unauthorized,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            429 => Self::Throttled,
+            500..=599 => Self::ServerError,
+            _ => Self::HttpStatus,
         }
     }
 }

@@ -5,16 +5,17 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
+use crate::error::{ExportError, InvalidRecord};
 use crate::http::{self, Client, Request, Response, Transport};
-use crate::model::{
-    AccountForecast, AccountPlan, AccountState, ClusterPlan, CostRecord, DeliveryState, EnvironmentCost,
-    EnvironmentCostPlan, EventContext, ExportError, FailureKind, IngestTarget, InvalidRecord, Report, RequestFailure,
-    RetryPolicy, Subscription, SubscriptionOutlook, SubscriptionSummary,
-};
-use crate::parse;
+use crate::parse::{self, SubscriptionSummary};
 use crate::secrets::{self, Secrets};
 use crate::sso::{self, TokenSource};
 use crate::time::{DAY_MS, format_rfc3339, parse_instant_millis};
+use crate::wit::{
+    AccountForecast, AccountPlan, AccountState, ClusterPlan, CostRecord, DeliveryState, EnvironmentCost,
+    EnvironmentCostPlan, EventContext, FailureKind, IngestTarget, Report, RequestFailure, RetryPolicy, Subscription,
+    SubscriptionOutlook,
+};
 use crate::{budget, environment, events, ingest, untrusted};
 
 /// Exports one account. `Err` means nothing was sent; an `Ok` report may still list failures.
@@ -454,8 +455,8 @@ fn get_json(
 fn read<T>(
     response: &Response,
     json: Option<Value>,
-    reader: impl FnOnce(&Value) -> Result<T, parse::ParseError>,
-) -> Result<T, parse::ParseError> {
+    reader: impl FnOnce(&Value) -> Result<T, InvalidRecord>,
+) -> Result<T, InvalidRecord> {
     match json {
         Some(json) => reader(&json),
         None => reader(&parse::json(&response.body)?),
@@ -570,7 +571,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::model::{BudgetAlerting, EnvironmentCostPlan, OAuthClient, TargetAuth};
+    use crate::wit::{BudgetAlerting, EnvironmentCostPlan, OauthClient, TargetAuth};
 
     /// Answers by `METHOD url` (a sequence per route; its last answer repeats), records what was
     /// sent, and keeps a clock that only sleeping advances.
@@ -653,7 +654,7 @@ mod tests {
         AccountPlan {
             name: "ACME".into(),
             uuid: "acc".into(),
-            client: OAuthClient {
+            client: OauthClient {
                 client_id: "dt0s02.X".into(),
                 token_url: "https://sso/token".into(),
                 account_uuid: Some("acc".into()),
@@ -668,7 +669,7 @@ mod tests {
                 max_batch_bytes: 5_000_000,
                 dry_run: false,
             },
-            retry: http::RetryPolicy::default(),
+            retry: RetryPolicy::default(),
             state: None,
             window_days: 35,
             environment_cost: None,
@@ -850,7 +851,7 @@ mod tests {
             .then(&cost, 0, "", &[])
             .then(&cost, 200, COST, &[]);
         let mut plan = plan(None);
-        plan.retry = http::RetryPolicy {
+        plan.retry = RetryPolicy {
             initial_delay_ms: 100,
             max_delay_ms: 1000,
             multiplier: 2.0,
@@ -882,7 +883,7 @@ mod tests {
         api.routes.remove(INGEST);
         api.then(INGEST, 502, r#"{"error":{"code":502,"message":"Bad Gateway"}}"#, &[]);
         let mut plan = plan(None);
-        plan.retry = http::RetryPolicy {
+        plan.retry = RetryPolicy {
             initial_delay_ms: 1000,
             max_delay_ms: 4000,
             multiplier: 2.0,
@@ -1039,7 +1040,7 @@ mod tests {
             let mut api = api(&routes);
             let mut plan = plan(None);
             plan.target.environment_url = url.into();
-            plan.target.auth = TargetAuth::OAuth(OAuthClient {
+            plan.target.auth = TargetAuth::Oauth(OauthClient {
                 client_id: "dt0s02.INGEST".into(),
                 token_url: "https://sso/token".into(),
                 account_uuid: None,
@@ -1394,7 +1395,7 @@ mod tests {
             url: "https://cluster".into(),
             read_at: "2026-11-23".into(),
             target: plan(None).target,
-            retry: http::RetryPolicy::default(),
+            retry: RetryPolicy::default(),
         };
         let secrets = HashMap::from([("cluster-api-token".to_owned(), "dt0c01.C.x".to_owned())]);
         let error = export_cluster(&plan, &mut api, &secrets).unwrap_err();

@@ -3,19 +3,21 @@
 //! `component` is the thin wasm boundary (wit-bindgen exports, wasi:http transport, wasi:config).
 
 pub mod budget;
+pub mod defaults;
 pub mod environment;
+pub mod error;
 pub mod events;
 pub mod forecast;
 pub mod http;
 pub mod ingest;
 pub mod job;
-pub mod model;
 pub mod parse;
 pub mod secrets;
 pub mod sso;
 pub mod standalone;
 pub mod time;
 pub mod untrusted;
+pub mod wit;
 
 #[cfg(target_family = "wasm")]
 mod component;

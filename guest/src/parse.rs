@@ -3,18 +3,22 @@
 
 use serde_json::{Map, Value};
 
-use crate::model::{AccountForecast, Budget, EnvironmentCost, Period};
-use crate::model::{ClusterLicense, CostRecord, OverageUsage, Subscription, SubscriptionSummary, UnitUsage};
+use crate::error::InvalidRecord;
+use crate::wit::{AccountForecast, Budget, EnvironmentCost, Period};
+use crate::wit::{ClusterLicense, CostRecord, OverageUsage, Subscription, UnitUsage};
 
-/// A response that does not match the documented contract.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct ParseError {
-    pub path: String,
-    pub message: String,
+/// A response that does not match the documented contract: the field names where in the body.
+type Result<T> = std::result::Result<T, InvalidRecord>;
+
+/// An entry of the subscription list: enough to choose one (not a WIT record: it never leaves).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionSummary {
+    pub uuid: String,
+    pub name: String,
+    pub kind: String,
+    pub status: String,
+    pub start_time: String,
 }
-
-type Result<T> = std::result::Result<T, ParseError>;
 
 /// An OAuth token response.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,7 +60,7 @@ pub fn subscription(root: &Value) -> Result<Subscription> {
     Ok(Subscription {
         uuid: root.string("uuid")?,
         name: root.opt_string("name")?.unwrap_or_default(),
-        kind: root.opt_string("type")?.unwrap_or_default(),
+        type_: root.opt_string("type")?.unwrap_or_default(),
         sub_type: root.opt_text("subType"),
         status: root.opt_string("status")?.unwrap_or_default(),
         owner_account_uuid: match root.opt_object("account")? {
@@ -206,10 +210,7 @@ pub fn ingest_error_entries(root: &Value) -> Result<Vec<IngestError>> {
             let entry = entry?;
             let index = match entry.opt_number("index")? {
                 Some(index) if index < 0.0 || index.fract() != 0.0 || index > u32::MAX as f64 => {
-                    return Err(ParseError {
-                        path: entry.child_path("index"),
-                        message: format!("{index} is not an index"),
-                    });
+                    return Err(InvalidRecord::new(entry.child_path("index"), format!("{index} is not an index")));
                 }
                 Some(index) => Some(index as usize),
                 None => None,
@@ -256,8 +257,8 @@ pub fn error_message(body: &[u8]) -> String {
 /// A response body as JSON: what every reader below takes (the client parses each body once,
 /// and a 2xx that is not JSON, a truncated transfer, is retried).
 pub fn json(body: &[u8]) -> Result<Value> {
-    serde_json::from_slice(body).map_err(|error| ParseError {
-        path: "body".to_owned(),
+    serde_json::from_slice(body).map_err(|error| InvalidRecord {
+        field: "body".to_owned(),
         message: if body.iter().all(u8::is_ascii_whitespace) {
             "empty, expected JSON".to_owned()
         } else {
@@ -280,8 +281,8 @@ impl<'a> Obj<'a> {
     fn at(path: String, value: &'a Value) -> Result<Self> {
         match value {
             Value::Object(map) => Ok(Obj { path, map }),
-            other => Err(ParseError {
-                path: if path.is_empty() { "body".into() } else { path },
+            other => Err(InvalidRecord {
+                field: if path.is_empty() { "body".into() } else { path },
                 message: format!("expected an object, got {}", kind(other)),
             }),
         }
@@ -291,8 +292,8 @@ impl<'a> Obj<'a> {
         if self.path.is_empty() { key.to_owned() } else { format!("{}.{key}", self.path) }
     }
 
-    fn wrong(&self, key: &str, expected: &str, got: &Value) -> ParseError {
-        ParseError { path: self.child_path(key), message: format!("expected {expected}, got {}", kind(got)) }
+    fn wrong(&self, key: &str, expected: &str, got: &Value) -> InvalidRecord {
+        InvalidRecord::new(self.child_path(key), format!("expected {expected}, got {}", kind(got)))
     }
 
     fn present(&self, key: &str) -> Option<&'a Value> {
@@ -301,7 +302,7 @@ impl<'a> Obj<'a> {
 
     fn required(&self, key: &str, expected: &str) -> Result<&'a Value> {
         match self.map.get(key) {
-            None => Err(ParseError { path: self.child_path(key), message: format!("missing, expected {expected}") }),
+            None => Err(InvalidRecord::new(self.child_path(key), format!("missing, expected {expected}"))),
             Some(Value::Null) => Err(self.wrong(key, expected, &Value::Null)),
             Some(value) => Ok(value),
         }
@@ -445,7 +446,7 @@ mod tests {
             "forecastBudgetPct":97.24,"forecastBudgetDate":null,"forecastCreatedAt":"2026-03-26T03:00:00Z"}"#;
         let forecast = account_forecast(body).unwrap();
         assert_eq!((forecast.median, forecast.budget_percent, forecast.budget_date), (243100.4, 97.24, None));
-        assert_eq!(account_forecast(b"{}").unwrap_err().path, "forecastMedian");
+        assert_eq!(account_forecast(b"{}").unwrap_err().field, "forecastMedian");
     }
 
     #[test]
@@ -472,7 +473,7 @@ mod tests {
         ];
         for (body, path, message) in cases {
             let error = cost_list(body, "USD").unwrap_err();
-            assert_eq!((error.path.as_str(), error.message.as_str()), (path, message));
+            assert_eq!((error.field.as_str(), error.message.as_str()), (path, message));
         }
     }
 
@@ -501,7 +502,7 @@ mod tests {
     fn subscription_lists_keep_what_choosing_needs() {
         let list = subscription_list(br#"{"data":[{"uuid":"s","type":"REGULAR","subType":null,"name":"n","status":"ACTIVE","startTime":"2026-01-01","endTime":"2026-12-31"}]}"#).unwrap();
         assert_eq!((list[0].uuid.as_str(), list[0].kind.as_str(), list[0].status.as_str()), ("s", "REGULAR", "ACTIVE"));
-        assert_eq!(subscription_list(br#"{"data":[{"uuid":"s"}]}"#).unwrap_err().path, "data[0].status");
+        assert_eq!(subscription_list(br#"{"data":[{"uuid":"s"}]}"#).unwrap_err().field, "data[0].status");
     }
 
     #[test]

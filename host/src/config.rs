@@ -71,7 +71,7 @@ impl Config {
 /// The component's own retry defaults (the OpenTelemetry Collector exporter's: 5 s, x1.5, at most
 /// 30 s, give up after 300 s), as the WIT `retry-policy` the plans carry.
 pub fn default_retry() -> RetryPolicy {
-    let defaults = dtcost_guest::http::RetryPolicy::default();
+    let defaults = dtcost_guest::wit::RetryPolicy::default();
     RetryPolicy {
         initial_delay_ms: defaults.initial_delay_ms,
         max_delay_ms: defaults.max_delay_ms,
@@ -83,7 +83,7 @@ pub fn default_retry() -> RetryPolicy {
 
 /// The component's defaults for reading cost per environment, as the WIT `environment-cost-plan`.
 pub fn default_environment_cost() -> EnvironmentCostPlan {
-    let defaults = dtcost_guest::model::EnvironmentCostPlan::default();
+    let defaults = dtcost_guest::wit::EnvironmentCostPlan::default();
     EnvironmentCostPlan {
         days: defaults.days,
         window_days: defaults.window_days,
@@ -95,7 +95,7 @@ pub fn default_environment_cost() -> EnvironmentCostPlan {
 /// The component's default budget alerts (75, 90 and 100 % used; the forecast over budget), as
 /// the WIT `budget-alerting`.
 pub fn default_budget_alerting() -> BudgetAlerting {
-    let defaults = dtcost_guest::model::BudgetAlerting::default();
+    let defaults = dtcost_guest::wit::BudgetAlerting::default();
     BudgetAlerting { thresholds: defaults.thresholds, forecast_exceeds_budget: defaults.forecast_exceeds_budget }
 }
 
