@@ -392,7 +392,7 @@ fn native_pipeline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
         environment_url: urls.environment.clone(),
         auth: TargetAuth::ApiToken,
         provider: "dps4ma.ingester".into(),
-        max_batch_bytes: 5_000_000,
+        max_batch_bytes: None,
         dry_run: false,
     };
     let mut jobs: Vec<NativeJob> = Vec::new();
@@ -413,9 +413,9 @@ fn native_pipeline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
             target: target.clone(),
             retry: RetryPolicy::default(),
             state: None,
-            window_days: 35,
+            window_days: None,
             environment_cost: None,
-            budget_alerting: BudgetAlerting { thresholds: Vec::new(), forecast_exceeds_budget: false },
+            budget_alerting: BudgetAlerting { thresholds: Some(Vec::new()), forecast_exceeds_budget: Some(false) },
         };
         let secrets = HashMap::from([
             ("account-client-secret".to_owned(), account.client_secret.clone()),

@@ -170,7 +170,8 @@ pub fn budget_alerts(
 ) -> Result<Vec<BudgetAlert>, InvalidRecord> {
     instant("readAt", read_at)?;
     let budget = subscription.budget.total;
-    let mut thresholds: Vec<f64> = alerting.thresholds.iter().copied().filter(|t| t.is_finite() && *t > 0.0).collect();
+    let mut thresholds: Vec<f64> =
+        alerting.thresholds().iter().copied().filter(|t| t.is_finite() && *t > 0.0).collect();
     thresholds.sort_by(f64::total_cmp);
     thresholds.dedup();
     let currency = subscription.budget.currency_code.as_deref().unwrap_or(DEFAULT_CURRENCY);
@@ -220,7 +221,7 @@ pub fn budget_alerts(
             raise("used", threshold, if threshold >= 100.0 { "SEVERE" } else { "WARN" }, message);
         }
     }
-    if let Some(forecast) = outlook.forecast.as_ref().filter(|_| alerting.forecast_exceeds_budget)
+    if let Some(forecast) = outlook.forecast.as_ref().filter(|_| alerting.forecast_exceeds_budget())
         && forecast_alert_fires(forecast, budget)
     {
         let runs_out = forecast
@@ -396,7 +397,7 @@ mod tests {
         for (index, cost) in costs.iter_mut().enumerate() {
             cost.value += if index % 2 == 0 { 30.0 } else { -30.0 };
         }
-        let alerting = BudgetAlerting { thresholds: vec![], forecast_exceeds_budget: true };
+        let alerting = BudgetAlerting { thresholds: Some(vec![]), forecast_exceeds_budget: Some(true) };
         let near = subscription(9_000.0, 5_300.0);
         let outlook_near = outlook(&near, &costs).unwrap();
         let forecast = outlook_near.forecast.clone().unwrap();
@@ -431,7 +432,8 @@ mod tests {
     fn without_a_forecast_only_used_thresholds_can_fire() {
         let sub = subscription(10_000.0, 7_600.0);
         let outlook = outlook(&sub, &daily(5, 100.0, "EUR")).unwrap();
-        let alerting = BudgetAlerting { thresholds: vec![90.0, 75.0, 75.0, f64::NAN], forecast_exceeds_budget: true };
+        let alerting =
+            BudgetAlerting { thresholds: Some(vec![90.0, 75.0, 75.0, f64::NAN]), forecast_exceeds_budget: Some(true) };
         let alerts = budget_alerts(&context(), &sub, &outlook, &alerting, &[], "2026-11-23T06:00:00Z").unwrap();
         assert_eq!(alerts.iter().map(|a| a.key.as_str()).collect::<Vec<_>>(), ["used:75"]);
         assert!(alerts[0].message.contains("76.0 % of its budget"), "{}", alerts[0].message);

@@ -264,8 +264,8 @@ impl<'a> Client<'a> {
     }
 
     fn with_timeout(&self, mut prepared: Prepared) -> Prepared {
-        if self.policy.attempt_timeout_ms > 0 {
-            prepared.request.timeout_ms = Some(self.policy.attempt_timeout_ms);
+        if self.policy.attempt_timeout_ms() > 0 {
+            prepared.request.timeout_ms = Some(self.policy.attempt_timeout_ms());
         }
         prepared
     }
@@ -317,8 +317,8 @@ impl<'a> Client<'a> {
             };
             let delay = hint.unwrap_or_else(|| self.backoff(attempt.number));
             let elapsed = self.transport.monotonic_millis().saturating_sub(started);
-            if !retryable || self.policy.max_elapsed_ms == 0 || elapsed + delay > u64::from(self.policy.max_elapsed_ms)
-            {
+            let budget = self.policy.max_elapsed_ms();
+            if !retryable || budget == 0 || elapsed + delay > u64::from(budget) {
                 let tries = if attempt.number > 0 {
                     format!(" (after {} attempts)", attempt.number + 1)
                 } else {
@@ -370,8 +370,8 @@ impl<'a> Client<'a> {
     /// Exponential backoff with "equal jitter": between half and all of the capped delay.
     fn backoff(&mut self, attempt: u32) -> u64 {
         let base =
-            f64::from(self.policy.initial_delay_ms) * self.policy.multiplier.max(1.0).powi(attempt.min(64) as i32);
-        let capped = base.min(f64::from(self.policy.max_delay_ms)).max(1.0) as u64;
+            f64::from(self.policy.initial_delay_ms()) * self.policy.multiplier().max(1.0).powi(attempt.min(64) as i32);
+        let capped = base.min(f64::from(self.policy.max_delay_ms())).max(1.0) as u64;
         // xorshift64: jitter needs no cryptographic randomness (and no wasi:random import).
         self.jitter_state ^= self.jitter_state << 13;
         self.jitter_state ^= self.jitter_state >> 7;

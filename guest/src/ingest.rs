@@ -1,7 +1,6 @@
 //! Business-events ingest: byte-bounded batches, every response checked, partial success read,
 //! refused events tried once more, oversized batches split.
 
-use crate::defaults::MAX_BATCH_BYTES;
 use crate::error::ExportError;
 use crate::events::event_id_of;
 use crate::http::{self, Client, Request, Response};
@@ -49,7 +48,7 @@ pub fn ingest(
             return accepted;
         }
     };
-    let limit = target.max_batch_bytes.clamp(1024, MAX_BATCH_BYTES) as usize;
+    let limit = target.max_batch_bytes() as usize;
     let mut sender = Sender { http, auth: &mut auth, url: &url, events, report, accepted: &mut accepted };
     for batch in batches(events, limit) {
         match batch {

@@ -148,7 +148,7 @@ fn export_account_with(
 
     // A state kept for another subscription (a new period, say) says nothing about this one.
     let of_this = |state: Option<DeliveryState>| state.filter(|s| s.subscription_uuid == subscription_uuid);
-    let delivery = Delivery::plan(of_this(previous.cost).as_ref(), &days, plan.window_days);
+    let delivery = Delivery::plan(of_this(previous.cost).as_ref(), &days, plan.window_days());
     batch.extend(delivery.to_send.iter().map(|&i| events::with_exported_at(&days[i].1, &plan.read_at)));
     let first_environment = batch.len();
 
@@ -157,7 +157,7 @@ fn export_account_with(
         let end = newest
             .unwrap_or_else(|| parse_instant_millis(&plan.read_at).unwrap_or(0).div_euclid(DAY_MS) * DAY_MS)
             + DAY_MS;
-        let start = end - i64::from(environment_plan.days.max(1)) * DAY_MS;
+        let start = end - i64::from(environment_plan.days().max(1)) * DAY_MS;
         match read_environment_costs(plan, environment_plan, http, tokens, &subscription_uuid, start, end) {
             Ok(rows) => {
                 report.records_read += rows.len() as u32;
@@ -178,7 +178,7 @@ fn export_account_with(
                 let delivery = Delivery::plan(
                     of_this(previous.environment_cost.clone()).as_ref(),
                     &built.events,
-                    plan.window_days,
+                    plan.window_days(),
                 );
                 batch.extend(
                     delivery.to_send.iter().map(|&i| events::with_exported_at(&built.events[i].1, &plan.read_at)),
@@ -271,10 +271,10 @@ fn read_environment_costs(
     end: i64,
 ) -> Result<Vec<EnvironmentCost>, RequestFailure> {
     let url = format!("{}/{subscription_uuid}/environments/cost", plan_v3_base(plan));
-    let window = i64::from(environment_plan.window_days.max(1)) * DAY_MS;
+    let window = i64::from(environment_plan.window_days().max(1)) * DAY_MS;
     let days = (end - start).div_euclid(DAY_MS).max(1) as u64;
     let windows = (end - start).div_euclid(window).max(0) as u64 + 1;
-    let max_rows = days.saturating_mul(u64::from(environment_plan.max_rows_per_day.max(1)));
+    let max_rows = days.saturating_mul(u64::from(environment_plan.max_rows_per_day().max(1)));
     let mut largest_page = u64::from(environment_plan.page_size.unwrap_or(0));
     let (mut pages, mut empty_pages_with_more) = (0u64, 0u64);
     let mut rows = Vec::new();
@@ -340,7 +340,7 @@ fn read_environment_costs(
                             "the walk stopped after {over}, more than {days} days x max-rows-per-day {} allow \
                          (the API kept sending a next page key); if the account really has more environments x \
                          capabilities a day, raise max-rows-per-day",
-                            environment_plan.max_rows_per_day
+                            environment_plan.max_rows_per_day()
                         ),
                     )
                 });
@@ -666,12 +666,12 @@ mod tests {
                 environment_url: "https://env".into(),
                 auth: TargetAuth::ApiToken,
                 provider: "dps4ma.ingester".into(),
-                max_batch_bytes: 5_000_000,
+                max_batch_bytes: None,
                 dry_run: false,
             },
             retry: RetryPolicy::default(),
             state: None,
-            window_days: 35,
+            window_days: None,
             environment_cost: None,
             budget_alerting: BudgetAlerting::default(),
         }
@@ -852,11 +852,11 @@ mod tests {
             .then(&cost, 200, COST, &[]);
         let mut plan = plan(None);
         plan.retry = RetryPolicy {
-            initial_delay_ms: 100,
-            max_delay_ms: 1000,
-            multiplier: 2.0,
-            max_elapsed_ms: 60_000,
-            attempt_timeout_ms: 0,
+            initial_delay_ms: Some(100),
+            max_delay_ms: Some(1000),
+            multiplier: Some(2.0),
+            max_elapsed_ms: Some(60_000),
+            attempt_timeout_ms: Some(0),
         };
         let report = export_account(&plan, &mut api, &secrets()).unwrap();
         assert_eq!((report.events_accepted, report.retries, report.throttled), (2, 4, 1));
@@ -884,11 +884,11 @@ mod tests {
         api.then(INGEST, 502, r#"{"error":{"code":502,"message":"Bad Gateway"}}"#, &[]);
         let mut plan = plan(None);
         plan.retry = RetryPolicy {
-            initial_delay_ms: 1000,
-            max_delay_ms: 4000,
-            multiplier: 2.0,
-            max_elapsed_ms: 10_000,
-            attempt_timeout_ms: 0,
+            initial_delay_ms: Some(1000),
+            max_delay_ms: Some(4000),
+            multiplier: Some(2.0),
+            max_elapsed_ms: Some(10_000),
+            attempt_timeout_ms: Some(0),
         };
         let report = export_account(&plan, &mut api, &secrets()).unwrap();
         assert_eq!(report.failures[0].status, Some(502));
@@ -954,7 +954,7 @@ mod tests {
         api.routes.remove(&cost);
         api.then(&cost, 503, "", &[]).then(&cost, 200, COST, &[]);
         let mut plan = plan(None);
-        plan.retry.initial_delay_ms = 4000;
+        plan.retry.initial_delay_ms = Some(4000);
         export_account(&plan, &mut api, &secrets()).unwrap();
         let last_cost = api.sent.iter().rev().find(|r| r.url.ends_with("/cost")).unwrap();
         assert!(last_cost.headers.contains(&("authorization", "Bearer t2".into())), "{:?}", last_cost.headers);
@@ -972,8 +972,8 @@ mod tests {
         // Backoff of 4 s between the attempts of one request: each token is dead before the next.
         api.then(&details, 503, "", &[]).then(&details, 503, "", &[]).then(&details, 200, DETAILS, &[]);
         let mut plan = plan(None);
-        plan.retry.initial_delay_ms = 4000;
-        plan.retry.multiplier = 1.0;
+        plan.retry.initial_delay_ms = Some(4000);
+        plan.retry.multiplier = Some(1.0);
         export_account(&plan, &mut api, &secrets()).unwrap();
         let attempts: Vec<&str> = api
             .sent
@@ -1003,7 +1003,7 @@ mod tests {
         api.routes.remove(LIST);
         api.then(LIST, 401, r#"{"code":401,"message":"The account in the path does not match","errorsMap":{}}"#, &[]);
         let mut plan = plan(None);
-        plan.retry.initial_delay_ms = 10;
+        plan.retry.initial_delay_ms = Some(10);
         let Err(ExportError::Request(failure)) = export_account(&plan, &mut api, &secrets()) else { panic!() };
         assert_eq!(failure.kind, FailureKind::Unauthorized);
         assert_eq!(api.sent.iter().filter(|r| r.url.ends_with("/token")).count(), 3);
@@ -1018,7 +1018,7 @@ mod tests {
         api.routes.remove(&details);
         api.then(&details, 401, r#"{"code":401,"message":"Token expired","errorsMap":{}}"#, &[]);
         let mut plan = plan(None);
-        plan.retry.max_elapsed_ms = 0;
+        plan.retry.max_elapsed_ms = Some(0);
         let Err(ExportError::Request(failure)) = export_account(&plan, &mut api, &secrets()) else { panic!() };
         assert_eq!(failure.kind, FailureKind::TokenExpired);
     }
@@ -1127,7 +1127,7 @@ mod tests {
     #[test]
     fn days_before_the_window_are_final_once_delivered() {
         let mut plan = plan(None);
-        plan.window_days = 1;
+        plan.window_days = Some(1);
         let first = export_account(&plan, &mut api(&happy_routes(ONE_ACTIVE)), &secrets()).unwrap();
         let state = first.state.unwrap();
         let cost = state.cost.as_ref().unwrap();
@@ -1146,7 +1146,7 @@ mod tests {
     #[test]
     fn an_undelivered_old_day_is_not_frozen() {
         let mut plan = plan(None);
-        plan.window_days = 1;
+        plan.window_days = Some(1);
         let mut api = api(&happy_routes(ONE_ACTIVE));
         api.routes.remove(INGEST);
         api.then(INGEST, 403, "{}", &[]);
@@ -1215,9 +1215,13 @@ mod tests {
             &[],
         );
         let mut plan = plan(None);
-        plan.environment_cost =
-            Some(EnvironmentCostPlan { days: 30, window_days: 20, page_size: Some(2), max_rows_per_day: 2_000 });
-        plan.retry.initial_delay_ms = 10;
+        plan.environment_cost = Some(EnvironmentCostPlan {
+            days: Some(30),
+            window_days: Some(20),
+            page_size: Some(2),
+            max_rows_per_day: None,
+        });
+        plan.retry.initial_delay_ms = Some(10);
         (api, plan)
     }
 
@@ -1298,8 +1302,12 @@ mod tests {
             api.then(&format!("{V3}?page-key=key{key}"), 200, &page(key + 1), &[]);
         }
         let mut plan = plan(None);
-        plan.environment_cost =
-            Some(EnvironmentCostPlan { days: 2, window_days: 30, page_size: Some(page_size), max_rows_per_day });
+        plan.environment_cost = Some(EnvironmentCostPlan {
+            days: Some(2),
+            window_days: Some(30),
+            page_size: Some(page_size),
+            max_rows_per_day: Some(max_rows_per_day),
+        });
         (api, plan)
     }
 

@@ -2,7 +2,7 @@
 //! runtimes (`wasmtime run -S http -S config -S config-var=…`, jco). Our host instead calls the
 //! typed `job` exports with a plan per account and cluster.
 
-use crate::defaults::{self, MAX_BATCH_BYTES};
+use crate::defaults;
 use crate::http::Transport;
 use crate::job;
 use crate::secrets::Secrets;
@@ -29,7 +29,7 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
             None => TargetAuth::ApiToken,
         },
         provider: value("provider").unwrap_or_else(|| defaults::PROVIDER.to_owned()),
-        max_batch_bytes: MAX_BATCH_BYTES,
+        max_batch_bytes: None,
         dry_run: value("dry-run").is_some_and(|v| v == "true"),
     };
     let mut results: Vec<(String, Result<Report, String>)> = Vec::new();
@@ -37,9 +37,9 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
         let uuid = uuid.strip_prefix("urn:dtaccount:").unwrap_or(&uuid).to_owned();
         let environment_cost = match value("environment-cost-days") {
             Some(days) => Some(EnvironmentCostPlan {
-                days: days.parse().ok().filter(|d| *d > 0).ok_or_else(|| {
+                days: Some(days.parse().ok().filter(|d| *d > 0).ok_or_else(|| {
                     format!("config key `environment-cost-days`: {days:?} is not a positive number of days")
-                })?,
+                })?),
                 ..EnvironmentCostPlan::default()
             }),
             None => None,
@@ -54,7 +54,7 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
             target: target.clone(),
             retry: RetryPolicy::default(),
             state: None,
-            window_days: defaults::WINDOW_DAYS,
+            window_days: None,
             environment_cost,
             // Without a state, alerts fire again on every run: the host keeps one.
             budget_alerting: BudgetAlerting::default(),

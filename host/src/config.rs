@@ -12,11 +12,12 @@ use crate::runtime::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy};
 use crate::scrub::is_unsafe;
 use crate::secret::Secret;
 
-pub const DEFAULT_TOKEN_URL: &str = "https://sso.dynatrace.com/sso/oauth2/token";
+// The component's own defaults (the host needs the URLs to allow them, the provider for the summary).
+pub const DEFAULT_TOKEN_URL: &str = dtcost_guest::defaults::TOKEN_URL;
 /// The token endpoint's path on an SSO host.
 pub const TOKEN_PATH: &str = "/sso/oauth2/token";
-pub const DEFAULT_API_URL: &str = "https://api.dynatrace.com";
-pub const DEFAULT_PROVIDER: &str = "dps4ma.ingester";
+pub const DEFAULT_API_URL: &str = dtcost_guest::defaults::API_URL;
+pub const DEFAULT_PROVIDER: &str = dtcost_guest::defaults::PROVIDER;
 /// The longest name or `provider`, in characters: each is copied into every event.
 pub const MAX_LABEL_CHARS: usize = 256;
 /// The longest secret, in bytes: Dynatrace tokens and client secrets are under 200; a longer
@@ -42,11 +43,13 @@ pub struct Config {
     pub provider: String,
     pub concurrency: usize,
     pub limits: Limits,
-    pub max_batch_bytes: u32,
+    /// `None`: the component's default (the API's cap). So for every plan field below that is
+    /// an `Option`: unset in the config, the component fills in its default (see the WIT).
+    pub max_batch_bytes: Option<u32>,
     pub retry: RetryPolicy,
     /// Where delivery state is kept; `None` keeps none (every run sends every day).
     pub state_file: Option<PathBuf>,
-    pub window_days: u32,
+    pub window_days: Option<u32>,
     /// How accounts with `environment-cost = true` read cost per environment.
     pub environment_cost: EnvironmentCostPlan,
     pub budget_alerting: BudgetAlerting,
@@ -68,35 +71,9 @@ impl Config {
     }
 }
 
-/// The component's own retry defaults (the OpenTelemetry Collector exporter's: 5 s, x1.5, at most
-/// 30 s, give up after 300 s), as the WIT `retry-policy` the plans carry.
-pub fn default_retry() -> RetryPolicy {
-    let defaults = dtcost_guest::wit::RetryPolicy::default();
-    RetryPolicy {
-        initial_delay_ms: defaults.initial_delay_ms,
-        max_delay_ms: defaults.max_delay_ms,
-        multiplier: defaults.multiplier,
-        max_elapsed_ms: defaults.max_elapsed_ms,
-        attempt_timeout_ms: defaults.attempt_timeout_ms,
-    }
-}
-
-/// The component's defaults for reading cost per environment, as the WIT `environment-cost-plan`.
-pub fn default_environment_cost() -> EnvironmentCostPlan {
-    let defaults = dtcost_guest::wit::EnvironmentCostPlan::default();
-    EnvironmentCostPlan {
-        days: defaults.days,
-        window_days: defaults.window_days,
-        page_size: defaults.page_size,
-        max_rows_per_day: defaults.max_rows_per_day,
-    }
-}
-
-/// The component's default budget alerts (75, 90 and 100 % used; the forecast over budget), as
-/// the WIT `budget-alerting`.
+/// Budget alerts as the component has them by default (the WIT `budget-alerting`, nothing set).
 pub fn default_budget_alerting() -> BudgetAlerting {
-    let defaults = dtcost_guest::wit::BudgetAlerting::default();
-    BudgetAlerting { thresholds: defaults.thresholds, forecast_exceeds_budget: defaults.forecast_exceeds_budget }
+    BudgetAlerting { thresholds: None, forecast_exceeds_budget: None }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -323,8 +300,10 @@ impl Validator<'_> {
             return Err(self.error("concurrency", format!("{concurrency} is out of range (1 to 64)")));
         }
         let retry = self.retry(&raw.retry)?;
-        let window_days = raw.window_days.unwrap_or(35);
-        if window_days > 400 {
+        let window_days = raw.window_days;
+        if let Some(window_days) = window_days
+            && window_days > 400
+        {
             return Err(
                 self.error("window-days", format!("{window_days} is out of range (0 to 400; 0: compare every day)"))
             );
@@ -340,8 +319,10 @@ impl Validator<'_> {
         }
         let provider = raw.provider.unwrap_or_else(|| DEFAULT_PROVIDER.into());
         self.label("provider", &provider)?;
-        let max_batch_bytes = raw.max_batch_bytes.unwrap_or(5_000_000);
-        if !(1024..=5_000_000).contains(&max_batch_bytes) {
+        let max_batch_bytes = raw.max_batch_bytes;
+        if let Some(max_batch_bytes) = max_batch_bytes
+            && !(1024..=dtcost_guest::defaults::MAX_BATCH_BYTES).contains(&max_batch_bytes)
+        {
             return Err(self.error(
                 "max-batch-bytes",
                 format!("{max_batch_bytes} is out of range (1024 to 5000000, the API's cap)"),
@@ -450,46 +431,54 @@ impl Validator<'_> {
     }
 
     fn retry(&self, raw: &RawRetry) -> Result<RetryPolicy, ConfigError> {
-        let defaults = default_retry();
+        // What is not set stays unset: the component fills in its defaults.
         let retry = RetryPolicy {
-            initial_delay_ms: raw.initial_delay_ms.unwrap_or(defaults.initial_delay_ms),
-            max_delay_ms: raw.max_delay_ms.unwrap_or(defaults.max_delay_ms),
-            multiplier: raw.multiplier.unwrap_or(defaults.multiplier),
-            max_elapsed_ms: raw.max_elapsed_seconds.map_or(defaults.max_elapsed_ms, |s| s.saturating_mul(1000)),
-            attempt_timeout_ms: raw
-                .attempt_timeout_seconds
-                .map_or(defaults.attempt_timeout_ms, |s| s.saturating_mul(1000)),
+            initial_delay_ms: raw.initial_delay_ms,
+            max_delay_ms: raw.max_delay_ms,
+            multiplier: raw.multiplier,
+            max_elapsed_ms: raw.max_elapsed_seconds.map(|s| s.saturating_mul(1000)),
+            attempt_timeout_ms: raw.attempt_timeout_seconds.map(|s| s.saturating_mul(1000)),
         };
-        if !(1_000..=3_600_000).contains(&retry.attempt_timeout_ms) {
+        if retry.attempt_timeout_ms.is_some_and(|ms| !(1_000..=3_600_000).contains(&ms)) {
             return Err(self.error("retry.attempt-timeout-seconds", "must be between 1 and 3600"));
         }
-        if !(1..=600_000).contains(&retry.initial_delay_ms) {
-            return Err(self
-                .error("retry.initial-delay-ms", format!("{} is out of range (1 to 600000)", retry.initial_delay_ms)));
+        if let Some(initial) = retry.initial_delay_ms
+            && !(1..=600_000).contains(&initial)
+        {
+            return Err(self.error("retry.initial-delay-ms", format!("{initial} is out of range (1 to 600000)")));
         }
-        if retry.max_delay_ms < retry.initial_delay_ms || retry.max_delay_ms > 600_000 {
-            return Err(self.error(
-                "retry.max-delay-ms",
-                format!("{} must be between initial-delay-ms and 600000", retry.max_delay_ms),
-            ));
+        if let Some(max) = retry.max_delay_ms {
+            // Compared with the initial delay the component will use, set or its default.
+            let initial =
+                dtcost_guest::wit::RetryPolicy { initial_delay_ms: retry.initial_delay_ms, ..Default::default() }
+                    .initial_delay_ms();
+            if max < initial || max > 600_000 {
+                return Err(
+                    self.error("retry.max-delay-ms", format!("{max} must be between initial-delay-ms and 600000"))
+                );
+            }
         }
-        if !(1.0..=10.0).contains(&retry.multiplier) {
-            return Err(self.error("retry.multiplier", format!("{} is out of range (1.0 to 10.0)", retry.multiplier)));
+        if let Some(multiplier) = retry.multiplier
+            && !(1.0..=10.0).contains(&multiplier)
+        {
+            return Err(self.error("retry.multiplier", format!("{multiplier} is out of range (1.0 to 10.0)")));
         }
-        if retry.max_elapsed_ms > 3_600_000 {
+        if retry.max_elapsed_ms.is_some_and(|ms| ms > 3_600_000) {
             return Err(self.error("retry.max-elapsed-seconds", "at most 3600 (0 disables retries)"));
         }
         Ok(retry)
     }
 
     fn environment_cost(&self, raw: &RawEnvironmentCost) -> Result<EnvironmentCostPlan, ConfigError> {
-        let defaults = default_environment_cost();
-        let days = raw.days.unwrap_or(defaults.days);
-        if !(1..=400).contains(&days) {
+        // What is not set stays unset: the component fills in its defaults.
+        if let Some(days) = raw.days
+            && !(1..=400).contains(&days)
+        {
             return Err(self.error("environment-cost.days", format!("{days} is out of range (1 to 400)")));
         }
-        let window_days = raw.window_days.unwrap_or(defaults.window_days);
-        if !(1..=90).contains(&window_days) {
+        if let Some(window_days) = raw.window_days
+            && !(1..=90).contains(&window_days)
+        {
             return Err(self.error("environment-cost.window-days", format!("{window_days} is out of range (1 to 90)")));
         }
         if let Some(size) = raw.page_size
@@ -497,27 +486,32 @@ impl Validator<'_> {
         {
             return Err(self.error("environment-cost.page-size", format!("{size} is out of range (1 to 10000)")));
         }
-        let max_rows_per_day = raw.max_rows_per_day.unwrap_or(defaults.max_rows_per_day);
-        if !(1..=100_000).contains(&max_rows_per_day) {
+        if let Some(max_rows_per_day) = raw.max_rows_per_day
+            && !(1..=100_000).contains(&max_rows_per_day)
+        {
             return Err(self.error(
                 "environment-cost.max-rows-per-day",
                 format!("{max_rows_per_day} is out of range (1 to 100000)"),
             ));
         }
-        Ok(EnvironmentCostPlan { days, window_days, page_size: raw.page_size, max_rows_per_day })
+        Ok(EnvironmentCostPlan {
+            days: raw.days,
+            window_days: raw.window_days,
+            page_size: raw.page_size,
+            max_rows_per_day: raw.max_rows_per_day,
+        })
     }
 
     fn budget(&self, raw: RawBudget) -> Result<BudgetAlerting, ConfigError> {
-        let defaults = default_budget_alerting();
-        let thresholds = raw.thresholds.unwrap_or(defaults.thresholds);
-        if let Some(bad) = thresholds.iter().find(|t| !(t.is_finite() && **t > 0.0 && **t <= 1000.0)) {
+        // What is not set stays unset: the component fills in its defaults.
+        let thresholds = raw.thresholds;
+        if let Some(bad) = thresholds.iter().flatten().find(|t| !(t.is_finite() && **t > 0.0 && **t <= 1000.0)) {
             return Err(self.error(
                 "budget.thresholds",
                 format!("{bad} is not a percentage of the budget (above 0, at most 1000)"),
             ));
         }
-        let forecast_exceeds_budget = raw.forecast_exceeds_budget.unwrap_or(defaults.forecast_exceeds_budget);
-        Ok(BudgetAlerting { thresholds, forecast_exceeds_budget })
+        Ok(BudgetAlerting { thresholds, forecast_exceeds_budget: raw.forecast_exceeds_budget })
     }
 
     /// A path from the config, relative to the config file's folder.
@@ -891,10 +885,11 @@ mod tests {
         let vars = [("INGEST_TOKEN", "t"), ("ACME_SECRET", "s"), ("CLUSTER_TOKEN", "c")];
         let config = parse(GOOD, &vars).unwrap();
         assert!(!config.accounts[0].environment_cost);
-        assert_eq!(config.budget_alerting.thresholds, [75.0, 90.0, 100.0]);
-        assert!(config.budget_alerting.forecast_exceeds_budget);
-        assert_eq!((config.environment_cost.days, config.environment_cost.window_days), (30, 30));
-        assert_eq!(config.environment_cost.max_rows_per_day, 2_000);
+        // Unset: the component's defaults (75, 90, 100 %; 30 days in windows of 30, 2000 rows a
+        // day: dtcost_guest::defaults tests them).
+        assert_eq!(config.budget_alerting, default_budget_alerting());
+        let unset = EnvironmentCostPlan { days: None, window_days: None, page_size: None, max_rows_per_day: None };
+        assert_eq!(config.environment_cost, unset);
 
         let custom = GOOD.replace("[[clusters]]", "environment-cost = true\n[[clusters]]").replace(
             "[target]",
@@ -903,10 +898,11 @@ mod tests {
         );
         let config = parse(&custom, &vars).unwrap();
         assert!(config.accounts[0].environment_cost);
-        assert_eq!(config.budget_alerting.thresholds, [50.0, 80.5]);
-        assert!(!config.budget_alerting.forecast_exceeds_budget);
+        assert_eq!(config.budget_alerting.thresholds.as_deref(), Some(&[50.0, 80.5][..]));
+        assert_eq!(config.budget_alerting.forecast_exceeds_budget, Some(false));
         let plan = config.environment_cost;
-        assert_eq!((plan.days, plan.window_days, plan.page_size, plan.max_rows_per_day), (90, 14, Some(500), 5000));
+        let set = (plan.days, plan.window_days, plan.page_size, plan.max_rows_per_day);
+        assert_eq!(set, (Some(90), Some(14), Some(500), Some(5000)));
 
         for (bad, key) in [
             ("[budget]\nthresholds = [75, -5]", "budget.thresholds"),

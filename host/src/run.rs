@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
 
+use dtcost_guest::secrets as config_keys;
+
 use crate::concurrency::{AdaptiveLimit, Signal};
 use crate::config::{AccountConfig, ClusterConfig, Config, Origin, TargetAuth as ConfigTargetAuth};
 use crate::runtime::{
@@ -504,10 +506,10 @@ fn account_plan(
 fn target_access(config: &Config) -> (Vec<Origin>, Vec<(&'static str, Secret)>) {
     let mut origins = vec![origin(&config.target.url)];
     let secrets = match &config.target.auth {
-        ConfigTargetAuth::ApiToken(token) => vec![("target-api-token", token.clone())],
+        ConfigTargetAuth::ApiToken(token) => vec![(config_keys::TARGET_API_TOKEN, token.clone())],
         ConfigTargetAuth::OAuth { client_secret, .. } => {
             origins.push(origin(&config.token_url));
-            vec![("target-client-secret", client_secret.clone())]
+            vec![(config_keys::TARGET_CLIENT_SECRET, client_secret.clone())]
         }
     };
     (origins, secrets)
@@ -516,14 +518,14 @@ fn target_access(config: &Config) -> (Vec<Origin>, Vec<(&'static str, Secret)>) 
 fn account_sandbox(config: &Config, account: &AccountConfig) -> Sandbox {
     let (mut allowed, mut secrets) = target_access(config);
     allowed.extend([origin(&config.token_url), origin(&config.api_url)]);
-    secrets.push(("account-client-secret", account.client_secret.clone()));
+    secrets.push((config_keys::ACCOUNT_CLIENT_SECRET, account.client_secret.clone()));
     Sandbox { allowed, config: secrets, memory_bytes: config.limits.memory_bytes, timeout: config.limits.timeout }
 }
 
 fn cluster_sandbox(config: &Config, cluster: &ClusterConfig) -> Sandbox {
     let (mut allowed, mut secrets) = target_access(config);
     allowed.push(origin(&cluster.url));
-    secrets.push(("cluster-api-token", cluster.api_token.clone()));
+    secrets.push((config_keys::CLUSTER_API_TOKEN, cluster.api_token.clone()));
     Sandbox { allowed, config: secrets, memory_bytes: config.limits.memory_bytes, timeout: config.limits.timeout }
 }
 
