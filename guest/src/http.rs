@@ -2,7 +2,7 @@
 //! The component implements it on `wasi:http/outgoing-handler`; tests implement it with fakes.
 
 use crate::error::ExportError;
-use crate::wit::{FailureKind, RequestFailure, RetryPolicy};
+use crate::wit::{FailureKind, Report, RequestFailure, RetryPolicy};
 use crate::{parse, untrusted};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +176,14 @@ impl<'a> Client<'a> {
     pub fn new(transport: &'a mut dyn Transport, policy: RetryPolicy) -> Self {
         let seed = transport.wall_millis() ^ 0x9E37_79B9_7F4A_7C15;
         Client { transport, policy, requests: 0, retries: 0, throttled: 0, jitter_state: seed | 1 }
+    }
+
+    /// `report` with what this client counted (requests, retries, 429s).
+    pub fn counted(&self, mut report: Report) -> Report {
+        report.requests = self.requests;
+        report.retries = self.retries;
+        report.throttled = self.throttled;
+        report
     }
 
     pub fn now_millis(&mut self) -> u64 {

@@ -2,9 +2,14 @@
 //! them as business events. Everything here but `component` is plain Rust, tested natively;
 //! `component` is the thin wasm boundary (wit-bindgen exports, wasi:http transport, wasi:config).
 
+pub mod account_job;
+pub mod account_reads;
 pub mod budget;
+pub mod cluster_job;
 pub mod defaults;
+pub mod delivery;
 pub mod environment;
+pub mod environment_walk;
 pub mod error;
 pub mod events;
 pub mod forecast;
@@ -21,3 +26,5 @@ pub mod wit;
 
 #[cfg(target_family = "wasm")]
 mod component;
+#[cfg(test)]
+mod testing;
