@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use dtcost_guest::http::{Method, Request, Response, RetryPolicy, Transport, TransportError};
-use dtcost_guest::model::{
-    AccountPlan, BudgetAlerting, ClusterPlan, CostRecord, EventContext, FailureKind, IngestTarget, OAuthClient,
-    TargetAuth,
+use dtcost_guest::http::{Method, Request, Response, Transport, TransportError};
+use dtcost_guest::wit::{
+    AccountPlan, BudgetAlerting, ClusterPlan, CostRecord, EventContext, FailureKind, IngestTarget, OauthClient,
+    RetryPolicy, TargetAuth,
 };
 use dtcost_sim::{Generate, Scenario, Simulator};
 
@@ -392,7 +392,7 @@ fn native_pipeline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
         environment_url: urls.environment.clone(),
         auth: TargetAuth::ApiToken,
         provider: "dps4ma.ingester".into(),
-        max_batch_bytes: 5_000_000,
+        max_batch_bytes: None,
         dry_run: false,
     };
     let mut jobs: Vec<NativeJob> = Vec::new();
@@ -402,7 +402,7 @@ fn native_pipeline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
         let plan = AccountPlan {
             name: account.name.clone(),
             uuid: account.uuid.clone(),
-            client: OAuthClient {
+            client: OauthClient {
                 client_id: account.client_id.clone(),
                 token_url: urls.sso.clone(),
                 account_uuid: Some(account.uuid.clone()),
@@ -413,9 +413,9 @@ fn native_pipeline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
             target: target.clone(),
             retry: RetryPolicy::default(),
             state: None,
-            window_days: 35,
+            window_days: None,
             environment_cost: None,
-            budget_alerting: BudgetAlerting { thresholds: Vec::new(), forecast_exceeds_budget: false },
+            budget_alerting: BudgetAlerting { thresholds: Some(Vec::new()), forecast_exceeds_budget: Some(false) },
         };
         let secrets = HashMap::from([
             ("account-client-secret".to_owned(), account.client_secret.clone()),

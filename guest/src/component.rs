@@ -1,17 +1,8 @@
 //! The wasm boundary: exports the WIT interfaces, implements [`Transport`] on
 //! `wasi:http/outgoing-handler` and [`Secrets`] on `wasi:config/store`, and runs the whole job
-//! as `wasi:cli/run` for stock runtimes. No logic lives here, only conversions.
+//! as `wasi:cli/run` for stock runtimes. No logic lives here; the only conversions are the
+//! internal errors into the WIT's (`crate::error`).
 
-#[doc(hidden)]
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "dtcost:exporter/exporter",
-        with: { "wasi:config/store@0.2.0-rc.1": generate },
-    });
-}
-
-use bindings::exports::dtcost::exporter::{job as wit_job, transform as wit_transform, types as wit};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
     ErrorCode, Fields, FutureIncomingResponse, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
@@ -20,8 +11,9 @@ use wasip2::io::poll::Pollable;
 use wasip2::io::streams::StreamError;
 
 use crate::http::{self, Request, Response, Transport, TransportError};
-use crate::model::{self, FailureKind};
 use crate::secrets::Secrets;
+use crate::wit::exports::dtcost::exporter::{job as wit_job, transform as wit_transform};
+use crate::wit::{self, FailureKind};
 use crate::{budget, environment, events, job};
 
 /// Responses larger than this are refused rather than buffered: the largest documented DPS
@@ -41,11 +33,8 @@ impl wit_transform::Guest for Component {
         dynatrace_forecast: Option<wit::AccountForecast>,
         read_at: String,
     ) -> Result<String, wit::InvalidRecord> {
-        let subscription: model::Subscription = subscription.into();
-        let costs: Vec<model::CostRecord> = costs.into_iter().map(Into::into).collect();
         let outlook = budget::outlook(&subscription, &costs)?;
-        let dynatrace_forecast = dynatrace_forecast.map(model::AccountForecast::from);
-        events::subscription_status(&context.into(), &subscription, &outlook, dynatrace_forecast.as_ref(), &read_at)
+        events::subscription_status(&context, &subscription, &outlook, dynatrace_forecast.as_ref(), &read_at)
             .map_err(Into::into)
     }
 
@@ -54,8 +43,7 @@ impl wit_transform::Guest for Component {
         subscription_uuid: String,
         costs: Vec<wit::CostRecord>,
     ) -> Result<Vec<String>, wit::InvalidRecord> {
-        let costs: Vec<model::CostRecord> = costs.into_iter().map(Into::into).collect();
-        events::cost_booked(&context.into(), &subscription_uuid, &costs).map_err(Into::into)
+        events::cost_booked(&context, &subscription_uuid, &costs).map_err(Into::into)
     }
 
     fn cluster_quota(
@@ -64,7 +52,7 @@ impl wit_transform::Guest for Component {
         license: wit::ClusterLicense,
         read_at: String,
     ) -> Result<Vec<String>, wit::InvalidRecord> {
-        events::cluster_quota(&provider, &cluster_name, &license.into(), &read_at).map_err(Into::into)
+        events::cluster_quota(&provider, &cluster_name, &license, &read_at).map_err(Into::into)
     }
 
     fn environment_cost_booked(
@@ -73,32 +61,30 @@ impl wit_transform::Guest for Component {
         costs: Vec<wit::EnvironmentCost>,
         daily_totals: Vec<wit::CostRecord>,
     ) -> Result<Vec<String>, wit::InvalidRecord> {
-        let costs: Vec<model::EnvironmentCost> = costs.into_iter().map(Into::into).collect();
-        let totals: Vec<model::CostRecord> = daily_totals.into_iter().map(Into::into).collect();
-        let built = environment::environment_cost_booked(&context.into(), &subscription_uuid, &costs, &totals)?;
+        let built = environment::environment_cost_booked(&context, &subscription_uuid, &costs, &daily_totals)?;
         Ok(built.events.into_iter().map(|(_, event)| event).collect())
     }
 
     fn run_summary(provider: String, figures: wit::RunFigures, read_at: String) -> Result<String, wit::InvalidRecord> {
-        events::run_summary(&provider, &figures.into(), &read_at).map_err(Into::into)
+        events::run_summary(&provider, &figures, &read_at).map_err(Into::into)
     }
 }
 
 impl wit_job::Guest for Component {
     fn export_account(plan: wit_job::AccountPlan) -> Result<wit_job::Report, wit_job::ExportError> {
-        job::export_account(&plan.into(), &mut WasiHttp, &ConfigStore).map(Into::into).map_err(Into::into)
+        job::export_account(&plan, &mut WasiHttp, &ConfigStore).map_err(Into::into)
     }
 
     fn export_cluster(plan: wit_job::ClusterPlan) -> Result<wit_job::Report, wit_job::ExportError> {
-        job::export_cluster(&plan.into(), &mut WasiHttp, &ConfigStore).map(Into::into).map_err(Into::into)
+        job::export_cluster(&plan, &mut WasiHttp, &ConfigStore).map_err(Into::into)
     }
 
     fn send_events(target: wit_job::IngestTarget, retry: wit_job::RetryPolicy, events: Vec<String>) -> wit_job::Report {
-        job::send_events(&target.into(), retry.into(), &events, &mut WasiHttp, &ConfigStore).into()
+        job::send_events(&target, retry, &events, &mut WasiHttp, &ConfigStore)
     }
 }
 
-bindings::export!(Component with_types_in bindings);
+wit::export!(Component with_types_in wit);
 
 /// `wasi:cli/run`: the whole job configured from `wasi:config` alone (see guest/README.md).
 struct Runner;
@@ -122,9 +108,10 @@ struct ConfigStore;
 
 impl Secrets for ConfigStore {
     fn get(&self, key: &str) -> Result<Option<String>, String> {
-        bindings::wasi::config::store::get(key).map_err(|error| match error {
-            bindings::wasi::config::store::Error::Upstream(message)
-            | bindings::wasi::config::store::Error::Io(message) => message,
+        wit::wasi::config::store::get(key).map_err(|error| match error {
+            wit::wasi::config::store::Error::Upstream(message) | wit::wasi::config::store::Error::Io(message) => {
+                message
+            }
         })
     }
 }
@@ -325,331 +312,5 @@ fn describe_error(error: ErrorCode) -> Failed {
         ErrorCode::HttpResponseBodySize(_) => (FailureKind::TooLarge, format!("{error:?}")),
         ErrorCode::HttpRequestUriInvalid | ErrorCode::ConfigurationError => (FailureKind::Other, format!("{error:?}")),
         other => (FailureKind::Connection, format!("{other:?}")),
-    }
-}
-
-// ---- conversions between the generated bindings and the plain model ----
-
-impl From<wit::EventContext> for model::EventContext {
-    fn from(c: wit::EventContext) -> Self {
-        Self { provider: c.provider, account_uuid: c.account_uuid, account_name: c.account_name }
-    }
-}
-
-impl From<wit::Subscription> for model::Subscription {
-    fn from(s: wit::Subscription) -> Self {
-        Self {
-            uuid: s.uuid,
-            name: s.name,
-            kind: s.type_,
-            sub_type: s.sub_type,
-            status: s.status,
-            owner_account_uuid: s.owner_account_uuid,
-            budget: model::Budget { total: s.budget.total, used: s.budget.used, currency_code: s.budget.currency_code },
-            current_period: model::Period {
-                start_time: s.current_period.start_time,
-                end_time: s.current_period.end_time,
-                days_remaining: s.current_period.days_remaining,
-            },
-        }
-    }
-}
-
-impl From<wit::CostRecord> for model::CostRecord {
-    fn from(c: wit::CostRecord) -> Self {
-        Self {
-            start_time: c.start_time,
-            end_time: c.end_time,
-            value: c.value,
-            currency_code: c.currency_code,
-            last_booking_date: c.last_booking_date,
-        }
-    }
-}
-
-impl From<wit::EnvironmentCost> for model::EnvironmentCost {
-    fn from(c: wit::EnvironmentCost) -> Self {
-        Self {
-            cluster_id: c.cluster_id,
-            environment_id: c.environment_id,
-            capability_key: c.capability_key,
-            capability_name: c.capability_name,
-            start_time: c.start_time,
-            end_time: c.end_time,
-            value: c.value,
-            currency_code: c.currency_code,
-            booking_date: c.booking_date,
-        }
-    }
-}
-
-impl From<wit::AccountForecast> for model::AccountForecast {
-    fn from(f: wit::AccountForecast) -> Self {
-        Self {
-            median: f.median,
-            lower: f.lower,
-            upper: f.upper,
-            budget: f.budget,
-            budget_percent: f.budget_percent,
-            budget_date: f.budget_date,
-            created_at: f.created_at,
-        }
-    }
-}
-
-impl From<wit::RunFigures> for model::RunFigures {
-    fn from(s: wit::RunFigures) -> Self {
-        Self {
-            accounts_ok: s.accounts_ok,
-            accounts_failed: s.accounts_failed,
-            clusters_ok: s.clusters_ok,
-            clusters_failed: s.clusters_failed,
-            records_read: s.records_read,
-            events_built: s.events_built,
-            events_sent: s.events_sent,
-            events_accepted: s.events_accepted,
-            events_rejected: s.events_rejected,
-            events_skipped: s.events_skipped,
-            requests: s.requests,
-            retries: s.retries,
-            throttled: s.throttled,
-            unattributed_days: s.unattributed_days,
-            budget_alerts: s.budget_alerts,
-            concurrency_reached: s.concurrency_reached,
-            duration_ms: s.duration_ms,
-            newest_cost_day: s.newest_cost_day,
-            dry_run: s.dry_run,
-            version: s.version,
-        }
-    }
-}
-
-impl From<wit::UnitUsage> for model::UnitUsage {
-    fn from(u: wit::UnitUsage) -> Self {
-        Self {
-            quota: u.quota,
-            usage: u.usage,
-            usage_percent: u.usage_percent,
-            remaining: u.remaining,
-            remaining_percent: u.remaining_percent,
-            usage_status: u.usage_status,
-            overage: u.overage.map(|o| model::OverageUsage {
-                overage_quota: o.overage_quota,
-                overage_usage: o.overage_usage,
-                overage_usage_percent: o.overage_usage_percent,
-                remaining_overage: o.remaining_overage,
-                remaining_overage_percent: o.remaining_overage_percent,
-            }),
-        }
-    }
-}
-
-impl From<wit::ClusterLicense> for model::ClusterLicense {
-    fn from(l: wit::ClusterLicense) -> Self {
-        Self {
-            cluster_id: l.cluster_id,
-            account_name: l.account_name,
-            license_name: l.license_name,
-            license_type: l.license_type,
-            license_status: l.license_status,
-            license_expiration_time: l.license_expiration_time,
-            last_billing_time: l.last_billing_time,
-            product_version: l.product_version,
-            host_units: l.host_units.map(Into::into),
-            dem_units: l.dem_units.map(Into::into),
-            ddu_units: l.ddu_units.map(Into::into),
-        }
-    }
-}
-
-impl From<model::InvalidRecord> for wit::InvalidRecord {
-    fn from(e: model::InvalidRecord) -> Self {
-        Self { field: e.field, message: e.message }
-    }
-}
-
-impl From<wit_job::OauthClient> for model::OAuthClient {
-    fn from(c: wit_job::OauthClient) -> Self {
-        Self { client_id: c.client_id, token_url: c.token_url, account_uuid: c.account_uuid }
-    }
-}
-
-impl From<wit_job::IngestTarget> for model::IngestTarget {
-    fn from(t: wit_job::IngestTarget) -> Self {
-        Self {
-            environment_url: t.environment_url,
-            auth: match t.auth {
-                wit_job::TargetAuth::ApiToken => model::TargetAuth::ApiToken,
-                wit_job::TargetAuth::Oauth(client) => model::TargetAuth::OAuth(client.into()),
-            },
-            provider: t.provider,
-            max_batch_bytes: t.max_batch_bytes,
-            dry_run: t.dry_run,
-        }
-    }
-}
-
-impl From<wit_job::RetryPolicy> for model::RetryPolicy {
-    fn from(r: wit_job::RetryPolicy) -> Self {
-        Self {
-            initial_delay_ms: r.initial_delay_ms,
-            max_delay_ms: r.max_delay_ms,
-            multiplier: r.multiplier,
-            max_elapsed_ms: r.max_elapsed_ms,
-            attempt_timeout_ms: r.attempt_timeout_ms,
-        }
-    }
-}
-
-impl From<wit_job::DeliveryState> for model::DeliveryState {
-    fn from(s: wit_job::DeliveryState) -> Self {
-        Self { subscription_uuid: s.subscription_uuid, frozen_before: s.frozen_before, sent: s.sent }
-    }
-}
-
-impl From<model::DeliveryState> for wit_job::DeliveryState {
-    fn from(s: model::DeliveryState) -> Self {
-        Self { subscription_uuid: s.subscription_uuid, frozen_before: s.frozen_before, sent: s.sent }
-    }
-}
-
-impl From<wit_job::AccountState> for model::AccountState {
-    fn from(s: wit_job::AccountState) -> Self {
-        Self { cost: s.cost.map(Into::into), environment_cost: s.environment_cost.map(Into::into) }
-    }
-}
-
-impl From<model::AccountState> for wit_job::AccountState {
-    fn from(s: model::AccountState) -> Self {
-        Self { cost: s.cost.map(Into::into), environment_cost: s.environment_cost.map(Into::into) }
-    }
-}
-
-impl From<wit_job::AccountPlan> for model::AccountPlan {
-    fn from(p: wit_job::AccountPlan) -> Self {
-        Self {
-            name: p.name,
-            uuid: p.uuid,
-            client: p.client.into(),
-            api_url: p.api_url,
-            subscription: p.subscription,
-            read_at: p.read_at,
-            target: p.target.into(),
-            retry: p.retry.into(),
-            state: p.state.map(Into::into),
-            window_days: p.window_days,
-            environment_cost: p.environment_cost.map(|e| model::EnvironmentCostPlan {
-                days: e.days,
-                window_days: e.window_days,
-                page_size: e.page_size,
-                max_rows_per_day: e.max_rows_per_day,
-            }),
-            budget_alerting: model::BudgetAlerting {
-                thresholds: p.budget_alerting.thresholds,
-                forecast_exceeds_budget: p.budget_alerting.forecast_exceeds_budget,
-            },
-        }
-    }
-}
-
-impl From<wit_job::ClusterPlan> for model::ClusterPlan {
-    fn from(p: wit_job::ClusterPlan) -> Self {
-        Self { name: p.name, url: p.url, read_at: p.read_at, target: p.target.into(), retry: p.retry.into() }
-    }
-}
-
-impl From<model::RequestFailure> for wit_job::RequestFailure {
-    fn from(f: model::RequestFailure) -> Self {
-        Self {
-            request: f.request,
-            kind: f.kind.into(),
-            status: f.status,
-            message: f.message,
-            events_not_sent: f.events_not_sent,
-        }
-    }
-}
-
-impl From<model::FailureKind> for wit_job::FailureKind {
-    fn from(kind: model::FailureKind) -> Self {
-        use model::FailureKind as K;
-        match kind {
-            K::Denied => Self::Denied,
-            K::Dns => Self::Dns,
-            K::Connection => Self::Connection,
-            K::Timeout => Self::Timeout,
-            K::Tls => Self::Tls,
-            K::TooLarge => Self::TooLarge,
-            K::Unauthorized => Self::Unauthorized,
-            K::TokenExpired => Self::TokenExpired,
-            K::Forbidden => Self::Forbidden,
-            K::NotFound => Self::NotFound,
-            K::Throttled => Self::Throttled,
-            K::ServerError => Self::ServerError,
-            K::HttpStatus => Self::HttpStatus,
-            K::LimitExceeded => Self::LimitExceeded,
-            K::Other => Self::Other,
-        }
-    }
-}
-
-impl From<model::Report> for wit_job::Report {
-    fn from(r: model::Report) -> Self {
-        Self {
-            subject: r.subject,
-            subscription_uuid: r.subscription_uuid,
-            subscription_outlook: r.subscription_outlook.map(|o| wit_job::SubscriptionOutlook {
-                subscription_uuid: o.subscription_uuid,
-                period_start: o.period_start,
-                status_event: o.status_event,
-                alerts: o
-                    .alerts
-                    .into_iter()
-                    .map(|a| wit_job::BudgetAlert { key: a.key, event: a.event, message: a.message })
-                    .collect(),
-            }),
-            notes: r.notes,
-            records_read: r.records_read,
-            events_built: r.events_built,
-            events_sent: r.events_sent,
-            events_accepted: r.events_accepted,
-            events_skipped: r.events_skipped,
-            requests: r.requests,
-            retries: r.retries,
-            throttled: r.throttled,
-            failures: r.failures.into_iter().map(Into::into).collect(),
-            rejected: r
-                .rejected
-                .into_iter()
-                .map(|e| wit_job::RejectedEvent { event_id: e.event_id, message: e.message })
-                .collect(),
-            newest_day: r.newest_day,
-            reconciliation: r.reconciliation.map(|c| wit_job::Reconciliation {
-                days_compared: c.days_compared,
-                days_unattributed: c.days_unattributed,
-                unattributed: c.unattributed,
-                currency: c.currency,
-            }),
-            alerts: r.alerts,
-            events: r.events,
-            state: r.state.map(Into::into),
-        }
-    }
-}
-
-impl From<model::ExportError> for wit_job::ExportError {
-    fn from(e: model::ExportError) -> Self {
-        match e {
-            model::ExportError::MissingConfig(m) => Self::MissingConfig(m),
-            model::ExportError::Authentication(f) => Self::Authentication(wit_job::AuthenticationFailure {
-                request: f.request,
-                status: f.status,
-                oauth_error: f.oauth_error,
-                message: f.message,
-            }),
-            model::ExportError::NoSubscription(m) => Self::NoSubscription(m),
-            model::ExportError::Request(f) => Self::Request(f.into()),
-            model::ExportError::InvalidResponse(m) => Self::InvalidResponse(m),
-        }
     }
 }

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::error::InvalidRecord;
 use crate::events::{finite, instant, number, with_event_id};
-use crate::model::{CostRecord, EnvironmentCost, EventContext, InvalidRecord, Reconciliation};
 use crate::time::{DAY_MS, format_rfc3339};
+use crate::wit::{CostRecord, EnvironmentCost, EventContext, Reconciliation};
 
 pub const ENVIRONMENT_COST_BOOKED: &str = "dps.cost.environment.booked";
 /// The environment id of a day's difference between its total and its environments' sum.

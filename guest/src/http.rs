@@ -1,7 +1,8 @@
 //! The one door to the network: a minimal request/response model and the `Transport` trait.
 //! The component implements it on `wasi:http/outgoing-handler`; tests implement it with fakes.
 
-use crate::model::{ExportError, FailureKind, RequestFailure};
+use crate::error::ExportError;
+use crate::wit::{FailureKind, Report, RequestFailure, RetryPolicy};
 use crate::{parse, untrusted};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,29 +114,17 @@ pub trait Transport {
     fn sleep_millis(&mut self, millis: u64);
 }
 
-/// How transient failures are retried: capped exponential backoff with jitter, bounded in time
-/// (the OpenTelemetry Collector's exporter defaults: 5 s, x1.5, at most 30 s, give up after 300 s).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    pub initial_delay_ms: u32,
-    pub max_delay_ms: u32,
-    pub multiplier: f64,
-    /// The time budget of one request, retries included; 0 disables retries.
-    pub max_elapsed_ms: u32,
-    /// Time one attempt may take, from sending it to the last byte of the answer's body.
-    pub attempt_timeout_ms: u32,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            initial_delay_ms: 5_000,
-            max_delay_ms: 30_000,
-            multiplier: 1.5,
-            max_elapsed_ms: 300_000,
-            // The first byte of a large v3 page can take a minute on a busy tenant; a whole
-            // answer taking two is a server or a network in trouble.
-            attempt_timeout_ms: 120_000,
+impl FailureKind {
+    /// The kind of an HTTP status the caller could not use (a 401 is [`FailureKind::Unauthorized`]
+    /// unless the client knows the token was stale).
+    pub fn of_status(status: u16) -> Self {
+        match status {
+            401 => Self::Unauthorized,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            429 => Self::Throttled,
+            500..=599 => Self::ServerError,
+            _ => Self::HttpStatus,
         }
     }
 }
@@ -187,6 +176,14 @@ impl<'a> Client<'a> {
     pub fn new(transport: &'a mut dyn Transport, policy: RetryPolicy) -> Self {
         let seed = transport.wall_millis() ^ 0x9E37_79B9_7F4A_7C15;
         Client { transport, policy, requests: 0, retries: 0, throttled: 0, jitter_state: seed | 1 }
+    }
+
+    /// `report` with what this client counted (requests, retries, 429s).
+    pub fn counted(&self, mut report: Report) -> Report {
+        report.requests = self.requests;
+        report.retries = self.retries;
+        report.throttled = self.throttled;
+        report
     }
 
     pub fn now_millis(&mut self) -> u64 {
@@ -275,8 +272,8 @@ impl<'a> Client<'a> {
     }
 
     fn with_timeout(&self, mut prepared: Prepared) -> Prepared {
-        if self.policy.attempt_timeout_ms > 0 {
-            prepared.request.timeout_ms = Some(self.policy.attempt_timeout_ms);
+        if self.policy.attempt_timeout_ms() > 0 {
+            prepared.request.timeout_ms = Some(self.policy.attempt_timeout_ms());
         }
         prepared
     }
@@ -328,8 +325,8 @@ impl<'a> Client<'a> {
             };
             let delay = hint.unwrap_or_else(|| self.backoff(attempt.number));
             let elapsed = self.transport.monotonic_millis().saturating_sub(started);
-            if !retryable || self.policy.max_elapsed_ms == 0 || elapsed + delay > u64::from(self.policy.max_elapsed_ms)
-            {
+            let budget = self.policy.max_elapsed_ms();
+            if !retryable || budget == 0 || elapsed + delay > u64::from(budget) {
                 let tries = if attempt.number > 0 {
                     format!(" (after {} attempts)", attempt.number + 1)
                 } else {
@@ -381,8 +378,8 @@ impl<'a> Client<'a> {
     /// Exponential backoff with "equal jitter": between half and all of the capped delay.
     fn backoff(&mut self, attempt: u32) -> u64 {
         let base =
-            f64::from(self.policy.initial_delay_ms) * self.policy.multiplier.max(1.0).powi(attempt.min(64) as i32);
-        let capped = base.min(f64::from(self.policy.max_delay_ms)).max(1.0) as u64;
+            f64::from(self.policy.initial_delay_ms()) * self.policy.multiplier().max(1.0).powi(attempt.min(64) as i32);
+        let capped = base.min(f64::from(self.policy.max_delay_ms())).max(1.0) as u64;
         // xorshift64: jitter needs no cryptographic randomness (and no wasi:random import).
         self.jitter_state ^= self.jitter_state << 13;
         self.jitter_state ^= self.jitter_state >> 7;

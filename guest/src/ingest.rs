@@ -1,17 +1,16 @@
 //! Business-events ingest: byte-bounded batches, every response checked, partial success read,
 //! refused events tried once more, oversized batches split.
 
+use crate::error::ExportError;
 use crate::events::event_id_of;
 use crate::http::{self, Client, Request, Response};
-use crate::model::{ExportError, FailureKind, IngestTarget, RejectedEvent, Report, RequestFailure, TargetAuth};
 use crate::secrets::{self, Secrets};
 use crate::sso::{self, TokenSource};
+use crate::wit::{FailureKind, IngestTarget, RejectedEvent, Report, RequestFailure, TargetAuth};
 use crate::{parse, untrusted};
 
 pub const API_TOKEN_PATH: &str = "/api/v2/bizevents/ingest";
 pub const PLATFORM_PATH: &str = "/platform/classic/environment-api/v2/bizevents/ingest";
-/// The API's documented cap is 5 MB per request.
-pub const MAX_BATCH_BYTES: u32 = 5_000_000;
 const CONTENT_TYPE: &str = "application/json; charset=utf-8";
 /// How often events refused in a 400 partial success are sent again on their own (a refusal can
 /// be transient) before they are reported.
@@ -49,7 +48,7 @@ pub fn ingest(
             return accepted;
         }
     };
-    let limit = target.max_batch_bytes.clamp(1024, MAX_BATCH_BYTES) as usize;
+    let limit = target.max_batch_bytes() as usize;
     let mut sender = Sender { http, auth: &mut auth, url: &url, events, report, accepted: &mut accepted };
     for batch in batches(events, limit) {
         match batch {
@@ -74,7 +73,7 @@ pub fn ingest(
 /// path takes an API token or an OAuth Bearer token alike, as the walk-through does.
 fn ingest_path(target: &IngestTarget) -> &'static str {
     match target.auth {
-        TargetAuth::OAuth(_) if is_platform_host(&target.environment_url) => PLATFORM_PATH,
+        TargetAuth::Oauth(_) if is_platform_host(&target.environment_url) => PLATFORM_PATH,
         _ => API_TOKEN_PATH,
     }
 }
@@ -96,7 +95,7 @@ impl IngestAuth {
     fn new(secrets: &dyn Secrets, target: &IngestTarget) -> Result<Self, ExportError> {
         Ok(match &target.auth {
             TargetAuth::ApiToken => IngestAuth::ApiToken(secrets.require(secrets::TARGET_API_TOKEN)?),
-            TargetAuth::OAuth(client) => IngestAuth::OAuth(TokenSource::new(
+            TargetAuth::Oauth(client) => IngestAuth::OAuth(TokenSource::new(
                 client.clone(),
                 secrets.require(secrets::TARGET_CLIENT_SECRET)?,
                 sso::INGEST_SCOPE,

@@ -1,6 +1,6 @@
 //! Where secrets come from: `wasi:config/store` in the component, a map in tests.
 
-use crate::model::ExportError;
+use crate::error::ExportError;
 
 pub const ACCOUNT_CLIENT_SECRET: &str = "account-client-secret";
 pub const TARGET_API_TOKEN: &str = "target-api-token";

@@ -1,7 +1,8 @@
 //! OAuth 2.0 client-credentials tokens from the Dynatrace SSO, refreshed before they expire.
 
+use crate::error::ExportError;
 use crate::http::{self, Client, Exchange, Prepared, Request};
-use crate::model::{AuthenticationFailure, ExportError, OAuthClient};
+use crate::wit::{AuthenticationFailure, OauthClient};
 use crate::{parse, untrusted};
 
 pub const ACCOUNT_SCOPE: &str = "account-uac-read";
@@ -14,14 +15,14 @@ const REFRESH_MARGIN_MS: u64 = 30_000;
 
 /// A token for one client and scope, fetched when first needed and again before it expires.
 pub struct TokenSource {
-    client: OAuthClient,
+    client: OauthClient,
     secret: String,
     scope: &'static str,
     current: Option<(String, u64)>,
 }
 
 impl TokenSource {
-    pub fn new(client: OAuthClient, secret: String, scope: &'static str) -> Self {
+    pub fn new(client: OauthClient, secret: String, scope: &'static str) -> Self {
         TokenSource { client, secret, scope, current: None }
     }
 
@@ -95,7 +96,7 @@ impl TokenSource {
 /// SSO answers bad credentials and scopes with HTTP 400 and an `error_description`.
 fn fetch_token(
     http: &mut Client,
-    client: &OAuthClient,
+    client: &OauthClient,
     client_secret: &str,
     scope: &str,
 ) -> Result<(String, u64), ExportError> {

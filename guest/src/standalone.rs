@@ -2,20 +2,14 @@
 //! runtimes (`wasmtime run -S http -S config -S config-var=…`, jco). Our host instead calls the
 //! typed `job` exports with a plan per account and cluster.
 
+use crate::defaults;
 use crate::http::Transport;
-use crate::ingest::MAX_BATCH_BYTES;
 use crate::job;
-use crate::model::{
-    AccountPlan, BudgetAlerting, ClusterPlan, EnvironmentCostPlan, IngestTarget, OAuthClient, Report, RetryPolicy,
+use crate::secrets::Secrets;
+use crate::wit::{
+    AccountPlan, BudgetAlerting, ClusterPlan, EnvironmentCostPlan, IngestTarget, OauthClient, Report, RetryPolicy,
     TargetAuth,
 };
-use crate::secrets::Secrets;
-
-pub const DEFAULT_TOKEN_URL: &str = "https://sso.dynatrace.com/sso/oauth2/token";
-pub const DEFAULT_API_URL: &str = "https://api.dynatrace.com";
-pub const DEFAULT_PROVIDER: &str = "dps4ma.ingester";
-/// Days of cost compared with what was sent and re-sent when changed (late bookings).
-pub const DEFAULT_WINDOW_DAYS: u32 = 35;
 
 /// Runs the account job when `account-uuid` is set and the cluster job when `cluster-url` is
 /// set. On a dry run the events go to stdout as NDJSON; the summary goes to stderr.
@@ -23,19 +17,19 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
     let value = |key: &str| config.get(key).ok().flatten().filter(|v| !v.is_empty());
     let required = |key: &str| value(key).ok_or_else(|| format!("config key `{key}` is not set"));
     let read_at = value("read-at").unwrap_or_else(|| now.to_owned());
-    let token_url = value("token-url").unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned());
+    let token_url = value("token-url").unwrap_or_else(|| defaults::TOKEN_URL.to_owned());
     let target = IngestTarget {
         environment_url: required("environment-url")?,
         auth: match value("target-client-id") {
-            Some(client_id) => TargetAuth::OAuth(OAuthClient {
+            Some(client_id) => TargetAuth::Oauth(OauthClient {
                 client_id,
                 token_url: token_url.clone(),
                 account_uuid: value("target-account-uuid"),
             }),
             None => TargetAuth::ApiToken,
         },
-        provider: value("provider").unwrap_or_else(|| DEFAULT_PROVIDER.to_owned()),
-        max_batch_bytes: MAX_BATCH_BYTES,
+        provider: value("provider").unwrap_or_else(|| defaults::PROVIDER.to_owned()),
+        max_batch_bytes: None,
         dry_run: value("dry-run").is_some_and(|v| v == "true"),
     };
     let mut results: Vec<(String, Result<Report, String>)> = Vec::new();
@@ -43,24 +37,24 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
         let uuid = uuid.strip_prefix("urn:dtaccount:").unwrap_or(&uuid).to_owned();
         let environment_cost = match value("environment-cost-days") {
             Some(days) => Some(EnvironmentCostPlan {
-                days: days.parse().ok().filter(|d| *d > 0).ok_or_else(|| {
+                days: Some(days.parse().ok().filter(|d| *d > 0).ok_or_else(|| {
                     format!("config key `environment-cost-days`: {days:?} is not a positive number of days")
-                })?,
+                })?),
                 ..EnvironmentCostPlan::default()
             }),
             None => None,
         };
         let plan = AccountPlan {
             name: value("account-name").unwrap_or_else(|| uuid.clone()),
-            client: OAuthClient { client_id: required("client-id")?, token_url, account_uuid: Some(uuid.clone()) },
+            client: OauthClient { client_id: required("client-id")?, token_url, account_uuid: Some(uuid.clone()) },
             uuid,
-            api_url: value("api-url").unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
+            api_url: value("api-url").unwrap_or_else(|| defaults::API_URL.to_owned()),
             subscription: value("subscription"),
             read_at: read_at.clone(),
             target: target.clone(),
             retry: RetryPolicy::default(),
             state: None,
-            window_days: DEFAULT_WINDOW_DAYS,
+            window_days: None,
             environment_cost,
             // Without a state, alerts fire again on every run: the host keeps one.
             budget_alerting: BudgetAlerting::default(),
@@ -74,7 +68,7 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
                 std::iter::once(outlook.status_event).chain(outlook.alerts.iter().map(|a| a.event.clone())).collect();
             let sent = job::send_events(&target, plan.retry, &events, transport, config);
             report.alerts = outlook.alerts.into_iter().map(|alert| alert.message).collect();
-            report.absorb(sent);
+            absorb(report, sent);
         }
         results.push((format!("account {}", plan.name), outcome));
     }
@@ -139,4 +133,20 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
         }
     }
     if failed > 0 { Err(format!("{failed} export(s) failed")) } else { Ok(()) }
+}
+
+/// Adds what another job did for the same subject (its counts, failures, refusals, events).
+fn absorb(report: &mut Report, other: Report) {
+    report.records_read += other.records_read;
+    report.events_built += other.events_built;
+    report.events_sent += other.events_sent;
+    report.events_accepted += other.events_accepted;
+    report.events_skipped += other.events_skipped;
+    report.requests += other.requests;
+    report.retries += other.retries;
+    report.throttled += other.throttled;
+    report.failures.extend(other.failures);
+    report.rejected.extend(other.rejected);
+    report.events.extend(other.events);
+    report.notes.extend(other.notes);
 }

@@ -2,8 +2,8 @@
 //! error, never a panic (which would be a trap in the component); and what they return is right.
 
 use dtcost_guest::events::{cost_booked, event_id_of};
-use dtcost_guest::model::{CostRecord, EventContext};
 use dtcost_guest::parse;
+use dtcost_guest::wit::{CostRecord, EventContext};
 use proptest::prelude::*;
 
 fn context() -> EventContext {

@@ -2,8 +2,8 @@
 //! the naive baselines, each as of one day of a history.
 
 use dtcost_guest::budget::{self, forecast_alert_fires};
-use dtcost_guest::model::{Budget, CostRecord, Period, Subscription};
 use dtcost_guest::time::{DAY_MS, format_rfc3339};
+use dtcost_guest::wit::{Budget, CostRecord, Period, Subscription};
 
 use crate::shapes::{History, PERIOD_DAYS};
 
@@ -50,7 +50,7 @@ pub fn dtcost(as_of: &AsOf<'_>) -> Option<Projection> {
     let subscription = Subscription {
         uuid: "s".into(),
         name: "backtest".into(),
-        kind: "REGULAR".into(),
+        type_: "REGULAR".into(),
         sub_type: None,
         status: "ACTIVE".into(),
         owner_account_uuid: None,

@@ -14,7 +14,7 @@ mod values;
 
 use std::path::{Path, PathBuf};
 
-pub use defaults::{default_budget_alerting, default_environment_cost, default_retry};
+pub use defaults::default_budget_alerting;
 pub use environment::{Environment, ProcessEnvironment};
 pub use values::base_url;
 
@@ -22,11 +22,11 @@ use crate::runtime::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy};
 pub use crate::sandbox::Origin;
 use crate::secret::Secret;
 
-pub const DEFAULT_TOKEN_URL: &str = "https://sso.dynatrace.com/sso/oauth2/token";
+pub const DEFAULT_TOKEN_URL: &str = dtcost_guest::defaults::TOKEN_URL;
 /// The token endpoint's path on an SSO host.
 pub const TOKEN_PATH: &str = "/sso/oauth2/token";
-pub const DEFAULT_API_URL: &str = "https://api.dynatrace.com";
-pub const DEFAULT_PROVIDER: &str = "dps4ma.ingester";
+pub const DEFAULT_API_URL: &str = dtcost_guest::defaults::API_URL;
+pub const DEFAULT_PROVIDER: &str = dtcost_guest::defaults::PROVIDER;
 /// The longest name or `provider`, in characters: each is copied into every event.
 pub const MAX_LABEL_CHARS: usize = 256;
 /// The longest secret, in bytes: Dynatrace tokens and client secrets are under 200; a longer
@@ -52,11 +52,13 @@ pub struct Config {
     pub provider: String,
     pub concurrency: usize,
     pub limits: Limits,
-    pub max_batch_bytes: u32,
+    /// `None`: the component's default (the API's cap). So for every plan field below that is
+    /// an `Option`: unset in the config, the component fills in its default (see the WIT).
+    pub max_batch_bytes: Option<u32>,
     pub retry: RetryPolicy,
     /// Where delivery state is kept; `None` keeps none (every run sends every day).
     pub state_file: Option<PathBuf>,
-    pub window_days: u32,
+    pub window_days: Option<u32>,
     /// How accounts with `environment-cost = true` read cost per environment.
     pub environment_cost: EnvironmentCostPlan,
     pub budget_alerting: BudgetAlerting,

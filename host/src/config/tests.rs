@@ -62,10 +62,11 @@ fn environment_cost_is_opt_in_and_budget_alerts_have_defaults() {
     let vars = [("INGEST_TOKEN", "t"), ("ACME_SECRET", "s"), ("CLUSTER_TOKEN", "c")];
     let config = parse(GOOD, &vars).unwrap();
     assert!(!config.accounts[0].environment_cost);
-    assert_eq!(config.budget_alerting.thresholds, [75.0, 90.0, 100.0]);
-    assert!(config.budget_alerting.forecast_exceeds_budget);
-    assert_eq!((config.environment_cost.days, config.environment_cost.window_days), (30, 30));
-    assert_eq!(config.environment_cost.max_rows_per_day, 2_000);
+    // Unset: the component's defaults (75, 90, 100 %; 30 days in windows of 30, 2000 rows a
+    // day: dtcost_guest::defaults tests them).
+    assert_eq!(config.budget_alerting, default_budget_alerting());
+    let unset = EnvironmentCostPlan { days: None, window_days: None, page_size: None, max_rows_per_day: None };
+    assert_eq!(config.environment_cost, unset);
 
     let custom = GOOD.replace("[[clusters]]", "environment-cost = true\n[[clusters]]").replace(
         "[target]",
@@ -74,10 +75,11 @@ fn environment_cost_is_opt_in_and_budget_alerts_have_defaults() {
     );
     let config = parse(&custom, &vars).unwrap();
     assert!(config.accounts[0].environment_cost);
-    assert_eq!(config.budget_alerting.thresholds, [50.0, 80.5]);
-    assert!(!config.budget_alerting.forecast_exceeds_budget);
+    assert_eq!(config.budget_alerting.thresholds.as_deref(), Some(&[50.0, 80.5][..]));
+    assert_eq!(config.budget_alerting.forecast_exceeds_budget, Some(false));
     let plan = config.environment_cost;
-    assert_eq!((plan.days, plan.window_days, plan.page_size, plan.max_rows_per_day), (90, 14, Some(500), 5000));
+    let set = (plan.days, plan.window_days, plan.page_size, plan.max_rows_per_day);
+    assert_eq!(set, (Some(90), Some(14), Some(500), Some(5000)));
 
     for (bad, key) in [
         ("[budget]\nthresholds = [75, -5]", "budget.thresholds"),

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use super::raw::{RawAccount, RawBudget, RawCluster, RawConfig, RawEnvironmentCost, RawRetry};
 use super::{
     Config, ConfigError, DEFAULT_API_URL, DEFAULT_PROVIDER, DEFAULT_TOKEN_URL, Environment, Limits, TOKEN_PATH,
-    default_budget_alerting, default_environment_cost, default_retry,
 };
 use crate::runtime::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy};
 
@@ -35,8 +34,11 @@ impl Validator<'_> {
             return Err(self.error("concurrency", format!("{concurrency} is out of range (1 to 64)")));
         }
         let retry = self.retry(&raw.retry)?;
-        let window_days = raw.window_days.unwrap_or(35);
-        if window_days > 400 {
+        // Unset stays unset here and below: the component fills in its defaults (see the WIT).
+        let window_days = raw.window_days;
+        if let Some(window_days) = window_days
+            && window_days > 400
+        {
             return Err(
                 self.error("window-days", format!("{window_days} is out of range (0 to 400; 0: compare every day)"))
             );
@@ -52,8 +54,10 @@ impl Validator<'_> {
         }
         let provider = raw.provider.unwrap_or_else(|| DEFAULT_PROVIDER.into());
         self.label("provider", &provider)?;
-        let max_batch_bytes = raw.max_batch_bytes.unwrap_or(5_000_000);
-        if !(1024..=5_000_000).contains(&max_batch_bytes) {
+        let max_batch_bytes = raw.max_batch_bytes;
+        if let Some(max_batch_bytes) = max_batch_bytes
+            && !(1024..=dtcost_guest::defaults::MAX_BATCH_BYTES).contains(&max_batch_bytes)
+        {
             return Err(self.error(
                 "max-batch-bytes",
                 format!("{max_batch_bytes} is out of range (1024 to 5000000, the API's cap)"),
@@ -162,46 +166,52 @@ impl Validator<'_> {
     }
 
     fn retry(&self, raw: &RawRetry) -> Result<RetryPolicy, ConfigError> {
-        let defaults = default_retry();
         let retry = RetryPolicy {
-            initial_delay_ms: raw.initial_delay_ms.unwrap_or(defaults.initial_delay_ms),
-            max_delay_ms: raw.max_delay_ms.unwrap_or(defaults.max_delay_ms),
-            multiplier: raw.multiplier.unwrap_or(defaults.multiplier),
-            max_elapsed_ms: raw.max_elapsed_seconds.map_or(defaults.max_elapsed_ms, |s| s.saturating_mul(1000)),
-            attempt_timeout_ms: raw
-                .attempt_timeout_seconds
-                .map_or(defaults.attempt_timeout_ms, |s| s.saturating_mul(1000)),
+            initial_delay_ms: raw.initial_delay_ms,
+            max_delay_ms: raw.max_delay_ms,
+            multiplier: raw.multiplier,
+            max_elapsed_ms: raw.max_elapsed_seconds.map(|s| s.saturating_mul(1000)),
+            attempt_timeout_ms: raw.attempt_timeout_seconds.map(|s| s.saturating_mul(1000)),
         };
-        if !(1_000..=3_600_000).contains(&retry.attempt_timeout_ms) {
+        if retry.attempt_timeout_ms.is_some_and(|ms| !(1_000..=3_600_000).contains(&ms)) {
             return Err(self.error("retry.attempt-timeout-seconds", "must be between 1 and 3600"));
         }
-        if !(1..=600_000).contains(&retry.initial_delay_ms) {
-            return Err(self
-                .error("retry.initial-delay-ms", format!("{} is out of range (1 to 600000)", retry.initial_delay_ms)));
+        if let Some(initial) = retry.initial_delay_ms
+            && !(1..=600_000).contains(&initial)
+        {
+            return Err(self.error("retry.initial-delay-ms", format!("{initial} is out of range (1 to 600000)")));
         }
-        if retry.max_delay_ms < retry.initial_delay_ms || retry.max_delay_ms > 600_000 {
-            return Err(self.error(
-                "retry.max-delay-ms",
-                format!("{} must be between initial-delay-ms and 600000", retry.max_delay_ms),
-            ));
+        if let Some(max) = retry.max_delay_ms {
+            // Compared with the initial delay the component will use, set or its default.
+            let initial =
+                dtcost_guest::wit::RetryPolicy { initial_delay_ms: retry.initial_delay_ms, ..Default::default() }
+                    .initial_delay_ms();
+            if max < initial || max > 600_000 {
+                return Err(
+                    self.error("retry.max-delay-ms", format!("{max} must be between initial-delay-ms and 600000"))
+                );
+            }
         }
-        if !(1.0..=10.0).contains(&retry.multiplier) {
-            return Err(self.error("retry.multiplier", format!("{} is out of range (1.0 to 10.0)", retry.multiplier)));
+        if let Some(multiplier) = retry.multiplier
+            && !(1.0..=10.0).contains(&multiplier)
+        {
+            return Err(self.error("retry.multiplier", format!("{multiplier} is out of range (1.0 to 10.0)")));
         }
-        if retry.max_elapsed_ms > 3_600_000 {
+        if retry.max_elapsed_ms.is_some_and(|ms| ms > 3_600_000) {
             return Err(self.error("retry.max-elapsed-seconds", "at most 3600 (0 disables retries)"));
         }
         Ok(retry)
     }
 
     fn environment_cost(&self, raw: &RawEnvironmentCost) -> Result<EnvironmentCostPlan, ConfigError> {
-        let defaults = default_environment_cost();
-        let days = raw.days.unwrap_or(defaults.days);
-        if !(1..=400).contains(&days) {
+        if let Some(days) = raw.days
+            && !(1..=400).contains(&days)
+        {
             return Err(self.error("environment-cost.days", format!("{days} is out of range (1 to 400)")));
         }
-        let window_days = raw.window_days.unwrap_or(defaults.window_days);
-        if !(1..=90).contains(&window_days) {
+        if let Some(window_days) = raw.window_days
+            && !(1..=90).contains(&window_days)
+        {
             return Err(self.error("environment-cost.window-days", format!("{window_days} is out of range (1 to 90)")));
         }
         if let Some(size) = raw.page_size
@@ -209,27 +219,31 @@ impl Validator<'_> {
         {
             return Err(self.error("environment-cost.page-size", format!("{size} is out of range (1 to 10000)")));
         }
-        let max_rows_per_day = raw.max_rows_per_day.unwrap_or(defaults.max_rows_per_day);
-        if !(1..=100_000).contains(&max_rows_per_day) {
+        if let Some(max_rows_per_day) = raw.max_rows_per_day
+            && !(1..=100_000).contains(&max_rows_per_day)
+        {
             return Err(self.error(
                 "environment-cost.max-rows-per-day",
                 format!("{max_rows_per_day} is out of range (1 to 100000)"),
             ));
         }
-        Ok(EnvironmentCostPlan { days, window_days, page_size: raw.page_size, max_rows_per_day })
+        Ok(EnvironmentCostPlan {
+            days: raw.days,
+            window_days: raw.window_days,
+            page_size: raw.page_size,
+            max_rows_per_day: raw.max_rows_per_day,
+        })
     }
 
     fn budget(&self, raw: RawBudget) -> Result<BudgetAlerting, ConfigError> {
-        let defaults = default_budget_alerting();
-        let thresholds = raw.thresholds.unwrap_or(defaults.thresholds);
-        if let Some(bad) = thresholds.iter().find(|t| !(t.is_finite() && **t > 0.0 && **t <= 1000.0)) {
+        let thresholds = raw.thresholds;
+        if let Some(bad) = thresholds.iter().flatten().find(|t| !(t.is_finite() && **t > 0.0 && **t <= 1000.0)) {
             return Err(self.error(
                 "budget.thresholds",
                 format!("{bad} is not a percentage of the budget (above 0, at most 1000)"),
             ));
         }
-        let forecast_exceeds_budget = raw.forecast_exceeds_budget.unwrap_or(defaults.forecast_exceeds_budget);
-        Ok(BudgetAlerting { thresholds, forecast_exceeds_budget })
+        Ok(BudgetAlerting { thresholds, forecast_exceeds_budget: raw.forecast_exceeds_budget })
     }
 
     /// A path from the config, relative to the config file's folder.

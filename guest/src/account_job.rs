@@ -1,0 +1,137 @@
+//! The account job: its subscription read, the transforms, delivery of what is new or changed;
+//! the subscription's status and alerts come back unsent (the host sends one per subscription).
+
+use crate::account_reads::{self, SubscriptionReads, invalid};
+use crate::delivery::{Batch, Delivery, Stream};
+use crate::environment_walk::{self, read_environment_costs};
+use crate::error::{ExportError, InvalidRecord};
+use crate::http::{Client, Transport};
+use crate::secrets::{self, Secrets};
+use crate::sso::{self, TokenSource};
+use crate::time::{DAY_MS, parse_instant_millis};
+use crate::wit::{AccountPlan, AccountState, CostRecord, DeliveryState, EventContext, Report, SubscriptionOutlook};
+use crate::{budget, environment, events, ingest};
+
+/// Exports one account. `Err` means nothing was sent; an `Ok` report may still list failures.
+pub fn export_account(
+    plan: &AccountPlan,
+    transport: &mut dyn Transport,
+    secrets: &dyn Secrets,
+) -> Result<Report, ExportError> {
+    let mut report = Report { subject: format!("account {}", plan.name), ..Report::default() };
+    let mut http = Client::new(transport, plan.retry);
+    let client_secret = secrets.require(secrets::ACCOUNT_CLIENT_SECRET)?;
+    let mut tokens = TokenSource::new(plan.client.clone(), client_secret, sso::ACCOUNT_SCOPE);
+    let outcome = export_account_with(plan, &mut http, &mut tokens, secrets, &mut report);
+    outcome.map(|()| http.counted(report))
+}
+
+fn export_account_with(
+    plan: &AccountPlan,
+    http: &mut Client,
+    tokens: &mut TokenSource,
+    secrets: &dyn Secrets,
+    report: &mut Report,
+) -> Result<(), ExportError> {
+    let SubscriptionReads { subscription_uuid, subscription, costs, cost_request, dynatrace_forecast } =
+        account_reads::read_subscription(plan, http, tokens, report)?;
+    let accounts_url = account_reads::subscriptions_url(plan);
+    let context = EventContext {
+        provider: plan.target.provider.clone(),
+        account_uuid: plan.uuid.clone(),
+        account_name: plan.name.clone(),
+    };
+    let previous = plan.state.clone().unwrap_or_default();
+    let mut batch = Batch::default();
+    // The status and alerts are built, not sent: accounts that share the subscription (DPS for
+    // Hybrid) each build them, and the host sends one per subscription (see the WIT).
+    if let Some(subscription) = &subscription {
+        let described = |e: InvalidRecord| {
+            ExportError::InvalidResponse(format!("GET {accounts_url}/{subscription_uuid} and its cost: {e}"))
+        };
+        let outlook = budget::outlook(subscription, &costs).map_err(described)?;
+        let status_event =
+            events::subscription_status(&context, subscription, &outlook, dynatrace_forecast.as_ref(), &plan.read_at)
+                .map_err(described)?;
+        // Every alert the outlook raises: which fired before is the host's to know.
+        let alerts = budget::budget_alerts(&context, subscription, &outlook, &plan.budget_alerting, &[], &plan.read_at)
+            .map_err(described)?;
+        report.subscription_outlook = Some(SubscriptionOutlook {
+            subscription_uuid: subscription_uuid.clone(),
+            period_start: subscription.current_period.start_time.clone(),
+            status_event,
+            alerts,
+        });
+    }
+
+    let days =
+        events::cost_booked_by_day(&context, &subscription_uuid, &costs).map_err(|e| invalid(&cost_request, e))?;
+    let newest = days.last().map(|(start, _)| *start);
+    report.newest_day = costs.iter().max_by_key(|c| parse_instant_millis(&c.start_time)).map(|c| c.start_time.clone());
+
+    // A state kept for another subscription (a new period, say) says nothing about this one.
+    let of_this = |state: Option<DeliveryState>| state.filter(|s| s.subscription_uuid == subscription_uuid);
+    let delivery = Delivery::plan(of_this(previous.cost).as_ref(), &days, plan.window_days());
+    for &index in &delivery.to_send {
+        batch.push(Stream::Cost, events::with_exported_at(&days[index].1, &plan.read_at));
+    }
+
+    let mut environment = None;
+    if let Some(environment_plan) = &plan.environment_cost {
+        let end = newest
+            .unwrap_or_else(|| parse_instant_millis(&plan.read_at).unwrap_or(0).div_euclid(DAY_MS) * DAY_MS)
+            + DAY_MS;
+        let start = end - i64::from(environment_plan.days().max(1)) * DAY_MS;
+        match read_environment_costs(plan, environment_plan, http, tokens, &subscription_uuid, start, end) {
+            Ok(rows) => {
+                report.records_read += rows.len() as u32;
+                let totals: Vec<CostRecord> = costs
+                    .iter()
+                    .filter(|c| parse_instant_millis(&c.start_time).is_some_and(|t| (start..end).contains(&t)))
+                    .cloned()
+                    .collect();
+                let built = environment::environment_cost_booked(&context, &subscription_uuid, &rows, &totals)
+                    .map_err(|e| {
+                        ExportError::InvalidResponse(format!(
+                            "GET {}/{subscription_uuid}/environments/cost (v3) and {}: {e}",
+                            environment_walk::v3_subscriptions_url(plan),
+                            cost_request.describe()
+                        ))
+                    })?;
+                report.reconciliation = built.reconciliation;
+                let delivery = Delivery::plan(
+                    of_this(previous.environment_cost.clone()).as_ref(),
+                    &built.events,
+                    plan.window_days(),
+                );
+                for &index in &delivery.to_send {
+                    batch
+                        .push(Stream::EnvironmentCost, events::with_exported_at(&built.events[index].1, &plan.read_at));
+                }
+                environment = Some((built.events, delivery));
+            }
+            Err(failure) => report.failures.push(failure),
+        }
+    }
+
+    let (environment_built, environment_skipped) =
+        environment.as_ref().map_or((0, 0), |(built, delivery)| (built.len() as u32, delivery.skipped));
+    report.events_built = days.len() as u32 + environment_built;
+    report.events_skipped = delivery.skipped + environment_skipped;
+    let accepted = ingest::ingest(http, secrets, &plan.target, batch.events(), report);
+    if !plan.target.dry_run {
+        let environment_cost = match &environment {
+            Some((built, delivery)) => {
+                let acknowledged = batch.acknowledged(Stream::EnvironmentCost, &accepted);
+                Some(delivery.next_state(&subscription_uuid, built, &acknowledged))
+            }
+            // Not read this time: what was delivered before still holds.
+            None => previous.environment_cost,
+        };
+        report.state = Some(AccountState {
+            cost: Some(delivery.next_state(&subscription_uuid, &days, &batch.acknowledged(Stream::Cost, &accepted))),
+            environment_cost,
+        });
+    }
+    Ok(())
+}

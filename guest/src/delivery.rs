@@ -1,0 +1,117 @@
+//! Delivery across runs: which cost days a run sends (new or changed since the state the host
+//! kept), the state it leaves, and the typed batch that knows which event is which.
+
+use std::collections::HashSet;
+
+use crate::events;
+use crate::time::{DAY_MS, format_rfc3339, parse_instant_millis};
+use crate::wit::DeliveryState;
+
+/// The kinds of event an account job delivers with a state of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// `dps.cost2.booked`
+    Cost,
+    /// `dps.cost.environment.booked`
+    EnvironmentCost,
+}
+
+/// The events of one ingest, each tagged with its stream: the acknowledgements of the ingest go
+/// back to each stream's [`Delivery`] by tag, not by position arithmetic.
+#[derive(Debug, Default)]
+pub struct Batch {
+    events: Vec<String>,
+    streams: Vec<Stream>,
+}
+
+impl Batch {
+    pub fn push(&mut self, stream: Stream, event: String) {
+        self.events.push(event);
+        self.streams.push(stream);
+    }
+
+    pub fn events(&self) -> &[String] {
+        &self.events
+    }
+
+    /// Of `accepted` (one per event of the batch, in order), those of `stream`'s events, in the
+    /// order they were pushed.
+    pub fn acknowledged(&self, stream: Stream, accepted: &[bool]) -> Vec<bool> {
+        self.streams.iter().zip(accepted).filter(|(s, _)| **s == stream).map(|(_, ok)| *ok).collect()
+    }
+}
+
+/// Which cost days to send, given what earlier runs delivered.
+pub struct Delivery {
+    /// Indexes into the day list.
+    pub to_send: Vec<usize>,
+    pub skipped: u32,
+    frozen_before: Option<i64>,
+    window_start: i64,
+    already_sent: HashSet<String>,
+}
+
+impl Delivery {
+    pub fn plan(state: Option<&DeliveryState>, days: &[(i64, String)], window_days: u32) -> Delivery {
+        let frozen_before = state.and_then(|s| s.frozen_before.as_deref()).and_then(parse_instant_millis);
+        let already_sent: HashSet<String> = state.map(|s| s.sent.iter().cloned().collect()).unwrap_or_default();
+        let newest = days.last().map_or(0, |(start, _)| *start);
+        // 0 days: nothing is ever final, every day is compared by id.
+        let window_start = if window_days == 0 { i64::MIN } else { newest - i64::from(window_days - 1) * DAY_MS };
+        let mut to_send = Vec::new();
+        let mut skipped = 0;
+        for (index, (start, event)) in days.iter().enumerate() {
+            let delivered = frozen_before.is_some_and(|frozen| *start < frozen)
+                || events::event_id_of(event).is_some_and(|id| already_sent.contains(id));
+            if delivered {
+                skipped += 1;
+            } else {
+                to_send.push(index);
+            }
+        }
+        Delivery { to_send, skipped, frozen_before, window_start, already_sent }
+    }
+
+    /// The state after this run: days before the window are final once every one of them was
+    /// delivered; within the window, the ids accepted now or before.
+    pub fn next_state(&self, subscription_uuid: &str, days: &[(i64, String)], accepted: &[bool]) -> DeliveryState {
+        let mut delivered: HashSet<usize> =
+            self.to_send.iter().zip(accepted).filter(|(_, ok)| **ok).map(|(index, _)| *index).collect();
+        let earliest_undelivered = self.to_send.iter().filter(|i| !delivered.contains(i)).map(|&i| days[i].0).min();
+        let mut frozen = self.window_start.min(earliest_undelivered.unwrap_or(i64::MAX));
+        if let Some(previous) = self.frozen_before {
+            frozen = frozen.max(previous);
+        }
+        delivered.extend(days.iter().enumerate().filter_map(|(index, (_, event))| {
+            events::event_id_of(event).filter(|id| self.already_sent.contains(*id)).map(|_| index)
+        }));
+        let mut sent: Vec<String> = delivered
+            .into_iter()
+            .filter(|&index| days[index].0 >= frozen)
+            .filter_map(|index| events::event_id_of(&days[index].1).map(str::to_owned))
+            .collect();
+        sent.sort_unstable();
+        DeliveryState {
+            subscription_uuid: subscription_uuid.to_owned(),
+            frozen_before: (!days.is_empty() && frozen > i64::MIN).then(|| format_rfc3339(frozen)),
+            sent,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_gives_each_stream_its_own_acknowledgements() {
+        let mut batch = Batch::default();
+        batch.push(Stream::Cost, "c0".into());
+        batch.push(Stream::EnvironmentCost, "e0".into());
+        batch.push(Stream::Cost, "c1".into());
+        assert_eq!(batch.events(), ["c0", "e0", "c1"]);
+        let accepted = [true, false, false];
+        assert_eq!(batch.acknowledged(Stream::Cost, &accepted), [true, false]);
+        assert_eq!(batch.acknowledged(Stream::EnvironmentCost, &accepted), [false]);
+    }
+}
