@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::RawQuery;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::attribution::{cost_day, day_values, kept_pairs};
 use crate::auth::{AccountToken, UacRead};
 use crate::data::{Account, Scenario, round6};
-use crate::errors::dps_error;
+use crate::errors::Refused;
 use crate::state::Shared;
 
 /// The subscription routes of the account API.
@@ -29,36 +29,27 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
 /// `lastModifiedTime` of the cost views.
 pub(crate) const LAST_MODIFIED: &str = "2026-11-23T07:12:44Z";
 
-/// The account of the path, or the message of the API's 404.
-pub(crate) fn find_account<'a>(scenario: &'a Scenario, uuid: &str) -> Result<&'a Account, String> {
-    scenario.accounts.iter().find(|a| a.uuid == uuid).ok_or_else(|| "Account not found".to_owned())
+/// The account of the path, or the API's 404.
+pub(crate) fn find_account<'a>(scenario: &'a Scenario, uuid: &str) -> Result<&'a Account, Refused> {
+    scenario.accounts.iter().find(|a| a.uuid == uuid).ok_or_else(|| Refused::NotFound("Account not found".to_owned()))
 }
 
-/// The account of the path when it lists the subscription of the path, or the message of the
-/// API's 404.
-pub(crate) fn find_subscription<'a>(
+/// The account of the path when it lists the subscription of the path, or the API's 404.
+pub(crate) fn find_subscription<'a, S>(
     scenario: &'a Scenario,
-    account: &str,
-    subscription: &str,
-) -> Result<&'a Account, String> {
-    let account = find_account(scenario, account)?;
-    if account.subscriptions.iter().any(|s| s == subscription) {
+    token: &AccountToken<S>,
+) -> Result<&'a Account, Refused> {
+    let account = find_account(scenario, &token.account)?;
+    if account.subscriptions.contains(&token.subscription) {
         Ok(account)
     } else {
-        Err(format!("Subscription {subscription} not found"))
+        Err(Refused::NotFound(format!("Subscription {} not found", token.subscription)))
     }
 }
 
-async fn subscriptions(
-    _: AccountToken<UacRead>,
-    State(shared): State<Arc<Shared>>,
-    Path(account): Path<String>,
-) -> Response {
-    let scenario = shared.scenario();
-    let account = match find_account(&scenario, &account) {
-        Ok(account) => account,
-        Err(message) => return dps_error(404, &message),
-    };
+async fn subscriptions(token: AccountToken<UacRead>) -> Result<Response, Refused> {
+    let scenario = token.scenario();
+    let account = find_account(&scenario, &token.account)?;
     let data: Vec<Value> = account
         .subscriptions
         .iter()
@@ -68,38 +59,24 @@ async fn subscriptions(
                    "status": s["status"], "startTime": s["startTime"], "endTime": s["endTime"]})
         })
         .collect();
-    Json(json!({ "data": data })).into_response()
+    Ok(Json(json!({ "data": data })).into_response())
 }
 
-async fn subscription(
-    _: AccountToken<UacRead>,
-    State(shared): State<Arc<Shared>>,
-    Path((account, subscription)): Path<(String, String)>,
-) -> Response {
-    let scenario = shared.scenario();
-    let visible = scenario
-        .accounts
-        .iter()
-        .find(|a| a.uuid == account)
-        .is_some_and(|a| a.subscriptions.contains(&subscription) && !a.hidden_details.contains(&subscription));
-    match scenario.subscriptions.get(&subscription) {
-        Some(details) if visible => Json(details.clone()).into_response(),
-        _ => dps_error(404, &format!("Subscription {subscription} not found")),
+async fn subscription(token: AccountToken<UacRead>) -> Result<Response, Refused> {
+    let scenario = token.scenario();
+    let subscription = &token.subscription;
+    // Every refusal is the subscription's 404, an unknown account's too.
+    let visible = find_subscription(&scenario, &token).is_ok_and(|a| !a.hidden_details.contains(subscription));
+    match scenario.subscriptions.get(subscription) {
+        Some(details) if visible => Ok(Json(details.clone()).into_response()),
+        _ => Err(Refused::NotFound(format!("Subscription {subscription} not found"))),
     }
 }
 
-async fn cost(
-    _: AccountToken<UacRead>,
-    State(shared): State<Arc<Shared>>,
-    Path((account, subscription)): Path<(String, String)>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let scenario = shared.scenario();
-    let account = match find_subscription(&scenario, &account, &subscription) {
-        Ok(account) => account,
-        Err(message) => return dps_error(404, &message),
-    };
-    let mut data = account.costs.get(&subscription).cloned().unwrap_or_default();
+async fn cost(token: AccountToken<UacRead>, RawQuery(raw): RawQuery) -> Result<Response, Refused> {
+    let scenario = token.scenario();
+    let account = find_subscription(&scenario, &token)?;
+    let mut data = account.costs.get(&token.subscription).cloned().unwrap_or_default();
     // The documented filters (environmentIds, capabilityKeys, clusterIds; comma-separated or
     // repeated): a filtered record's value is the sum of the v3 rows the filters keep, so that
     // the two views agree. Unknown parameters are ignored (ASSUMPTION: the spec does not say).
@@ -117,22 +94,15 @@ async fn cost(
             record["value"] = json!(round6(pairs.iter().map(|&(_, _, flat)| values[flat]).sum::<f64>()));
         }
     }
-    Json(json!({"data": data, "lastModifiedTime": LAST_MODIFIED})).into_response()
+    Ok(Json(json!({"data": data, "lastModifiedTime": LAST_MODIFIED})).into_response())
 }
 
-async fn forecast(
-    _: AccountToken<UacRead>,
-    State(shared): State<Arc<Shared>>,
-    Path(account): Path<String>,
-) -> Response {
-    let scenario = shared.scenario();
-    let account = match find_account(&scenario, &account) {
-        Ok(account) => account,
-        Err(message) => return dps_error(404, &message),
-    };
+async fn forecast(token: AccountToken<UacRead>) -> Result<Response, Refused> {
+    let scenario = token.scenario();
+    let account = find_account(&scenario, &token.account)?;
     match &account.forecast {
-        Some(forecast) => Json(forecast.clone()).into_response(),
-        None => dps_error(404, "No forecast available for this account"),
+        Some(forecast) => Ok(Json(forecast.clone()).into_response()),
+        None => Err(Refused::NotFound("No forecast available for this account".to_owned())),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::Instant;
 
 use axum::extract::{FromRequestParts, Path};
@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 
+use crate::data::Scenario;
 use crate::errors::dps_error;
 use crate::state::Shared;
 
@@ -70,18 +71,36 @@ impl Scope for UacRead {
 
 /// Proof that the request carries a live bearer token with scope `S` for the `{account}` of
 /// its path; otherwise the request is answered with the Account Management API's 401 or 403.
-pub(crate) struct AccountToken<S>(PhantomData<S>);
+/// It carries what the handlers need next: the shared state and the path's account and
+/// subscription.
+pub(crate) struct AccountToken<S> {
+    pub(crate) shared: Arc<Shared>,
+    /// The `{account}` of the path.
+    pub(crate) account: String,
+    /// The `{subscription}` of the path, on the routes that have one (else empty).
+    pub(crate) subscription: String,
+    scope: PhantomData<S>,
+}
+
+impl<S> AccountToken<S> {
+    /// The data served.
+    pub(crate) fn scenario(&self) -> MutexGuard<'_, Scenario> {
+        self.shared.scenario()
+    }
+}
 
 impl<S: Scope> FromRequestParts<Arc<Shared>> for AccountToken<S> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared>) -> Result<Self, Response> {
-        let account = Path::<HashMap<String, String>>::from_request_parts(parts, shared)
+        let mut path = Path::<HashMap<String, String>>::from_request_parts(parts, shared)
             .await
-            .ok()
-            .and_then(|Path(params)| params.get("account").cloned());
-        check_bearer(shared, &parts.headers, S::NAME, account.as_deref())
-            .map(|()| AccountToken(PhantomData))
-            .map_err(|denied| dps_error(denied.status, &denied.message))
+            .map(|Path(params)| params)
+            .unwrap_or_default();
+        let account = path.remove("account").unwrap_or_default();
+        check_bearer(shared, &parts.headers, S::NAME, Some(&account))
+            .map_err(|denied| dps_error(denied.status, &denied.message))?;
+        let subscription = path.remove("subscription").unwrap_or_default();
+        Ok(AccountToken { shared: shared.clone(), account, subscription, scope: PhantomData })
     }
 }

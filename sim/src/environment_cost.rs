@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::RawQuery;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -14,7 +14,7 @@ use crate::account_api::find_subscription;
 use crate::attribution::{cost_days, day_values, kept_pairs};
 use crate::auth::{AccountToken, UacRead};
 use crate::data::format_date;
-use crate::errors::dps_error;
+use crate::errors::Refused;
 use crate::state::Shared;
 use crate::walk::{page_body, walk_query, walk_range};
 
@@ -24,26 +24,13 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/sub/v3/accounts/{account}/subscriptions/{subscription}/environments/cost", get(environment_cost))
 }
 
-async fn environment_cost(
-    _: AccountToken<UacRead>,
-    State(shared): State<Arc<Shared>>,
-    Path((account, subscription)): Path<(String, String)>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let scenario = shared.scenario();
-    let account = match find_subscription(&scenario, &account, &subscription) {
-        Ok(account) => account,
-        Err(message) => return dps_error(404, &message),
-    };
-    let key = match walk_query(raw.as_deref(), &account.uuid, &subscription) {
-        Ok(key) => key,
-        Err(invalid) => return invalid.response(),
-    };
-    let (start, end) = match walk_range(&key) {
-        Ok(range) => range,
-        Err(invalid) => return invalid.response(),
-    };
-    let days = cost_days(account, &subscription, start, end);
+async fn environment_cost(token: AccountToken<UacRead>, RawQuery(raw): RawQuery) -> Result<Response, Refused> {
+    let scenario = token.scenario();
+    let account = find_subscription(&scenario, &token)?;
+    let subscription = &token.subscription;
+    let key = walk_query(raw.as_deref(), &account.uuid, subscription)?;
+    let (start, end) = walk_range(&key)?;
+    let days = cost_days(account, subscription, start, end);
     let pairs = kept_pairs(account, &key.environment_ids, &key.capability_keys, &key.cluster_ids);
     // Rows: day by day, then environment, then capability; a page is a slice of them.
     let total = days.len() * pairs.len();
@@ -84,5 +71,5 @@ async fn environment_cost(
         }
     }
     flush(&mut data, entry);
-    Json(page_body(data, key, last, total)).into_response()
+    Ok(Json(page_body(data, key, last, total)).into_response())
 }

@@ -27,10 +27,26 @@ pub(crate) fn dps_error(status: u16, message: &str) -> Response {
     (code, Json(json!({"code": status, "message": message, "errorsMap": {}}))).into_response()
 }
 
-/// A 400 whose `errorsMap` names the offending parameter.
-pub(crate) fn dps_bad_parameter(parameter: &str, message: &str) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({"code": 400, "message": message, "errorsMap": {parameter: message}})))
-        .into_response()
+/// Why the Account Management API refuses a request; answered as its error body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// 404: what was not found (an account, a subscription, a forecast).
+    NotFound(String),
+    /// 400 whose `errorsMap` names the offending parameter.
+    BadParameter(&'static str, String),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::NotFound(message) => dps_error(404, &message),
+            Refused::BadParameter(parameter, message) => (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"code": 400, "message": message, "errorsMap": {parameter: message}})),
+            )
+                .into_response(),
+        }
+    }
 }
 
 /// The environment and cluster APIs' `ErrorEnvelope`.

@@ -2,7 +2,6 @@
 //! opaque `page-key`), how its first request or a `page-key` is read (or refused with a 400
 //! naming the parameter), and how a page ends (`nextPageKey`, or one of the three end markers).
 
-use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -11,7 +10,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::account_api::{LAST_MODIFIED, list_param};
-use crate::errors::dps_bad_parameter;
+use crate::errors::Refused;
 
 /// v3 `page-size` when none is given, and its largest accepted value. ASSUMPTION: the docs give
 /// neither (dynatrace-api.md §2.5: UNVERIFIED); below 1 or above the maximum answers 400.
@@ -34,20 +33,10 @@ pub(crate) struct PageKey {
     pub(crate) page_size: usize,
 }
 
-/// Why a v3 query is refused (a 400): the parameter and the message.
-#[derive(Debug)]
-pub(crate) struct Invalid(&'static str, String);
-
-impl Invalid {
-    pub(crate) fn response(&self) -> Response {
-        dps_bad_parameter(self.0, &self.1)
-    }
-}
-
 /// The walk a v3 request continues or starts, or the 400 it deserves.
-pub(crate) fn walk_query(raw: Option<&str>, account: &str, subscription: &str) -> Result<PageKey, Invalid> {
+pub(crate) fn walk_query(raw: Option<&str>, account: &str, subscription: &str) -> Result<PageKey, Refused> {
     let params: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
-        .map_err(|_| Invalid("query", "Malformed query string".to_owned()))?;
+        .map_err(|_| Refused::BadParameter("query", "Malformed query string".to_owned()))?;
     let first = |name: &str| params.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str());
     let list = |name: &str| list_param(&params, name);
     let size_message = format!("page-size must be an integer from 1 to {MAX_PAGE_SIZE}");
@@ -55,7 +44,7 @@ pub(crate) fn walk_query(raw: Option<&str>, account: &str, subscription: &str) -
         None => None,
         Some(text) => match text.parse::<usize>() {
             Ok(size) if (1..=MAX_PAGE_SIZE).contains(&size) => Some(size),
-            _ => return Err(Invalid("page-size", size_message)),
+            _ => return Err(Refused::BadParameter("page-size", size_message)),
         },
     };
     let mut key = match first("page-key") {
@@ -64,25 +53,36 @@ pub(crate) fn walk_query(raw: Option<&str>, account: &str, subscription: &str) -
         // cost-allocation endpoint allows no other parameter with its page-key): the key
         // carries the page size of the walk.
         Some(_) if params.iter().any(|(k, _)| k == "page-size") => {
-            return Err(Invalid("page-size", "page-size must not be set together with page-key".to_owned()));
+            return Err(Refused::BadParameter(
+                "page-size",
+                "page-size must not be set together with page-key".to_owned(),
+            ));
         }
         // The other parameters next to a page-key (e.g. the first call's filters, repeated) are
         // ignored. ASSUMPTION: the v3 spec says only that the timeframe is "required, unless a
         // page-key is provided instead"; it does not forbid the rest (dtctl re-sends them).
         Some(text) => {
-            let key = decode_page_key(text).ok_or_else(|| Invalid("page-key", "Invalid page-key".to_owned()))?;
+            let key = decode_page_key(text)
+                .ok_or_else(|| Refused::BadParameter("page-key", "Invalid page-key".to_owned()))?;
             if key.account != account || key.subscription != subscription {
-                return Err(Invalid("page-key", "The page-key belongs to another account or subscription".into()));
+                return Err(Refused::BadParameter(
+                    "page-key",
+                    "The page-key belongs to another account or subscription".into(),
+                ));
             }
             key
         }
         None => {
-            let time = |name: &'static str| -> Result<String, Invalid> {
-                let text =
-                    first(name).ok_or_else(|| Invalid(name, format!("{name} is required unless page-key is given")))?;
+            let time = |name: &'static str| -> Result<String, Refused> {
+                let text = first(name).ok_or_else(|| {
+                    Refused::BadParameter(name, format!("{name} is required unless page-key is given"))
+                })?;
                 OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
                     let example = "2021-05-01T15:11:00Z";
-                    Invalid(name, format!("{name} must be an ISO 8601 date-time such as {example}, got {text:?}"))
+                    Refused::BadParameter(
+                        name,
+                        format!("{name} must be an ISO 8601 date-time such as {example}, got {text:?}"),
+                    )
                 })?;
                 Ok(text.to_owned())
             };
@@ -121,14 +121,14 @@ fn decode_page_key(text: &str) -> Option<PageKey> {
 }
 
 /// The walk's time range `[start, end)`, or why it is refused (a 400).
-pub(crate) fn walk_range(key: &PageKey) -> Result<(OffsetDateTime, OffsetDateTime), Invalid> {
+pub(crate) fn walk_range(key: &PageKey) -> Result<(OffsetDateTime, OffsetDateTime), Refused> {
     let (Ok(start), Ok(end)) = (OffsetDateTime::parse(&key.start, &Rfc3339), OffsetDateTime::parse(&key.end, &Rfc3339))
     else {
-        return Err(Invalid("page-key", "Invalid page-key".to_owned()));
+        return Err(Refused::BadParameter("page-key", "Invalid page-key".to_owned()));
     };
     // ASSUMPTION (unverified): a range ending before it starts is refused; an empty one is not.
     if end < start {
-        return Err(Invalid("endTime", "endTime must not be before startTime".to_owned()));
+        return Err(Refused::BadParameter("endTime", "endTime must not be before startTime".to_owned()));
     }
     Ok((start, end))
 }
