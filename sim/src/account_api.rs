@@ -1,6 +1,6 @@
 //! The Account Management API's subscription reads (`/sub/v2/accounts/{a}/subscriptions...`):
 //! the list, one subscription's details, its daily `/cost` (with the documented filters) and
-//! the account's forecast. The per-environment v3 view is `environment_cost.rs`.
+//! the account's forecast. The per-environment v3 views are `environment_views.rs`.
 
 use std::sync::Arc;
 
@@ -86,12 +86,16 @@ async fn cost(token: AccountToken<UacRead>, RawQuery(raw): RawQuery) -> Result<R
         list_param(&params, "capabilityKeys"),
         list_param(&params, "clusterIds"),
     );
-    if !(environments.is_empty() && capabilities.is_empty() && clusters.is_empty()) {
-        let pairs = kept_pairs(account, &environments, &capabilities, &clusters);
-        for record in &mut data {
-            let Some(day) = cost_day(account, record) else { continue };
-            let values = day_values(account, day.attributed);
+    let filtered = !(environments.is_empty() && capabilities.is_empty() && clusters.is_empty());
+    let pairs = kept_pairs(account, &environments, &capabilities, &clusters);
+    for record in &mut data {
+        let Some(day) = cost_day(account, record) else { continue };
+        if filtered {
+            let values = day_values(account, &day);
             record["value"] = json!(round6(pairs.iter().map(|&(_, _, flat)| values[flat]).sum::<f64>()));
+        } else if day.extra != 0.0 {
+            // An injected spike or step (`Account::spike`, `Account::step`).
+            record["value"] = json!(day.booked);
         }
     }
     Ok(Json(json!({"data": data, "lastModifiedTime": LAST_MODIFIED})).into_response())

@@ -1,20 +1,25 @@
 //! How an account's daily cost splits into rows of environment x capability: the computation
-//! behind the v3 `/environments/cost` view and the filtered `/cost`, from the account's `/cost`
-//! records and its [`Account::environments`] shares (see [`crate::Scenario`]).
+//! behind the v3 environment views, the filtered `/cost` and the usage, from the account's
+//! `/cost` records, its [`Account::environments`] shares (see [`crate::Scenario`]) and the
+//! injected [`Account::spike`] and [`Account::step`].
 
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::data::{Account, round6};
+use crate::data::{Account, CapabilityShare, round6};
 
 /// One `/cost` record (one day) as the v3 view uses it.
 pub(crate) struct CostDay {
     pub(crate) start: OffsetDateTime,
     pub(crate) start_text: String,
     pub(crate) end_text: String,
-    /// The part of the day's value attributed to environments.
+    /// The part of the record's value attributed to environments.
     pub(crate) attributed: f64,
+    /// Cost added by [`Account::spike`] or [`Account::step`], carried by the first row.
+    pub(crate) extra: f64,
+    /// What `/cost` books for the day: the record's value and the extra.
+    pub(crate) booked: f64,
     pub(crate) currency: String,
 }
 
@@ -53,18 +58,48 @@ pub(crate) fn cost_day(account: &Account, record: &Value) -> Option<CostDay> {
         Some(unattributed) if unattributed.applies(date) => value * (1.0 - unattributed.share),
         _ => value,
     };
-    Some(CostDay { start: day_start, start_text: start_text.to_owned(), end_text, attributed, currency })
+    let changes = [(&account.spike, true), (&account.step, false)];
+    let extra: f64 = changes
+        .iter()
+        .filter_map(|(change, one_day)| change.as_ref().map(|c| (c, *one_day)))
+        .filter(|(change, one_day)| if *one_day { date == change.day } else { date >= change.day })
+        .map(|(change, _)| round6(value * change.extra))
+        .sum();
+    let booked = if extra == 0.0 { value } else { value + extra };
+    Some(CostDay { start: day_start, start_text: start_text.to_owned(), end_text, attributed, extra, booked, currency })
 }
 
 /// The values of one day's rows, one per environment × capability in the account's order:
-/// `attributed × share`, the last row taking the remainder.
-pub(crate) fn day_values(account: &Account, attributed: f64) -> Vec<f64> {
+/// `attributed × share`, the last row taking the remainder; the first row also carries the
+/// day's extra.
+pub(crate) fn day_values(account: &Account, day: &CostDay) -> Vec<f64> {
     let shares: Vec<f64> = account.environments.iter().flat_map(|e| e.capabilities.iter().map(|c| c.share)).collect();
-    let mut values: Vec<f64> = shares.iter().map(|share| round6(attributed * share)).collect();
+    let mut values: Vec<f64> = shares.iter().map(|share| round6(day.attributed * share)).collect();
     if let Some((last, others)) = values.split_last_mut() {
-        *last = attributed - others.iter().sum::<f64>();
+        *last = day.attributed - others.iter().sum::<f64>();
+    }
+    if let Some(first) = values.first_mut() {
+        *first += day.extra;
     }
     values
+}
+
+/// One day's cost per capability over the kept `pairs` (summed over environments), in the
+/// order the capabilities first appear: what the account-level usage reports.
+pub(crate) fn capability_costs<'a>(
+    account: &'a Account,
+    values: &[f64],
+    pairs: &[(usize, usize, usize)],
+) -> Vec<(&'a CapabilityShare, f64)> {
+    let mut costs: Vec<(&CapabilityShare, f64)> = Vec::new();
+    for &(e, c, flat) in pairs {
+        let capability = &account.environments[e].capabilities[c];
+        match costs.iter_mut().find(|(known, _)| known.key == capability.key) {
+            Some((_, cost)) => *cost += values[flat],
+            None => costs.push((capability, values[flat])),
+        }
+    }
+    costs
 }
 
 /// The (environment, capability) pairs the filters keep (all when a filter is empty), with

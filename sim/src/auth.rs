@@ -69,6 +69,13 @@ impl Scope for UacRead {
     const NAME: &'static str = "account-uac-read";
 }
 
+/// `account-env-read`: the environment management reads (`/env/v2/...`).
+pub(crate) struct EnvRead;
+
+impl Scope for EnvRead {
+    const NAME: &'static str = "account-env-read";
+}
+
 /// Proof that the request carries a live bearer token with scope `S` for the `{account}` of
 /// its path; otherwise the request is answered with the Account Management API's 401 or 403.
 /// It carries what the handlers need next: the shared state and the path's account and

@@ -60,6 +60,11 @@ pub struct Account {
     pub name: String,
     pub client_id: String,
     pub client_secret: String,
+    /// The scopes of the account's OAuth client: a token requested without `scope` carries all
+    /// of them, one requesting another is refused by the SSO. Generated: [`ACCOUNT_SCOPES`];
+    /// take `account-env-read` away for a client that may not list environments (the
+    /// environments API then answers its tokens 403).
+    pub scopes: Vec<String>,
     /// Subscriptions listed for this account (UUIDs into [`Scenario::subscriptions`]).
     pub subscriptions: Vec<String>,
     /// Subscriptions this account may not read the details of (books against them only).
@@ -75,6 +80,29 @@ pub struct Account {
     /// The account-level `Forecast` JSON served by `/sub/v2/accounts/{a}/subscriptions/forecast`;
     /// `None` answers 404 (as real accounts do, e.g. tier HARDENING, or with < 15 days of data).
     pub forecast: Option<Value>,
+    /// A one-day cost spike, for anomaly tests (`None`, the default: none); see [`CostChange`].
+    pub spike: Option<CostChange>,
+    /// A step change of the daily cost from a day on, for anomaly tests (`None`, the default:
+    /// none); see [`CostChange`].
+    pub step: Option<CostChange>,
+}
+
+/// The scopes a generated account client has: the DPS reads and the environment list.
+pub const ACCOUNT_SCOPES: [&str; 2] = ["account-uac-read", "account-env-read"];
+
+/// Cost added to an account's booked cost on a day ([`Account::spike`]) or on every day from
+/// one on ([`Account::step`]), consistently in every view: the day's `/cost` value grows by
+/// `extra` x its booked value, and all of that is carried by one row, the first capability of
+/// the account's first environment, in the v3 environment cost, the filtered `/cost` and the
+/// usage (so one environment and one capability change, and the others stay as they were).
+/// The forecast and the subscription's `budget.used` do not follow it. A negative `extra`
+/// (a drop) larger than that row's share makes the row negative: the simulator serves it so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostChange {
+    /// The (first) day it applies to, by the UTC date of the record's `startTime`.
+    pub day: Date,
+    /// The fraction of the day's booked value added: 3.0 makes the day 4 times as costly.
+    pub extra: f64,
 }
 
 /// One environment of an account, as the v3 `/environments/cost` reports it.
@@ -82,6 +110,9 @@ pub struct Account {
 pub struct Environment {
     /// SaaS: 8 characters like `abc12345`; Managed: a UUID.
     pub id: String,
+    /// Its friendly name, as `/env/v2/accounts/{a}/environments` lists it; `None`: listed
+    /// without one (the spec makes `name` optional), so no client can know it.
+    pub name: Option<String>,
     /// The Managed cluster's UUID; `None` for SaaS environments (served as `"clusterId": null`).
     pub cluster_id: Option<String>,
     pub capabilities: Vec<CapabilityShare>,

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use time::{Date, Month};
 
 use crate::data::{
-    Account, CAPABILITIES, CapabilityShare, Cluster, Environment, IngestAuth, Licensing, Scenario, Unattributed,
-    format_date, round6,
+    ACCOUNT_SCOPES, Account, CAPABILITIES, CapabilityShare, Cluster, Environment, IngestAuth, Licensing, Scenario,
+    Unattributed, format_date, round6,
 };
 use crate::random::SplitMix;
 
@@ -140,17 +140,21 @@ impl Scenario {
                        "currentPeriod": {"startTime": format_date(first_day - time::Duration::days(365)), "endTime": format_date(first_day - time::Duration::days(1)), "daysRemaining": 0},
                        "periods": [], "capabilities": []}),
             );
+            let environments = environments(&mut extra, &name);
             accounts.push(Account {
                 client_id: format!("dt0s02.SIM{index:04}"),
                 client_secret: format!("dt0s02.SIM{index:04}.{}", rng.hex(64)),
+                scopes: ACCOUNT_SCOPES.map(str::to_owned).to_vec(),
                 uuid,
                 name,
                 subscriptions: vec![subscription.clone(), expired],
                 hidden_details: Vec::new(),
                 costs: BTreeMap::from([(subscription, costs)]),
-                environments: environments(&mut extra),
+                environments,
                 unattributed: (index == 2).then_some(Unattributed { share: 0.04, every_nth_day_of_month: 5 }),
                 forecast: None,
+                spike: None,
+                step: None,
             });
         }
         if options.shared_subscription
@@ -211,8 +215,9 @@ impl Scenario {
 }
 
 /// 2 or 3 environments (the first SaaS, the second Managed, a third either; the Managed ones on one
-/// cluster), each with 3 or 4 distinct capabilities; the shares of all of them sum to 1.
-fn environments(rng: &mut SplitMix) -> Vec<Environment> {
+/// cluster), each with 3 or 4 distinct capabilities; the shares of all of them sum to 1. They are
+/// named `<account> Production`, `<account> Staging`, `<account> Development`.
+fn environments(rng: &mut SplitMix, account_name: &str) -> Vec<Environment> {
     let count = 2 + (rng.next() % 2) as usize;
     let cluster = rng.uuid();
     let mut weights = 0.0;
@@ -241,7 +246,11 @@ fn environments(rng: &mut SplitMix) -> Vec<Environment> {
                     }
                 })
                 .collect();
-            Environment { id, cluster_id: managed.then(|| cluster.clone()), capabilities }
+            // Named by role, not drawn from the generator: the data drawn before names existed
+            // stays byte for byte the same.
+            let role = ["Production", "Staging", "Development"][index];
+            let name = Some(format!("{account_name} {role}"));
+            Environment { id, name, cluster_id: managed.then(|| cluster.clone()), capabilities }
         })
         .collect();
     for capability in environments.iter_mut().flat_map(|e| e.capabilities.iter_mut()) {

@@ -19,7 +19,7 @@ use crate::data::Scenario;
 use crate::faults::{ActiveFault, around_every_request};
 use crate::listener::{Counting, bind};
 use crate::state::{Recorded, Shared};
-use crate::{account_api, cluster, environment_cost, ingest, sso};
+use crate::{account_api, cluster, environment_views, environments, ingest, rate_cards, sso, usage};
 
 /// A running simulator. Dropping it stops the servers.
 pub struct Simulator {
@@ -59,7 +59,15 @@ impl Simulator {
         let (sso, sso_url) = bind().await?;
         serve(sso::router(), Service::Sso, sso);
         let (api, api_url) = bind().await?;
-        serve(account_api::router().merge(environment_cost::router()), Service::AccountApi, api);
+        serve(
+            account_api::router()
+                .merge(environment_views::router())
+                .merge(usage::router())
+                .merge(rate_cards::router())
+                .merge(environments::router()),
+            Service::AccountApi,
+            api,
+        );
         let (env, environment_url) = bind().await?;
         serve(ingest::router(), Service::Environment, env);
         let mut cluster_urls = Vec::new();

@@ -1,6 +1,6 @@
 //! The SSO (`sso.dynatrace.com`): `POST /sso/oauth2/token`, the OAuth client-credentials grant
-//! for the account clients (`account-uac-read`) and the ingest client (`storage:events:write`);
-//! tokens are kept as [`Grant`]s and really expire.
+//! for the account clients (their [`crate::Account::scopes`]) and the ingest client
+//! (`storage:events:write`); tokens are kept as [`Grant`]s and really expire.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,9 +48,9 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
     let (ttl, client) = {
         let scenario = shared.scenario();
         let client = if let Some(account) = scenario.accounts.iter().find(|a| a.client_id == field("client_id")) {
-            Some((account.client_secret.clone(), Some(account.uuid.clone()), "account-uac-read"))
+            Some((account.client_secret.clone(), Some(account.uuid.clone()), account.scopes.clone()))
         } else if scenario.ingest.client_id == field("client_id") {
-            Some((scenario.ingest.client_secret.clone(), None, "storage:events:write"))
+            Some((scenario.ingest.client_secret.clone(), None, vec!["storage:events:write".to_owned()]))
         } else {
             None
         };
@@ -64,9 +64,9 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
     // carries every scope of the client, as the walk-through's account token does
     // (openapi/README.md, "The account token").
     if scopes.is_empty() {
-        scopes.push(permitted.to_owned());
+        scopes.clone_from(&permitted);
     }
-    if let Some(missing) = scopes.iter().find(|scope| scope.as_str() != permitted) {
+    if let Some(missing) = scopes.iter().find(|scope| !permitted.contains(scope)) {
         return sso_error(
             "invalid_request",
             &format!(

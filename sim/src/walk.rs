@@ -1,4 +1,4 @@
-//! The paged walk of the v3 per-environment views: what a walk asks for ([`PageKey`], also the
+//! The paged walk of the v3 per-environment views (cost and usage): what a walk asks for ([`PageKey`], also the
 //! opaque `page-key`), how its first request or a `page-key` is read (or refused with a 400
 //! naming the parameter), and how a page ends (`nextPageKey`, or one of the three end markers).
 
@@ -17,9 +17,20 @@ use crate::errors::Refused;
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 pub const MAX_PAGE_SIZE: usize = 1000;
 
+/// Which v3 environment view a walk pages through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum View {
+    /// `/environments/cost`: `cost` entries of `SubscriptionCapabilityCostReceivedDto`.
+    Cost,
+    /// `/environments/usage`: `usage` entries of `SubscriptionUsageDto`.
+    Usage,
+}
+
 /// What a v3 walk asks for; also the (opaque, URL-safe base64 JSON) `page-key`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct PageKey {
+    /// A key of one view is refused by the other (ASSUMPTION: the spec does not say).
+    pub(crate) view: View,
     pub(crate) account: String,
     pub(crate) subscription: String,
     /// RFC 3339, as the client sent them.
@@ -34,7 +45,7 @@ pub(crate) struct PageKey {
 }
 
 /// The walk a v3 request continues or starts, or the 400 it deserves.
-pub(crate) fn walk_query(raw: Option<&str>, account: &str, subscription: &str) -> Result<PageKey, Refused> {
+pub(crate) fn walk_query(raw: Option<&str>, view: View, account: &str, subscription: &str) -> Result<PageKey, Refused> {
     let params: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|_| Refused::BadParameter("query", "Malformed query string".to_owned()))?;
     let first = |name: &str| params.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str());
@@ -64,6 +75,9 @@ pub(crate) fn walk_query(raw: Option<&str>, account: &str, subscription: &str) -
         Some(text) => {
             let key = decode_page_key(text)
                 .ok_or_else(|| Refused::BadParameter("page-key", "Invalid page-key".to_owned()))?;
+            if key.view != view {
+                return Err(Refused::BadParameter("page-key", "The page-key belongs to another walk".into()));
+            }
             if key.account != account || key.subscription != subscription {
                 return Err(Refused::BadParameter(
                     "page-key",
@@ -88,6 +102,7 @@ pub(crate) fn walk_query(raw: Option<&str>, account: &str, subscription: &str) -
             };
             let (start, end) = (time("startTime")?, time("endTime")?);
             PageKey {
+                view,
                 account: account.to_owned(),
                 subscription: subscription.to_owned(),
                 start,
@@ -185,6 +200,7 @@ mod tests {
     #[test]
     fn page_keys_round_trip_and_are_checked() {
         let key = PageKey {
+            view: View::Cost,
             account: "a".into(),
             subscription: "s".into(),
             start: "2026-11-01T00:00:00Z".into(),
