@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use dtcost_sim::{CostChange, Scenario, Simulator, unit_price};
 use serde_json::Value;
-use support::{get, request, scenario, token};
+use support::{get, request, scenario, token, token_with_scope};
 use time::{Date, Month};
 
 /// Tolerance of a reconciliation: the costs are served to 6 decimals.
@@ -37,15 +37,7 @@ fn date_of(start: &str) -> String {
 
 /// A token of account `index` requested without `scope`: it carries all of the client's scopes.
 async fn all_scopes_token(sim: &Simulator, scenario: &Scenario, index: usize) -> String {
-    let account = &scenario.accounts[index];
-    let form = format!(
-        "grant_type=client_credentials&client_id={}&client_secret={}&resource=urn:dtaccount:{}",
-        account.client_id, account.client_secret, account.uuid
-    );
-    let reply =
-        request("POST", &sim.sso_url, &[("Content-Type", "application/x-www-form-urlencoded")], form.as_bytes()).await;
-    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
-    reply.json()["access_token"].as_str().unwrap().to_owned()
+    token_with_scope(sim, scenario, index, None).await
 }
 
 struct Account<'a> {
