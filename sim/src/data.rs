@@ -1,13 +1,15 @@
-//! The simulator's data: accounts, subscriptions, daily cost, clusters and the ingest target,
-//! either generated deterministically or built by hand in tests. Records are kept as the JSON the
-//! real API sends, so a test can make any of them malformed.
+//! The simulator's data model: accounts, subscriptions, daily cost, environments and their
+//! capability shares, clusters and the ingest target. Records are kept as the JSON the real API
+//! sends, so a test can make any of them malformed. `generate.rs` fills it deterministically;
+//! tests may also edit it by hand.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 pub use time::Date;
-use time::Month;
+
+pub use crate::generate::{Generate, yesterday};
 
 /// Everything the fake Dynatrace knows.
 ///
@@ -58,6 +60,11 @@ pub struct Account {
     pub name: String,
     pub client_id: String,
     pub client_secret: String,
+    /// The scopes of the account's OAuth client: a token requested without `scope` carries all
+    /// of them, one requesting another is refused by the SSO. Generated: [`ACCOUNT_SCOPES`];
+    /// take `account-env-read` away for a client that may not list environments (the
+    /// environments API then answers its tokens 403).
+    pub scopes: Vec<String>,
     /// Subscriptions listed for this account (UUIDs into [`Scenario::subscriptions`]).
     pub subscriptions: Vec<String>,
     /// Subscriptions this account may not read the details of (books against them only).
@@ -73,6 +80,29 @@ pub struct Account {
     /// The account-level `Forecast` JSON served by `/sub/v2/accounts/{a}/subscriptions/forecast`;
     /// `None` answers 404 (as real accounts do, e.g. tier HARDENING, or with < 15 days of data).
     pub forecast: Option<Value>,
+    /// A one-day cost spike, for anomaly tests (`None`, the default: none); see [`CostChange`].
+    pub spike: Option<CostChange>,
+    /// A step change of the daily cost from a day on, for anomaly tests (`None`, the default:
+    /// none); see [`CostChange`].
+    pub step: Option<CostChange>,
+}
+
+/// The scopes a generated account client has: the DPS reads and the environment list.
+pub const ACCOUNT_SCOPES: [&str; 2] = ["account-uac-read", "account-env-read"];
+
+/// Cost added to an account's booked cost on a day ([`Account::spike`]) or on every day from
+/// one on ([`Account::step`]), consistently in every view: the day's `/cost` value grows by
+/// `extra` x its booked value, and all of that is carried by one row, the first capability of
+/// the account's first environment, in the v3 environment cost, the filtered `/cost` and the
+/// usage (so one environment and one capability change, and the others stay as they were).
+/// The forecast and the subscription's `budget.used` do not follow it. A negative `extra`
+/// (a drop) larger than that row's share makes the row negative: the simulator serves it so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostChange {
+    /// The (first) day it applies to, by the UTC date of the record's `startTime`.
+    pub day: Date,
+    /// The fraction of the day's booked value added: 3.0 makes the day 4 times as costly.
+    pub extra: f64,
 }
 
 /// One environment of an account, as the v3 `/environments/cost` reports it.
@@ -80,6 +110,9 @@ pub struct Account {
 pub struct Environment {
     /// SaaS: 8 characters like `abc12345`; Managed: a UUID.
     pub id: String,
+    /// Its friendly name, as `/env/v2/accounts/{a}/environments` lists it; `None`: listed
+    /// without one (the spec makes `name` optional), so no client can know it.
+    pub name: Option<String>,
     /// The Managed cluster's UUID; `None` for SaaS environments (served as `"clusterId": null`).
     pub cluster_id: Option<String>,
     pub capabilities: Vec<CapabilityShare>,
@@ -155,200 +188,7 @@ pub struct IngestAuth {
     pub client_secret: String,
 }
 
-/// What to generate.
-#[derive(Debug, Clone)]
-pub struct Generate {
-    pub accounts: usize,
-    pub days: usize,
-    pub clusters: usize,
-    /// DPS for Hybrid: all accounts book against one subscription owned by the first.
-    pub shared_subscription: bool,
-    /// The last day with booked cost.
-    pub last_day: Date,
-    pub seed: u64,
-}
-
-impl Default for Generate {
-    fn default() -> Self {
-        Generate {
-            accounts: 3,
-            days: 60,
-            clusters: 2,
-            shared_subscription: true,
-            last_day: Date::from_calendar_date(2026, Month::November, 22).expect("valid date"),
-            seed: 42,
-        }
-    }
-}
-
-/// Yesterday in UTC: the newest day with booked cost in a live account.
-pub fn yesterday() -> Date {
-    time::OffsetDateTime::now_utc().date().previous_day().unwrap_or(time::Date::MIN)
-}
-
 impl Scenario {
-    /// Deterministic data: the same options give the same scenario, byte for byte.
-    pub fn generate(options: &Generate) -> Scenario {
-        let mut rng = SplitMix(options.seed);
-        let first_day = options.last_day - time::Duration::days(options.days.saturating_sub(1) as i64);
-        let period_end = first_day + time::Duration::days(364);
-        let currency = if options.seed % 5 == 4 { "EUR" } else { "USD" };
-        let mut subscriptions = BTreeMap::new();
-        let mut accounts = Vec::new();
-        let mut shared_total = 0.0;
-        // A second stream for the per-environment data and forecasts, so that everything the
-        // first stream generated before they existed stays byte for byte the same.
-        let mut extra = SplitMix(options.seed ^ 0x5EED_F00D_B1C0_FFEE);
-        // Per account: its own cost to date and the mean of its last 28 days (for the forecast).
-        let mut consumption = Vec::new();
-        for index in 0..options.accounts {
-            let uuid = rng.uuid();
-            let subscription = if options.shared_subscription && index > 0 {
-                accounts.first().map(|a: &Account| a.subscriptions[0].clone()).unwrap_or_default()
-            } else {
-                rng.uuid()
-            };
-            let expired = rng.uuid();
-            let base = 200.0 + (rng.next() % 1800) as f64;
-            let mut costs: Vec<Value> = (0..options.days)
-                .map(|day| {
-                    let date = first_day + time::Duration::days(day as i64);
-                    let weekend = matches!(date.weekday(), time::Weekday::Saturday | time::Weekday::Sunday);
-                    let noise = 0.85 + (rng.next() % 3000) as f64 / 10_000.0;
-                    let value = round6(base * noise * if weekend { 0.6 } else { 1.0 });
-                    let next = date.next_day().expect("date in range");
-                    // Every third day as the walk-through's real output shows it (openapi/README.md):
-                    // times with milliseconds and a lastBookingDate equal to startTime. The others
-                    // as the spec's text writes times, with a lastBookingDate (format unspecified)
-                    // the next day as a date or a date-time.
-                    let (start, end, last_booking) = if day % 3 == 0 {
-                        let start = format!("{}T00:00:00.000Z", format_date(date));
-                        (start.clone(), format!("{}T00:00:00.000Z", format_date(next)), start)
-                    } else {
-                        let last_booking =
-                            if day % 2 == 0 { format_date(next) } else { format!("{}T06:00:00Z", format_date(next)) };
-                        (
-                            format!("{}T00:00:00Z", format_date(date)),
-                            format!("{}T00:00:00Z", format_date(next)),
-                            last_booking,
-                        )
-                    };
-                    json!({
-                        "startTime": start,
-                        "endTime": end,
-                        "value": value,
-                        "currencyCode": currency,
-                        "lastBookingDate": last_booking,
-                    })
-                })
-                .collect();
-            let total: f64 = costs.iter().filter_map(|c| c["value"].as_f64()).sum();
-            let recent = &costs[costs.len().saturating_sub(28)..];
-            let recent_mean =
-                recent.iter().filter_map(|c| c["value"].as_f64()).sum::<f64>() / recent.len().max(1) as f64;
-            consumption.push((total, recent_mean));
-            rng.shuffle(&mut costs); // the API does not sort
-            let name = format!("Account {}", index + 1);
-            if !(options.shared_subscription && index > 0) {
-                let mut details = subscription_json(
-                    &subscription,
-                    &uuid,
-                    &format!("DPS {name}"),
-                    first_day,
-                    period_end,
-                    options.last_day,
-                    total,
-                    currency,
-                );
-                // Every second account's active subscription lists no periods, as the
-                // walk-through's real active subscription does (openapi/README.md).
-                if index % 2 == 1 {
-                    details["periods"] = json!([]);
-                }
-                subscriptions.insert(subscription.clone(), details);
-            } else {
-                shared_total += total;
-            }
-            if index == 0 {
-                shared_total += total;
-            }
-            subscriptions.insert(
-                expired.clone(),
-                json!({"uuid": expired, "type": "REGULAR", "subType": null, "name": format!("DPS {name} (previous)"), "status": "EXPIRED",
-                       "startTime": format_date(first_day - time::Duration::days(365)), "endTime": format_date(first_day - time::Duration::days(1)),
-                       "account": {"uuid": uuid}, "budget": {"total": 100000, "used": 99000.5, "currencyCode": currency},
-                       "currentPeriod": {"startTime": format_date(first_day - time::Duration::days(365)), "endTime": format_date(first_day - time::Duration::days(1)), "daysRemaining": 0},
-                       "periods": [], "capabilities": []}),
-            );
-            accounts.push(Account {
-                client_id: format!("dt0s02.SIM{index:04}"),
-                client_secret: format!("dt0s02.SIM{index:04}.{}", rng.hex(64)),
-                uuid,
-                name,
-                subscriptions: vec![subscription.clone(), expired],
-                hidden_details: Vec::new(),
-                costs: BTreeMap::from([(subscription, costs)]),
-                environments: environments(&mut extra),
-                unattributed: (index == 2).then_some(Unattributed { share: 0.04, every_nth_day_of_month: 5 }),
-                forecast: None,
-            });
-        }
-        if options.shared_subscription
-            && let Some(owner) = accounts.first()
-        {
-            {
-                let uuid = owner.subscriptions[0].clone();
-                subscriptions.insert(
-                    uuid.clone(),
-                    subscription_json(
-                        &uuid,
-                        &owner.uuid,
-                        "DPS for Hybrid",
-                        first_day,
-                        period_end,
-                        options.last_day,
-                        shared_total,
-                        currency,
-                    ),
-                );
-            }
-        }
-        for (index, (account, (used, mean))) in accounts.iter_mut().zip(consumption).enumerate() {
-            // The second account has none (real accounts answer 404, e.g. tier HARDENING); nor does
-            // any account with fewer than 15 days of data (the UI needs >= 15).
-            if index == 1 || options.days < 15 {
-                continue;
-            }
-            let Some(subscription) = subscriptions.get(&account.subscriptions[0]) else { continue };
-            let budget = subscription["budget"]["total"].as_f64().unwrap_or(0.0);
-            let days_remaining = subscription["currentPeriod"]["daysRemaining"].as_i64().unwrap_or(0).max(0);
-            let created = options.last_day.next_day().unwrap_or(options.last_day);
-            account.forecast = Some(forecast_json(used, mean, days_remaining, budget, options.last_day, created));
-        }
-        let clusters = (0..options.clusters)
-            .map(|index| Cluster {
-                name: format!("managed-{}", index + 1),
-                api_token: format!("dt0c01.CLUSTER{index:03}.{}", rng.hex(64)),
-                licensing: Licensing::Classic(license_json(index, &mut rng, options.last_day)),
-            })
-            .collect();
-        Scenario {
-            accounts,
-            subscriptions,
-            clusters,
-            ingest: IngestAuth {
-                api_token: format!("dt0c01.INGEST.{}", rng.hex(64)),
-                client_id: "dt0s02.SIMINGEST".to_owned(),
-                client_secret: format!("dt0s02.SIMINGEST.{}", rng.hex(64)),
-            },
-            token_ttl: Duration::from_secs(300),
-            max_ingest_bytes: crate::server::MAX_INGEST_BYTES,
-            max_recorded_events: None,
-            latency: Duration::ZERO,
-            connect_latency: Duration::ZERO,
-        }
-    }
-
     /// Every secret in the scenario, for tests that assert none of them leaks.
     pub fn secrets(&self) -> Vec<String> {
         let mut secrets: Vec<String> = self.accounts.iter().map(|a| a.client_secret.clone()).collect();
@@ -359,244 +199,12 @@ impl Scenario {
     }
 }
 
-/// 2 or 3 environments (the first SaaS, the second Managed, a third either; the Managed ones on one
-/// cluster), each with 3 or 4 distinct capabilities; the shares of all of them sum to 1.
-fn environments(rng: &mut SplitMix) -> Vec<Environment> {
-    let count = 2 + (rng.next() % 2) as usize;
-    let cluster = rng.uuid();
-    let mut weights = 0.0;
-    let mut environments: Vec<Environment> = (0..count)
-        .map(|index| {
-            let managed = index == 1 || (index == 2 && rng.next().is_multiple_of(2));
-            let id = if managed {
-                rng.uuid()
-            } else {
-                let letters: String = (0..3).map(|_| char::from(b'a' + (rng.next() % 26) as u8)).collect();
-                format!("{letters}{:05}", rng.next() % 100_000)
-            };
-            let wanted = 3 + (rng.next() % 2) as usize;
-            let mut keys: Vec<usize> = (0..CAPABILITIES.len()).collect();
-            rng.shuffle(&mut keys);
-            let capabilities = keys[..wanted]
-                .iter()
-                .map(|&k| {
-                    // Full-Stack Monitoring is the big one, as in most real accounts.
-                    let weight = (1 + rng.next() % 1000) as f64 * if k == 0 { 4.0 } else { 1.0 };
-                    weights += weight;
-                    CapabilityShare {
-                        key: CAPABILITIES[k].0.to_owned(),
-                        name: CAPABILITIES[k].1.to_owned(),
-                        share: weight,
-                    }
-                })
-                .collect();
-            Environment { id, cluster_id: managed.then(|| cluster.clone()), capabilities }
-        })
-        .collect();
-    for capability in environments.iter_mut().flat_map(|e| e.capabilities.iter_mut()) {
-        capability.share /= weights;
-    }
-    environments
-}
-
-/// A plausible account `Forecast`: the cost to date plus the mean of the last 28 days for every
-/// remaining day of the period, ±8 %.
-fn forecast_json(used: f64, mean: f64, days_remaining: i64, budget: f64, last_day: Date, created: Date) -> Value {
-    let median = round2(used + mean * days_remaining as f64);
-    // The real field is documented as a required date-time (the day the forecast uses up the
-    // budget); when the forecast stays within the budget there is no such day, so the simulator
-    // sends null (how the real API says so is unverified).
-    let budget_date = if median > budget && mean > 0.0 {
-        let days = ((budget - used) / mean).ceil().max(0.0) as i64;
-        Value::from(format!("{}T00:00:00Z", format_date(last_day + time::Duration::days(days))))
-    } else {
-        Value::Null
-    };
-    json!({
-        "forecastMedian": median,
-        "forecastLower": round2(median * 0.92),
-        "forecastUpper": round2(median * 1.08),
-        "budget": budget,
-        "forecastBudgetPct": if budget > 0.0 { round2(median / budget * 100.0) } else { 0.0 },
-        "forecastBudgetDate": budget_date,
-        "forecastCreatedAt": format!("{}T03:00:00Z", format_date(created)),
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn subscription_json(
-    uuid: &str,
-    owner: &str,
-    name: &str,
-    start: Date,
-    end: Date,
-    last_day: Date,
-    used: f64,
-    currency: &str,
-) -> Value {
-    // A commitment sized like a real one: the year at the rate so far, with 15 % headroom, so the
-    // forecast stays within it (tests that want budget alerts lower the budget or thresholds).
-    let days_so_far = ((last_day - start).whole_days() + 1).max(1) as f64;
-    let total = ((used / days_so_far * 365.0 * 1.15) / 100_000.0).ceil().max(1.0) * 100_000.0;
-    json!({
-        "uuid": uuid, "type": "REGULAR", "subType": null, "name": name, "status": "ACTIVE",
-        "startTime": format_date(start), "endTime": format_date(end),
-        "account": {"uuid": owner},
-        "budget": {"total": total, "used": round6(used), "currencyCode": currency},
-        "currentPeriod": {"startTime": format_date(start), "endTime": format_date(end), "daysRemaining": (end - last_day).whole_days()},
-        "periods": [{"startTime": format!("{}T00:00:00Z", format_date(start)), "endTime": format!("{}T23:59:59Z", format_date(end))}],
-        "capabilities": [{"key": "FULLSTACK_MONITORING", "name": "Full-Stack Monitoring"},
-                         {"key": "LOG_MANAGEMENT_INGEST", "name": "Log Management & Analytics - Ingest & Process"}]
-    })
-}
-
-fn license_json(index: usize, rng: &mut SplitMix, last_day: Date) -> Value {
-    let unit = |quota: u64, used: f64, overage_limit: Option<u64>, overage: f64| {
-        let remaining = (quota as f64 - used).max(0.0);
-        let status = match (used >= quota as f64, overage_limit) {
-            (false, _) if used < quota as f64 => "USING_QUOTA",
-            (true, Some(limit)) if overage >= limit as f64 => "OVERAGE_QUOTA_REACHED",
-            (true, _) if overage > 0.0 => "USING_OVERAGE",
-            _ => "QUOTA_REACHED",
-        };
-        let overage_json = match overage_limit {
-            Some(limit) => json!({"overageQuota": limit, "overageUsage": overage,
-                                  "overageUsagePercent": round6(overage * 100.0 / limit as f64),
-                                  "remainingOverage": limit as f64 - overage,
-                                  "remainingOveragePercent": round6(100.0 - overage * 100.0 / limit as f64)}),
-            None => json!({"overageQuota": null, "overageUsage": overage}),
-        };
-        json!({"quota": quota, "usage": used, "usagePercent": round6(used * 100.0 / quota as f64), "remaining": remaining,
-               "remainingPercent": round6(remaining * 100.0 / quota as f64), "usageStatus": status, "overageUsage": overage_json})
-    };
-    let host_quota = 500 + 100 * index as u64;
-    let host_used = round6(host_quota as f64 * (0.5 + (rng.next() % 450) as f64 / 1000.0));
-    json!({
-        "accountName": "ACME Corp",
-        "clusterId": rng.uuid(),
-        "contactEmailAddress": "ops@acme.example",
-        "lastBillingTime": format!("{}T05:00:00Z", format_date(last_day)),
-        "licenseExpirationTime": "2027-12-31T23:59:59Z",
-        "licenseKey": format!("SIM-{}", rng.hex(12)),
-        "licenseName": format!("ACME Managed {}", index + 1),
-        "licenseStatus": "ACTIVE",
-        "licenseType": "PAID",
-        "productVersion": "1.336.12.20260402-101010",
-        "usageOfHostUnits": unit(host_quota, host_used, None, 0.0),
-        "usageOfDemUnits": unit(1_000_000, 1_000_000.0, Some(200_000), 15_000.0 * (index + 1) as f64),
-        "usageOfDduUnits": unit(5_000_000, round6(1_234_567.8 * (index + 1) as f64), None, 0.0),
-    })
-}
-
+/// `YYYY-MM-DD`.
 pub fn format_date(date: Date) -> String {
     format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
 }
 
+/// Rounded to 6 decimals (the precision of the served costs).
 pub(crate) fn round6(value: f64) -> f64 {
     (value * 1e6).round() / 1e6
-}
-
-fn round2(value: f64) -> f64 {
-    (value * 100.0).round() / 100.0
-}
-
-/// A tiny deterministic generator (SplitMix64): the data must not change between runs or machines.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn hex(&mut self, len: usize) -> String {
-        (0..len)
-            .map(|_| char::from_digit((self.next() % 16) as u32, 16).unwrap_or('0'))
-            .collect::<String>()
-            .to_uppercase()
-    }
-
-    fn uuid(&mut self) -> String {
-        let h = self.hex(32).to_lowercase();
-        format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            items.swap(i, (self.next() % (i as u64 + 1)) as usize);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn generate(accounts: usize, days: usize) -> Scenario {
-        Scenario::generate(&Generate { accounts, days, ..Generate::default() })
-    }
-
-    #[test]
-    fn environments_are_a_deterministic_mix_of_saas_and_managed() {
-        let scenario = generate(20, 30);
-        let again = generate(20, 30);
-        let mut counts = [0; 4];
-        for (account, same) in scenario.accounts.iter().zip(&again.accounts) {
-            assert_eq!(account.environments, same.environments);
-            assert!((2..=3).contains(&account.environments.len()));
-            counts[account.environments.len()] += 1;
-            let first = &account.environments[0];
-            assert_eq!(first.cluster_id, None);
-            assert!(first.id.len() == 8 && first.id[..3].bytes().all(|b| b.is_ascii_lowercase()));
-            assert!(first.id[3..].bytes().all(|b| b.is_ascii_digit()));
-            let managed = &account.environments[1];
-            assert_eq!(managed.id.len(), 36);
-            assert_eq!(managed.cluster_id.as_ref().map(String::len), Some(36));
-            let mut total = 0.0;
-            for environment in &account.environments {
-                assert!((3..=4).contains(&environment.capabilities.len()));
-                let mut keys: Vec<&str> = environment.capabilities.iter().map(|c| c.key.as_str()).collect();
-                keys.sort_unstable();
-                keys.dedup();
-                assert_eq!(keys.len(), environment.capabilities.len());
-                for capability in &environment.capabilities {
-                    assert!(CAPABILITIES.contains(&(capability.key.as_str(), capability.name.as_str())));
-                    assert!(capability.share > 0.0);
-                    total += capability.share;
-                }
-            }
-            assert!((total - 1.0).abs() < 1e-12);
-        }
-        assert!(counts[2] > 0 && counts[3] > 0, "{counts:?}");
-    }
-
-    #[test]
-    fn only_the_third_account_has_unattributed_cost_and_the_second_no_forecast() {
-        let scenario = generate(5, 30);
-        for (index, account) in scenario.accounts.iter().enumerate() {
-            let expected = (index == 2).then_some(Unattributed { share: 0.04, every_nth_day_of_month: 5 });
-            assert_eq!(account.unattributed, expected);
-            assert_eq!(account.forecast.is_none(), index == 1, "account {index}");
-        }
-        assert!(generate(2, 30).accounts.iter().all(|a| a.unattributed.is_none()));
-        let rule = Unattributed { share: 0.04, every_nth_day_of_month: 5 };
-        let day = |d| Date::from_calendar_date(2026, Month::March, d).unwrap();
-        assert!(rule.applies(day(5)) && rule.applies(day(30)) && !rule.applies(day(31)) && !rule.applies(day(1)));
-        assert!(!Unattributed { share: 0.04, every_nth_day_of_month: 0 }.applies(day(5)));
-    }
-
-    #[test]
-    fn forecast_follows_the_subscription() {
-        let scenario = generate(1, 60);
-        let account = &scenario.accounts[0];
-        let forecast = account.forecast.as_ref().unwrap();
-        let subscription = &scenario.subscriptions[&account.subscriptions[0]];
-        assert_eq!(forecast["budget"], subscription["budget"]["total"]);
-        let median = forecast["forecastMedian"].as_f64().unwrap();
-        assert!(median > subscription["budget"]["used"].as_f64().unwrap());
-        assert_eq!(forecast["forecastCreatedAt"], "2026-11-23T03:00:00Z");
-    }
 }

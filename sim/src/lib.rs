@@ -6,15 +6,35 @@
 //! per-environment cost (reconciling with `/cost`) and the account forecast. Where reality is
 //! known to differ from the published specs (`shared/reference/openapi/README.md`), the
 //! simulator behaves as reality does; every body it serves is validated against the published
-//! schemas by `tests/contract.rs`.
+//! schemas by `tests/contract.rs`. The files, in the order data flows through them, are listed
+//! in `sim/README.md`.
 
+mod account_api;
+mod attribution;
+mod auth;
+mod cluster;
 pub mod data;
+mod environment_views;
+mod environments;
+mod errors;
+mod faults;
+mod generate;
+mod ingest;
+mod listener;
+mod pricing;
+mod random;
+mod rate_cards;
 pub mod server;
+mod sso;
+mod state;
+mod usage;
+mod walk;
 
 pub use data::{
-    Account, CAPABILITIES, CapabilityShare, Cluster, Environment, Generate, IngestAuth, Licensing, Scenario,
-    Unattributed, yesterday,
+    ACCOUNT_SCOPES, Account, CAPABILITIES, CapabilityShare, Cluster, CostChange, Environment, Generate, IngestAuth,
+    Licensing, Scenario, Unattributed, yesterday,
 };
+pub use pricing::{UNIT_PRICES, UnitPrice, unit_price};
 pub use server::{
     DEFAULT_PAGE_SIZE, EndMarker, Fault, FaultRule, LoggedRequest, MAX_PAGE_SIZE, Service, Simulator, end_marker,
 };

@@ -31,6 +31,7 @@ fn spec(name: &str) -> Value {
 }
 
 const DPS: &str = "dps-openapi.api-evangelist-038e13b6.json";
+const ENV_MANAGEMENT: &str = "environment-management-openapi.api-evangelist-038e13b6.json";
 const INGEST: &str = "bizevents-ingest.subset-of-leeshan87-env-v2-2023.openapi.json";
 const LICENSE: &str = "cluster-license.docs-derived.openapi.json";
 const SSO: &str = "sso-token.docs-derived.openapi.json";
@@ -106,6 +107,20 @@ const DEVIATIONS: &[Deviation] = &[
     Deviation {
         file: V3_JSON_SCHEMA,
         property: "/$defs/SubscriptionEnvironmentCostV3Dto/properties/clusterId",
+        nullable: true,
+        optional: false,
+        why: SAAS_CLUSTER,
+    },
+    Deviation {
+        file: DPS,
+        property: "/components/schemas/SubscriptionEnvironmentUsageListV3Dto/properties/nextPageKey",
+        nullable: true,
+        optional: true,
+        why: END_OF_WALK,
+    },
+    Deviation {
+        file: DPS,
+        property: "/components/schemas/SubscriptionEnvironmentUsageV3Dto/properties/clusterId",
         nullable: true,
         optional: false,
         why: SAAS_CLUSTER,
@@ -293,6 +308,8 @@ fn sso_error_schema() -> Value {
 
 /// The DPS error body: the 2023 Account Management spec's `ErrorDto` (dynatrace-api.md §2.1:
 /// `code`, `message`, `errorsMap`, all required); the current DPS spec documents the body as "-".
+/// The environment management spec documents no error response at all; ASSUMPTION: being part
+/// of the same Account Management API, it answers with the same body.
 fn dps_error_schema() -> Value {
     json!({"type": "object", "required": ["code", "message", "errorsMap"],
            "properties": {"code": {"type": "number"}, "message": {"type": "string"},
@@ -313,12 +330,21 @@ const SUBSCRIPTION: &str = "/sub/v2/accounts/{account-uuid}/subscriptions/{subsc
 const COST: &str = "/sub/v2/accounts/{account-uuid}/subscriptions/{subscription-uuid}/cost";
 const FORECAST: &str = "/sub/v2/accounts/{account-uuid}/subscriptions/forecast";
 const V3: &str = "/sub/v3/accounts/{account-uuid}/subscriptions/{subscription-uuid}/environments/cost";
+const USAGE: &str = "/sub/v2/accounts/{account-uuid}/subscriptions/{subscription-uuid}/usage";
+const V3_USAGE: &str = "/sub/v3/accounts/{account-uuid}/subscriptions/{subscription-uuid}/environments/usage";
+const RATE_CARDS: &str = "/sub/v1/accounts/{account-uuid}/rate-cards";
+const ENVIRONMENTS: &str = "/env/v2/accounts/{account-uuid}/environments";
+const CLUSTERS: &str = "/env/v2/accounts/{account-uuid}/clusters";
 const TOKEN: &str = "/sso/oauth2/token";
 const BIZEVENTS: &str = "/bizevents/ingest";
 const LICENSE_PATH: &str = "/api/cluster/v2/clusterLicense";
 
 fn dps(path: &'static str) -> Source {
     Source::Response(DPS, path, "get", 200, "application/json")
+}
+
+fn env_management(path: &'static str) -> Source {
+    Source::Response(ENV_MANAGEMENT, path, "get", 200, "application/json")
 }
 
 fn scenario() -> Scenario {
@@ -332,6 +358,8 @@ fn scenario() -> Scenario {
     });
     scenario.clusters[1].licensing = Licensing::Dps;
     scenario.max_ingest_bytes = 64 * 1024;
+    // The third account's client may not list environments (its tokens get the 403).
+    scenario.accounts[2].scopes.retain(|scope| scope != "account-env-read");
     scenario
 }
 
@@ -366,7 +394,7 @@ async fn check_everything(sim: &Simulator, scenario: &Scenario) -> Checks {
         sso_200.clone(),
     );
     let without = checks.check(TOKEN, &sso(sim, &account_form(scenario, 0, None)).await, 200, sso_200.clone());
-    assert_eq!(without["scope"], "account-uac-read", "no scope asked: the client's scopes");
+    assert_eq!(without["scope"], "account-uac-read account-env-read", "no scope asked: the client's scopes");
     let token = with_scope["access_token"].as_str().unwrap().to_owned();
     let no_scope_token = without["access_token"].as_str().unwrap().to_owned();
     let ingest_form = format!(
@@ -418,21 +446,50 @@ async fn check_everything(sim: &Simulator, scenario: &Scenario) -> Checks {
         } else {
             checks.check(FORECAST, &forecast, 404, DPS_ERROR);
         }
-        // v3: walks with page sizes that end on each of the three end markers.
-        let v3 = format!("/sub/v3/accounts/{a}/subscriptions/{s}/environments/cost");
-        for size in [1000, 7, 50, 3] {
-            let mut reply = get(
-                sim,
-                &token,
-                &format!("{v3}?startTime=2026-11-01T00:00:00Z&endTime=2026-11-23T00:00:00Z&page-size={size}"),
-            )
-            .await;
-            loop {
-                checks.check(V3, &reply, 200, dps(V3));
-                let body = checks.check(V3, &reply, 200, Source::File(V3_JSON_SCHEMA));
-                match body["nextPageKey"].as_str() {
-                    Some(key) if !key.is_empty() => reply = get(sim, &token, &format!("{v3}?page-key={key}")).await,
-                    _ => break,
+        checks.check(
+            USAGE,
+            &get(sim, &token, &format!("/sub/v2/accounts/{a}/subscriptions/{s}/usage")).await,
+            200,
+            dps(USAGE),
+        );
+        checks.check(
+            RATE_CARDS,
+            &get(sim, &token, &format!("/sub/v1/accounts/{a}/rate-cards")).await,
+            200,
+            dps(RATE_CARDS),
+        );
+        let environments = get(sim, &token, &format!("/env/v2/accounts/{a}/environments")).await;
+        let clusters = get(sim, &token, &format!("/env/v2/accounts/{a}/clusters")).await;
+        if account.scopes.iter().any(|scope| scope == "account-env-read") {
+            checks.check(ENVIRONMENTS, &environments, 200, env_management(ENVIRONMENTS));
+            checks.check(CLUSTERS, &clusters, 200, env_management(CLUSTERS));
+        } else {
+            checks.check(ENVIRONMENTS, &environments, 403, DPS_ERROR);
+            checks.check(CLUSTERS, &clusters, 403, DPS_ERROR);
+        }
+        // v3: walks of both views with page sizes that end on each of the three end markers.
+        for (endpoint, view, json_schema) in
+            [(V3, "cost", Some(V3_JSON_SCHEMA)), (V3_USAGE, "usage", None::<&'static str>)]
+        {
+            let v3 = format!("/sub/v3/accounts/{a}/subscriptions/{s}/environments/{view}");
+            for size in [1000, 7, 50, 3] {
+                let mut reply = get(
+                    sim,
+                    &token,
+                    &format!("{v3}?startTime=2026-11-01T00:00:00Z&endTime=2026-11-23T00:00:00Z&page-size={size}"),
+                )
+                .await;
+                loop {
+                    let mut body = checks.check(endpoint, &reply, 200, dps(endpoint));
+                    if let Some(file) = json_schema {
+                        body = checks.check(endpoint, &reply, 200, Source::File(file));
+                    }
+                    match body["nextPageKey"].as_str() {
+                        Some(key) if !key.is_empty() => {
+                            reply = get(sim, &token, &format!("{v3}?page-key={key}")).await;
+                        }
+                        _ => break,
+                    }
                 }
             }
         }
@@ -453,6 +510,10 @@ async fn check_everything(sim: &Simulator, scenario: &Scenario) -> Checks {
         let body = checks.check(V3, &get(sim, &token, &format!("{v3}?{query}")).await, 400, DPS_ERROR);
         assert!(body["errorsMap"][parameter].is_string(), "{query}: {body}");
     }
+    // A cost walk's key is refused by the usage walk.
+    let usage_walk = format!("/sub/v3/accounts/{a}/subscriptions/{s}/environments/usage?page-key={key}");
+    let body = checks.check(V3_USAGE, &get(sim, &token, &usage_walk).await, 400, DPS_ERROR);
+    assert!(body["errorsMap"]["page-key"].is_string(), "{body}");
     let anonymous = request("GET", &format!("{}/sub/v2/accounts/{a}/subscriptions", sim.api_url), &[], b"").await;
     checks.check(SUBSCRIPTIONS, &anonymous, 401, DPS_ERROR);
     checks.check(
@@ -571,6 +632,14 @@ async fn every_response_body_follows_the_published_contract() {
         (FORECAST, 404),
         (V3, 200),
         (V3, 400),
+        (USAGE, 200),
+        (V3_USAGE, 200),
+        (V3_USAGE, 400),
+        (RATE_CARDS, 200),
+        (ENVIRONMENTS, 200),
+        (ENVIRONMENTS, 403),
+        (CLUSTERS, 200),
+        (CLUSTERS, 403),
         (BIZEVENTS, 202),
         (BIZEVENTS, 400),
         (BIZEVENTS, 401),

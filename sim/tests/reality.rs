@@ -40,7 +40,7 @@ async fn a_token_request_without_scope_gets_the_clients_scopes() {
     let reply = sso(&sim, &form).await;
     assert_eq!(reply.status, 200);
     let body = reply.json();
-    assert_eq!(body["scope"], "account-uac-read");
+    assert_eq!(body["scope"], "account-uac-read account-env-read");
     let token = body["access_token"].as_str().unwrap();
     assert_eq!(get(&sim, token, &format!("/sub/v2/accounts/{}/subscriptions", account.uuid)).await.status, 200);
     // The ingest client's: its own scope.

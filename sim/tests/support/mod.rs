@@ -78,9 +78,15 @@ pub fn scenario(accounts: usize, days: usize, shared_subscription: bool) -> Scen
 
 /// An `account-uac-read` token for account `index`.
 pub async fn token(sim: &Simulator, scenario: &Scenario, index: usize) -> String {
+    token_with_scope(sim, scenario, index, Some("account-uac-read")).await
+}
+
+/// A token for account `index` with `scope`, or, without one, all of the client's scopes.
+pub async fn token_with_scope(sim: &Simulator, scenario: &Scenario, index: usize, scope: Option<&str>) -> String {
     let account = &scenario.accounts[index];
+    let scope = scope.map(|s| format!("&scope={s}")).unwrap_or_default();
     let form = format!(
-        "grant_type=client_credentials&client_id={}&client_secret={}&scope=account-uac-read&resource=urn:dtaccount:{}",
+        "grant_type=client_credentials&client_id={}&client_secret={}&resource=urn:dtaccount:{}{scope}",
         account.client_id, account.client_secret, account.uuid
     );
     let reply =
