@@ -3,20 +3,13 @@
 
 use crate::wit::{AccountPlan, BudgetAlerting, EnvironmentCostPlan, IngestTarget, RetryPolicy};
 
-/// The SSO token endpoint.
-pub const TOKEN_URL: &str = "https://sso.dynatrace.com/sso/oauth2/token";
-/// The Account Management API.
-pub const API_URL: &str = "https://api.dynatrace.com";
-/// `event.provider` of every event (the walk-through's).
-pub const PROVIDER: &str = "dps4ma.ingester";
-/// The largest ingest request body: the bizevents API's own cap, 5 MB.
-pub const MAX_BATCH_BYTES: u32 = 5_000_000;
+pub use dtcost_contract::{API_URL, MAX_BATCH_BYTES, PROVIDER, TOKEN_URL};
 
 impl RetryPolicy {
     /// The OpenTelemetry Collector exporter's defaults: 5 s, x1.5, at most 30 s, give up after
     /// 300 s, 120 s an attempt.
     pub fn initial_delay_ms(&self) -> u32 {
-        self.initial_delay_ms.unwrap_or(5_000)
+        self.initial_delay_ms.unwrap_or(dtcost_contract::RETRY_INITIAL_DELAY_MS)
     }
 
     pub fn max_delay_ms(&self) -> u32 {

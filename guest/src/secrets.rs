@@ -2,10 +2,9 @@
 
 use crate::error::ExportError;
 
-pub const ACCOUNT_CLIENT_SECRET: &str = "account-client-secret";
-pub const TARGET_API_TOKEN: &str = "target-api-token";
-pub const TARGET_CLIENT_SECRET: &str = "target-client-secret";
-pub const CLUSTER_API_TOKEN: &str = "cluster-api-token";
+pub use dtcost_contract::config_keys::{
+    ACCOUNT_CLIENT_SECRET, CLUSTER_API_TOKEN, TARGET_API_TOKEN, TARGET_CLIENT_SECRET,
+};
 
 pub trait Secrets {
     /// The value of config key `key`; `Ok(None)` when it is not set.

@@ -5,6 +5,7 @@ use crate::config::{AccountConfig, ClusterConfig, Config, TargetAuth as ConfigTa
 use crate::runtime::{AccountPlan, AccountState, ClusterPlan, IngestTarget, OauthClient, TargetAuth};
 use crate::sandbox::{Origin, Sandbox};
 use crate::secret::Secret;
+use dtcost_contract::config_keys;
 
 /// Where and how every job ingests.
 pub fn ingest_target(config: &Config, dry_run: bool) -> IngestTarget {
@@ -73,7 +74,7 @@ pub fn target_sandbox(config: &Config) -> Sandbox {
 pub fn account_sandbox(config: &Config, account: &AccountConfig) -> Sandbox {
     let (mut allowed, mut secrets) = target_access(config);
     allowed.extend([origin(&config.token_url), origin(&config.api_url)]);
-    secrets.push(("account-client-secret", account.client_secret.clone()));
+    secrets.push((config_keys::ACCOUNT_CLIENT_SECRET, account.client_secret.clone()));
     sandbox(config, allowed, secrets)
 }
 
@@ -81,7 +82,7 @@ pub fn account_sandbox(config: &Config, account: &AccountConfig) -> Sandbox {
 pub fn cluster_sandbox(config: &Config, cluster: &ClusterConfig) -> Sandbox {
     let (mut allowed, mut secrets) = target_access(config);
     allowed.push(origin(&cluster.url));
-    secrets.push(("cluster-api-token", cluster.api_token.clone()));
+    secrets.push((config_keys::CLUSTER_API_TOKEN, cluster.api_token.clone()));
     sandbox(config, allowed, secrets)
 }
 
@@ -93,10 +94,10 @@ fn sandbox(config: &Config, allowed: Vec<Origin>, secrets: Vec<(&'static str, Se
 fn target_access(config: &Config) -> (Vec<Origin>, Vec<(&'static str, Secret)>) {
     let mut origins = vec![origin(&config.target.url)];
     let secrets = match &config.target.auth {
-        ConfigTargetAuth::ApiToken(token) => vec![("target-api-token", token.clone())],
+        ConfigTargetAuth::ApiToken(token) => vec![(config_keys::TARGET_API_TOKEN, token.clone())],
         ConfigTargetAuth::OAuth { client_secret, .. } => {
             origins.push(origin(&config.token_url));
-            vec![("target-client-secret", client_secret.clone())]
+            vec![(config_keys::TARGET_CLIENT_SECRET, client_secret.clone())]
         }
     };
     (origins, secrets)

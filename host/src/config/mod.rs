@@ -22,11 +22,11 @@ use crate::runtime::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy};
 pub use crate::sandbox::Origin;
 use crate::secret::Secret;
 
-pub const DEFAULT_TOKEN_URL: &str = dtcost_guest::defaults::TOKEN_URL;
+pub const DEFAULT_TOKEN_URL: &str = dtcost_contract::TOKEN_URL;
 /// The token endpoint's path on an SSO host.
 pub const TOKEN_PATH: &str = "/sso/oauth2/token";
-pub const DEFAULT_API_URL: &str = dtcost_guest::defaults::API_URL;
-pub const DEFAULT_PROVIDER: &str = dtcost_guest::defaults::PROVIDER;
+pub const DEFAULT_API_URL: &str = dtcost_contract::API_URL;
+pub const DEFAULT_PROVIDER: &str = dtcost_contract::PROVIDER;
 /// The longest name or `provider`, in characters: each is copied into every event.
 pub const MAX_LABEL_CHARS: usize = 256;
 /// The longest secret, in bytes: Dynatrace tokens and client secrets are under 200; a longer

@@ -63,7 +63,7 @@ fn environment_cost_is_opt_in_and_budget_alerts_have_defaults() {
     let config = parse(GOOD, &vars).unwrap();
     assert!(!config.accounts[0].environment_cost);
     // Unset: the component's defaults (75, 90, 100 %; 30 days in windows of 30, 2000 rows a
-    // day: dtcost_guest::defaults tests them).
+    // day: the component's defaults.rs tests them).
     assert_eq!(config.budget_alerting, default_budget_alerting());
     let unset = EnvironmentCostPlan { days: None, window_days: None, page_size: None, max_rows_per_day: None };
     assert_eq!(config.environment_cost, unset);

@@ -56,7 +56,7 @@ impl Validator<'_> {
         self.label("provider", &provider)?;
         let max_batch_bytes = raw.max_batch_bytes;
         if let Some(max_batch_bytes) = max_batch_bytes
-            && !(1024..=dtcost_guest::defaults::MAX_BATCH_BYTES).contains(&max_batch_bytes)
+            && !(1024..=dtcost_contract::MAX_BATCH_BYTES).contains(&max_batch_bytes)
         {
             return Err(self.error(
                 "max-batch-bytes",
@@ -183,9 +183,7 @@ impl Validator<'_> {
         }
         if let Some(max) = retry.max_delay_ms {
             // Compared with the initial delay the component will use, set or its default.
-            let initial =
-                dtcost_guest::wit::RetryPolicy { initial_delay_ms: retry.initial_delay_ms, ..Default::default() }
-                    .initial_delay_ms();
+            let initial = retry.initial_delay_ms.unwrap_or(dtcost_contract::RETRY_INITIAL_DELAY_MS);
             if max < initial || max > 600_000 {
                 return Err(
                     self.error("retry.max-delay-ms", format!("{max} must be between initial-delay-ms and 600000"))
