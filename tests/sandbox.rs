@@ -68,6 +68,7 @@ async fn a_request_to_an_unlisted_host_is_refused_before_it_leaves() {
     let result = runtime
         .export_account(plan(&scenario, &sim, &sim.api_url), sandbox(&scenario, &[&sim.sso_url, &sim.environment_url]))
         .await
+        .result
         .unwrap();
     let Err(ExportError::Request(failure)) = result else { panic!("{result:?}") };
     assert!(failure.request.starts_with(&format!("GET {}/sub/v2/accounts/", sim.api_url)), "{failure:?}");
@@ -86,6 +87,7 @@ async fn the_same_plan_runs_when_its_hosts_are_allowed() {
             sandbox(&scenario, &[&sim.sso_url, &sim.api_url, &sim.environment_url]),
         )
         .await
+        .result
         .unwrap()
         .unwrap();
     // 3 cost days sent; the status comes back for the host to send (one per subscription).
@@ -100,7 +102,7 @@ async fn an_instance_over_its_memory_cap_is_stopped_with_a_clear_error() {
     let runtime = Runtime::new().unwrap();
     let mut tight = sandbox(&scenario, &[&sim.sso_url, &sim.api_url, &sim.environment_url]);
     tight.memory_bytes = 64 << 10; // less than the component's initial memory
-    let error = runtime.export_account(plan(&scenario, &sim, &sim.api_url), tight).await.unwrap_err();
+    let error = runtime.export_account(plan(&scenario, &sim, &sim.api_url), tight).await.result.unwrap_err();
     assert!(matches!(error, RuntimeError::OutOfMemory { .. }), "{error}");
     assert_eq!(error.to_string(), "the component ran out of its 64 KiB of memory (limits.memory-mb) and was stopped");
     assert!(sim.requests().is_empty());
@@ -123,7 +125,7 @@ async fn an_instance_over_its_time_limit_is_stopped() {
     let mut short = sandbox(&scenario, &[&sim.sso_url, &silent_url, &sim.environment_url]);
     short.timeout = Duration::from_millis(1500);
     let started = std::time::Instant::now();
-    let error = runtime.export_account(plan(&scenario, &sim, &silent_url), short).await.unwrap_err();
+    let error = runtime.export_account(plan(&scenario, &sim, &silent_url), short).await.result.unwrap_err();
     assert!(matches!(error, RuntimeError::Timeout { .. }), "{error}");
     let message = error.to_string();
     assert!(
@@ -145,7 +147,7 @@ async fn a_failed_job_still_counts_its_requests_retries_and_429s() {
     sim.inject_on_path(rule(Fault::Status(403), 1), "/subscriptions");
     let runtime = Runtime::new().unwrap();
     let ran = runtime
-        .export_account_counted(
+        .export_account(
             plan(&scenario, &sim, &sim.api_url),
             sandbox(&scenario, &[&sim.sso_url, &sim.api_url, &sim.environment_url]),
         )
@@ -167,7 +169,7 @@ async fn a_connection_another_instance_left_open_does_not_widen_the_allowlist() 
     let runtime = Runtime::new().unwrap();
     // The first instance may reach the API: the shared pool keeps its connection open.
     let everything = sandbox(&scenario, &[&sim.sso_url, &sim.api_url, &sim.environment_url]);
-    runtime.export_account(plan(&scenario, &sim, &sim.api_url), everything).await.unwrap().unwrap();
+    runtime.export_account(plan(&scenario, &sim, &sim.api_url), everything).await.result.unwrap().unwrap();
     let served = sim.requests().iter().filter(|r| r.service == Service::AccountApi).count();
     assert!(served > 0);
     // The list, then details, cost and forecast sent together: at most three connections, reused.
@@ -177,6 +179,7 @@ async fn a_connection_another_instance_left_open_does_not_widen_the_allowlist() 
     let result = runtime
         .export_account(plan(&scenario, &sim, &sim.api_url), sandbox(&scenario, &[&sim.sso_url, &sim.environment_url]))
         .await
+        .result
         .unwrap();
     let Err(ExportError::Request(failure)) = result else { panic!("{result:?}") };
     assert!(failure.message.contains("refused the request"), "{failure:?}");

@@ -69,7 +69,7 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
         tasks.spawn(async move {
             let permit = limit.acquire().await;
             let begun = std::time::Instant::now();
-            let mut outcome = JobOutcome::of_export(subject, kind, runtime.export_account_counted(plan, sandbox).await);
+            let mut outcome = JobOutcome::of_export(subject, kind, runtime.export_account(plan, sandbox).await);
             // A failed export says nothing reliable about the API's pace.
             if let Ok(report) = &outcome.result {
                 let per_request_ms = begun.elapsed().as_secs_f64() * 1000.0 / f64::from(report.requests.max(1));
@@ -89,7 +89,7 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
         let index = config.accounts.len() + offset;
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let ran = runtime.export_cluster_counted(plan, sandbox).await;
+            let ran = runtime.export_cluster(plan, sandbox).await;
             (index, JobOutcome::of_export(subject, JobKind::Cluster, ran))
         });
     }

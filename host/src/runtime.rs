@@ -133,40 +133,16 @@ impl Runtime {
         Ok(Runtime { engine, pre, outbound, ticker: Some(ticker), stop })
     }
 
-    pub async fn export_account(
-        &self,
-        plan: AccountPlan,
-        sandbox: Sandbox,
-    ) -> Result<Result<Report, ExportError>, RuntimeError> {
-        self.export_account_counted(plan, sandbox).await.result
-    }
-
-    /// [`Runtime::export_account`], with what the instance sent.
-    pub async fn export_account_counted(
-        &self,
-        plan: AccountPlan,
-        sandbox: Sandbox,
-    ) -> Ran<Result<Report, ExportError>> {
+    /// Runs an account's export in its own instance; the outcome carries what the instance sent.
+    pub async fn export_account(&self, plan: AccountPlan, sandbox: Sandbox) -> Ran<Result<Report, ExportError>> {
         self.job_counted(sandbox, move |instance, store| {
             Box::pin(async move { instance.dtcost_exporter_job().call_export_account(store, &plan).await })
         })
         .await
     }
 
-    pub async fn export_cluster(
-        &self,
-        plan: ClusterPlan,
-        sandbox: Sandbox,
-    ) -> Result<Result<Report, ExportError>, RuntimeError> {
-        self.export_cluster_counted(plan, sandbox).await.result
-    }
-
-    /// [`Runtime::export_cluster`], with what the instance sent.
-    pub async fn export_cluster_counted(
-        &self,
-        plan: ClusterPlan,
-        sandbox: Sandbox,
-    ) -> Ran<Result<Report, ExportError>> {
+    /// Runs a Managed cluster's export in its own instance; the outcome carries what it sent.
+    pub async fn export_cluster(&self, plan: ClusterPlan, sandbox: Sandbox) -> Ran<Result<Report, ExportError>> {
         self.job_counted(sandbox, move |instance, store| {
             Box::pin(async move { instance.dtcost_exporter_job().call_export_cluster(store, &plan).await })
         })
