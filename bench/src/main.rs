@@ -211,9 +211,10 @@ fn print_scale_table(rows: &[Row], binaries: &[(String, PathBuf)]) {
     println!();
 }
 
-/// Round trips an account's export makes one after the other: token, subscription, cost,
-/// forecast, ingest POST (bench's config: no cost per environment, one POST per account).
-const ACCOUNT_ROUND_TRIPS: usize = 5;
+/// Round trips an account's export makes one after the other: token, subscription list, the
+/// details, daily cost and forecast sent together, ingest POST (bench's config: no cost per
+/// environment, one POST per account).
+const ACCOUNT_ROUND_TRIPS: usize = 4;
 /// A cluster's: license, ingest POST.
 const CLUSTER_ROUND_TRIPS: usize = 2;
 /// After the jobs: the subscriptions' status events, then the run summary.
