@@ -224,13 +224,14 @@ const TAIL_ROUND_TRIPS: usize = 2;
 const CRITICAL_PATH_ORIGINS: usize = 3;
 
 /// The least time any client doing dtcost's requests can take at `concurrency`: the critical
-/// path's round trips (the accounts' in as many waves as the concurrency allows, or all jobs'
-/// round trips spread evenly over the slots if that is more; then the tail) times the latency,
-/// plus one new connection per origin on that path.
+/// path's round trips (the accounts' in as many waves as the concurrency allows, or the clusters'
+/// if that is more; then the tail) times the latency, plus one new connection per origin on that
+/// path.
 fn floor(accounts: usize, clusters: usize, concurrency: usize) -> (usize, Duration) {
-    let waves = accounts.div_ceil(concurrency) * ACCOUNT_ROUND_TRIPS;
-    let spread = (accounts * ACCOUNT_ROUND_TRIPS + clusters * CLUSTER_ROUND_TRIPS).div_ceil(concurrency);
-    let round_trips = waves.max(spread) + TAIL_ROUND_TRIPS;
+    // Accounts and clusters have slots of their own (host/src/run.rs): they run beside each other.
+    let account_waves = accounts.div_ceil(concurrency) * ACCOUNT_ROUND_TRIPS;
+    let cluster_waves = clusters.div_ceil(concurrency) * CLUSTER_ROUND_TRIPS;
+    let round_trips = account_waves.max(cluster_waves) + TAIL_ROUND_TRIPS;
     (round_trips, LATENCY * round_trips as u32 + CONNECT_LATENCY * CRITICAL_PATH_ORIGINS as u32)
 }
 
