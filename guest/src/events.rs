@@ -6,6 +6,10 @@
 
 use serde::Serialize;
 
+mod flat;
+
+use flat::FlatEvent;
+
 use crate::budget::{Outlook, StatusOutlook};
 use crate::error::InvalidRecord;
 use crate::time::parse_instant_millis;
@@ -73,10 +77,17 @@ pub fn cost_booked_by_day(
 ) -> Result<Vec<(i64, String)>, InvalidRecord> {
     let mut order = Vec::with_capacity(costs.len());
     for (index, record) in costs.iter().enumerate() {
+        // Field names are written only for an error: formatting three per record cost more
+        // than the checks themselves.
         let field = |name: &str| format!("data[{index}].{name}");
-        let start = instant(&field("startTime"), &record.start_time)?;
-        instant(&field("endTime"), &record.end_time)?;
-        finite(&field("value"), record.value)?;
+        let start = parse_instant_millis(&record.start_time)
+            .map_or_else(|| instant(&field("startTime"), &record.start_time), Ok)?;
+        if parse_instant_millis(&record.end_time).is_none() {
+            instant(&field("endTime"), &record.end_time)?;
+        }
+        if !record.value.is_finite() {
+            finite(&field("value"), record.value)?;
+        }
         // `lastBookingDate` is passed through as read: the published schema gives it no format.
         if record.currency_code.is_empty() {
             return Err(InvalidRecord::new(field("currencyCode"), "is empty"));
@@ -106,22 +117,22 @@ pub fn cost_booked_by_day(
                 format!("{} makes the running sum costToDate overflow", record.value),
             ));
         }
-        let event = CostEvent {
-            event_type: COST_BOOKED,
-            provider: &context.provider,
-            timestamp: &record.start_time,
-            last_booking_date: record.last_booking_date.as_deref(),
-            start_time: &record.start_time,
-            end_time: &record.end_time,
-            value: record.value,
-            currency: &record.currency_code,
-            subscription_uuid,
-            account_uuid: &context.account_uuid,
-            account_name: &context.account_name,
-            cost_to_date,
-        };
-        let key = format!("{}|{}|{}", context.account_uuid, subscription_uuid, record.start_time);
-        events.push((start, with_event_id(COST_BOOKED, &key, &event)));
+        let mut event = FlatEvent::new();
+        event
+            .text("event.type", COST_BOOKED)
+            .text("event.provider", &context.provider)
+            .text("timestamp", &record.start_time)
+            .optional_text("lastBookingDate", record.last_booking_date.as_deref())
+            .text("startTime", &record.start_time)
+            .text("endTime", &record.end_time)
+            .number("value", record.value)
+            .text("currency", &record.currency_code)
+            .text("subscriptionUuid", subscription_uuid)
+            .text("accountUuid", &context.account_uuid)
+            .text("accountName", &context.account_name)
+            .number("costToDate", cost_to_date);
+        let key = [context.account_uuid.as_str(), subscription_uuid, record.start_time.as_str()];
+        events.push((start, event.finish(COST_BOOKED, &key)));
     }
     Ok(events)
 }
@@ -155,34 +166,34 @@ pub fn cluster_quota(
         let Some(usage) = usage else { continue };
         check_unit(field, usage)?;
         let overage = usage.overage.unwrap_or_default();
-        let event = QuotaEvent {
-            event_type: LICENSE_QUOTA,
-            provider,
-            timestamp: read_at,
-            cluster_id: license.cluster_id.as_deref(),
-            cluster_name,
-            account_name: license.account_name.as_deref(),
-            license_name: license.license_name.as_deref(),
-            license_type: license.license_type.as_deref(),
-            license_status: license.license_status.as_deref(),
-            license_expiration_time: license.license_expiration_time.as_deref(),
-            last_billing_time: license.last_billing_time.as_deref(),
-            product_version: license.product_version.as_deref(),
-            unit,
-            quota: usage.quota,
-            usage: usage.usage,
-            usage_percent: usage.usage_percent,
-            remaining: usage.remaining,
-            remaining_percent: usage.remaining_percent,
-            usage_status: usage.usage_status.as_deref(),
-            overage_quota: overage.overage_quota,
-            overage_usage: overage.overage_usage,
-            overage_usage_percent: overage.overage_usage_percent,
-            remaining_overage: overage.remaining_overage,
-            remaining_overage_percent: overage.remaining_overage_percent,
-        };
-        let key = format!("{cluster_name}|{}|{unit}", license.cluster_id.as_deref().unwrap_or(""));
-        events.push(with_event_id(LICENSE_QUOTA, &key, &event));
+        let mut event = FlatEvent::new();
+        event
+            .text("event.type", LICENSE_QUOTA)
+            .text("event.provider", provider)
+            .text("timestamp", read_at)
+            .optional_text("clusterId", license.cluster_id.as_deref())
+            .text("clusterName", cluster_name)
+            .optional_text("accountName", license.account_name.as_deref())
+            .optional_text("licenseName", license.license_name.as_deref())
+            .optional_text("licenseType", license.license_type.as_deref())
+            .optional_text("licenseStatus", license.license_status.as_deref())
+            .optional_text("licenseExpirationTime", license.license_expiration_time.as_deref())
+            .optional_text("lastBillingTime", license.last_billing_time.as_deref())
+            .optional_text("productVersion", license.product_version.as_deref())
+            .text("unit", unit)
+            .optional_number("quota", usage.quota)
+            .optional_number("usage", usage.usage)
+            .optional_number("usagePercent", usage.usage_percent)
+            .optional_number("remaining", usage.remaining)
+            .optional_number("remainingPercent", usage.remaining_percent)
+            .optional_text("usageStatus", usage.usage_status.as_deref())
+            .optional_number("overageQuota", overage.overage_quota)
+            .optional_number("overageUsage", overage.overage_usage)
+            .optional_number("overageUsagePercent", overage.overage_usage_percent)
+            .optional_number("remainingOverage", overage.remaining_overage)
+            .optional_number("remainingOveragePercent", overage.remaining_overage_percent);
+        let key = [cluster_name, license.cluster_id.as_deref().unwrap_or(""), unit];
+        events.push(event.finish(LICENSE_QUOTA, &key));
     }
     Ok(events)
 }
@@ -343,78 +354,6 @@ struct StatusEvent<'a> {
     days_remaining: f64,
     #[serde(flatten)]
     outlook: StatusOutlook<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CostEvent<'a> {
-    #[serde(rename = "event.type")]
-    event_type: &'a str,
-    #[serde(rename = "event.provider")]
-    provider: &'a str,
-    timestamp: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_booking_date: Option<&'a str>,
-    start_time: &'a str,
-    end_time: &'a str,
-    #[serde(serialize_with = "number")]
-    value: f64,
-    currency: &'a str,
-    subscription_uuid: &'a str,
-    account_uuid: &'a str,
-    account_name: &'a str,
-    #[serde(serialize_with = "number")]
-    cost_to_date: f64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct QuotaEvent<'a> {
-    #[serde(rename = "event.type")]
-    event_type: &'a str,
-    #[serde(rename = "event.provider")]
-    provider: &'a str,
-    timestamp: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cluster_id: Option<&'a str>,
-    cluster_name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    account_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    license_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    license_type: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    license_status: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    license_expiration_time: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_billing_time: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    product_version: Option<&'a str>,
-    unit: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
-    quota: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
-    usage: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
-    usage_percent: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
-    remaining: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
-    remaining_percent: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usage_status: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
-    overage_quota: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
-    overage_usage: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
-    overage_usage_percent: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
-    remaining_overage: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
-    remaining_overage_percent: Option<f64>,
 }
 
 #[derive(Serialize)]

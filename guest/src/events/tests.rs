@@ -223,3 +223,184 @@ fn quota_events_never_carry_license_key_or_contact() {
     let event = &cluster_quota("p", "c", &license, "2026-11-23").unwrap()[0];
     assert!(!event.contains("licenseKey") && !event.contains("contactEmailAddress"));
 }
+
+/// The structs cost and quota events were serialised from until the flat writer replaced them:
+/// kept here to show that the writer gives every event the same text and the same id.
+mod serde_structs {
+    use serde::Serialize;
+
+    use crate::events::{number, optional_number};
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct CostEvent<'a> {
+        #[serde(rename = "event.type")]
+        pub event_type: &'a str,
+        #[serde(rename = "event.provider")]
+        pub provider: &'a str,
+        pub timestamp: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub last_booking_date: Option<&'a str>,
+        pub start_time: &'a str,
+        pub end_time: &'a str,
+        #[serde(serialize_with = "number")]
+        pub value: f64,
+        pub currency: &'a str,
+        pub subscription_uuid: &'a str,
+        pub account_uuid: &'a str,
+        pub account_name: &'a str,
+        #[serde(serialize_with = "number")]
+        pub cost_to_date: f64,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct QuotaEvent<'a> {
+        #[serde(rename = "event.type")]
+        pub event_type: &'a str,
+        #[serde(rename = "event.provider")]
+        pub provider: &'a str,
+        pub timestamp: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub cluster_id: Option<&'a str>,
+        pub cluster_name: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub account_name: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub license_name: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub license_type: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub license_status: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub license_expiration_time: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub last_billing_time: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub product_version: Option<&'a str>,
+        pub unit: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
+        pub quota: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
+        pub usage: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
+        pub usage_percent: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
+        pub remaining: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
+        pub remaining_percent: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub usage_status: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
+        pub overage_quota: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
+        pub overage_usage: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
+        pub overage_usage_percent: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
+        pub remaining_overage: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
+        pub remaining_overage_percent: Option<f64>,
+    }
+}
+
+#[test]
+fn the_flat_writer_gives_cost_events_the_text_and_id_serde_gave_them() {
+    let names = ["ACME", "Ümlaut \"quoted\" \\ back", "tab\there\u{1}\u{1f}", "emoji 💸", ""];
+    let values = [0.0, -0.0, 1.0, 0.1, 1e-7, 1e21, -42.5, 123_456_789.123, 9_007_199_254_740_993.0];
+    for (index, name) in names.iter().enumerate() {
+        let context = EventContext {
+            provider: "p\"rov".into(),
+            account_uuid: format!("acc-{index}"),
+            account_name: (*name).into(),
+        };
+        let records: Vec<CostRecord> = values
+            .iter()
+            .enumerate()
+            .map(|(day, value)| CostRecord {
+                start_time: format!("2026-11-{:02}T00:00:00Z", day + 1),
+                end_time: format!("2026-11-{:02}T23:59:59.999Z", day + 1),
+                value: *value,
+                currency_code: "EUR".into(),
+                last_booking_date: (day % 2 == 0).then(|| format!("2026-11-{:02}", day + 2)),
+            })
+            .collect();
+        let events = cost_booked(&context, name, &records).unwrap();
+        let mut cost_to_date = 0.0;
+        for (record, event) in records.iter().zip(&events) {
+            cost_to_date += record.value;
+            let expected = serde_structs::CostEvent {
+                event_type: COST_BOOKED,
+                provider: &context.provider,
+                timestamp: &record.start_time,
+                last_booking_date: record.last_booking_date.as_deref(),
+                start_time: &record.start_time,
+                end_time: &record.end_time,
+                value: record.value,
+                currency: &record.currency_code,
+                subscription_uuid: name,
+                account_uuid: &context.account_uuid,
+                account_name: &context.account_name,
+                cost_to_date,
+            };
+            let key = format!("{}|{}|{}", context.account_uuid, name, record.start_time);
+            assert_eq!(event, &with_event_id(COST_BOOKED, &key, &expected));
+        }
+    }
+}
+
+#[test]
+fn the_flat_writer_gives_quota_events_the_text_and_id_serde_gave_them() {
+    let overage = OverageUsage {
+        overage_quota: Some(200_000.0),
+        overage_usage: Some(0.0),
+        overage_usage_percent: Some(0.5),
+        remaining_overage: None,
+        remaining_overage_percent: Some(92.5),
+    };
+    let license = ClusterLicense {
+        cluster_id: Some("c-\"1\"".into()),
+        account_name: None,
+        license_name: Some("Licence \u{7} with bell".into()),
+        host_units: Some(unit("USING_QUOTA", None)),
+        dem_units: Some(unit("SOMETHING NEW", Some(overage))),
+        ddu_units: None,
+        ..ClusterLicense::default()
+    };
+    let events = cluster_quota("dps4ma.ingester", "managed\\1", &license, "2026-11-23T06:00:00Z").unwrap();
+    assert_eq!(events.len(), 2);
+    for (event, (unit, usage)) in
+        events.iter().zip([("HOST_UNITS", &license.host_units), ("DEM_UNITS", &license.dem_units)])
+    {
+        let usage = usage.as_ref().unwrap();
+        let overage = usage.overage.unwrap_or_default();
+        let expected = serde_structs::QuotaEvent {
+            event_type: LICENSE_QUOTA,
+            provider: "dps4ma.ingester",
+            timestamp: "2026-11-23T06:00:00Z",
+            cluster_id: license.cluster_id.as_deref(),
+            cluster_name: "managed\\1",
+            account_name: license.account_name.as_deref(),
+            license_name: license.license_name.as_deref(),
+            license_type: license.license_type.as_deref(),
+            license_status: license.license_status.as_deref(),
+            license_expiration_time: license.license_expiration_time.as_deref(),
+            last_billing_time: license.last_billing_time.as_deref(),
+            product_version: license.product_version.as_deref(),
+            unit,
+            quota: usage.quota,
+            usage: usage.usage,
+            usage_percent: usage.usage_percent,
+            remaining: usage.remaining,
+            remaining_percent: usage.remaining_percent,
+            usage_status: usage.usage_status.as_deref(),
+            overage_quota: overage.overage_quota,
+            overage_usage: overage.overage_usage,
+            overage_usage_percent: overage.overage_usage_percent,
+            remaining_overage: overage.remaining_overage,
+            remaining_overage_percent: overage.remaining_overage_percent,
+        };
+        let key = format!("managed\\1|{}|{unit}", license.cluster_id.as_deref().unwrap_or(""));
+        assert_eq!(event, &with_event_id(LICENSE_QUOTA, &key, &expected));
+    }
+}
