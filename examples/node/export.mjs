@@ -9,7 +9,11 @@ const costs = [
   { startTime: "2026-03-25T00:00:00Z", endTime: "2026-03-26T00:00:00Z", value: 698.1, currencyCode: "USD", lastBookingDate: "2026-03-26" },
   { startTime: "2026-03-24T00:00:00Z", endTime: "2026-03-25T00:00:00Z", value: 712.4, currencyCode: "USD", lastBookingDate: undefined },
 ];
-const events = transform.costBooked(context, "a3f1c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d", costs).map((text) => JSON.parse(text));
+const events = transform
+  .costBooked(context, "a3f1c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d", costs)
+  .trimEnd()
+  .split("\n")
+  .map((line) => JSON.parse(line));
 console.error(`transform: ${events.length} events, cost to date ${events.at(-1).costToDate} USD`);
 try {
   transform.costBooked(context, "s", [{ ...costs[0], startTime: "yesterday" }]);

@@ -42,8 +42,8 @@ impl wit_transform::Guest for Component {
         context: wit::EventContext,
         subscription_uuid: String,
         costs: Vec<wit::CostRecord>,
-    ) -> Result<Vec<String>, wit::InvalidRecord> {
-        events::cost_booked(&context, &subscription_uuid, &costs).map_err(Into::into)
+    ) -> Result<String, wit::InvalidRecord> {
+        Ok(events::ndjson(events::cost_booked(&context, &subscription_uuid, &costs)?))
     }
 
     fn cluster_quota(
@@ -51,8 +51,8 @@ impl wit_transform::Guest for Component {
         cluster_name: String,
         license: wit::ClusterLicense,
         read_at: String,
-    ) -> Result<Vec<String>, wit::InvalidRecord> {
-        events::cluster_quota(&provider, &cluster_name, &license, &read_at).map_err(Into::into)
+    ) -> Result<String, wit::InvalidRecord> {
+        Ok(events::ndjson(events::cluster_quota(&provider, &cluster_name, &license, &read_at)?))
     }
 
     fn environment_cost_booked(
@@ -60,9 +60,9 @@ impl wit_transform::Guest for Component {
         subscription_uuid: String,
         costs: Vec<wit::EnvironmentCost>,
         daily_totals: Vec<wit::CostRecord>,
-    ) -> Result<Vec<String>, wit::InvalidRecord> {
+    ) -> Result<String, wit::InvalidRecord> {
         let built = environment::environment_cost_booked(&context, &subscription_uuid, &costs, &daily_totals)?;
-        Ok(built.events.into_iter().map(|(_, event)| event).collect())
+        Ok(events::ndjson(built.events.into_iter().map(|(_, event)| event)))
     }
 
     fn run_summary(provider: String, figures: wit::RunFigures, read_at: String) -> Result<String, wit::InvalidRecord> {

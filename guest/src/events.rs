@@ -137,6 +137,16 @@ pub fn cost_booked_by_day(
     Ok(events)
 }
 
+/// Events as one text, one per line, each line ending in `\n` (what the WIT transforms return).
+pub fn ndjson(events: impl IntoIterator<Item = String>) -> String {
+    let mut text = String::new();
+    for event in events {
+        text.push_str(&event);
+        text.push('\n');
+    }
+    text
+}
+
 /// Adds `exportedAt` (the run's time) to an event. It is not part of the `event.id`, so a day
 /// sent again unchanged keeps its id, while DQL can keep the latest version of a changed day.
 pub fn with_exported_at(event: &str, exported_at: &str) -> String {

@@ -190,7 +190,7 @@ impl Runtime {
         context: EventContext,
         subscription_uuid: String,
         costs: Vec<CostRecord>,
-    ) -> Result<Result<Vec<String>, InvalidRecord>, RuntimeError> {
+    ) -> Result<Result<String, InvalidRecord>, RuntimeError> {
         self.call(Sandbox::pure(), move |instance, store| {
             Box::pin(async move {
                 instance.dtcost_exporter_transform().call_cost_booked(store, &context, &subscription_uuid, &costs).await
