@@ -43,6 +43,7 @@ fn plan(scenario: &dtcost_sim::Scenario, sim: &Simulator, api_url: &str) -> Acco
         state: None,
         window_days: Some(35),
         environment_cost: None,
+        usage: None,
         budget_alerting: dtcost::config::default_budget_alerting(),
     }
 }

@@ -417,6 +417,7 @@ fn native_pipeline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
             state: None,
             window_days: None,
             environment_cost: None,
+            usage: None,
             budget_alerting: BudgetAlerting { thresholds: Some(Vec::new()), forecast_exceeds_budget: Some(false) },
         };
         let secrets = HashMap::from([

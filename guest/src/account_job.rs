@@ -3,12 +3,14 @@
 
 use crate::account_reads::{self, SubscriptionReads, invalid};
 use crate::delivery::{Batch, Delivery, Stream};
+use crate::environment_names::{ENVIRONMENT_SCOPE, read_environment_names};
 use crate::environment_walk::{self, read_environment_costs};
 use crate::error::{ExportError, InvalidRecord};
 use crate::http::{Client, Transport};
 use crate::secrets::{self, Secrets};
 use crate::sso::{self, TokenSource};
 use crate::time::{DAY_MS, parse_instant_millis};
+use crate::usage_reads::read_usage_events;
 use crate::wit::{AccountPlan, AccountState, CostRecord, DeliveryState, EventContext, Report, SubscriptionOutlook};
 use crate::{budget, environment, events, ingest};
 
@@ -21,18 +23,31 @@ pub fn export_account(
     let mut report = Report { subject: format!("account {}", plan.name), ..Report::default() };
     let mut http = Client::new(transport, plan.retry);
     let client_secret = secrets.require(secrets::ACCOUNT_CLIENT_SECRET)?;
+    // Environment names need scope `account-env-read`, which not every client has. One token
+    // asking for both scopes would be refused whole by the SSO (`invalid_scope`) and fail the
+    // account; a token of its own, requested only when names are needed (accounts with
+    // environment cost), can fail alone, leaving a note and the ids.
+    let mut names_tokens = TokenSource::new(plan.client.clone(), client_secret.clone(), ENVIRONMENT_SCOPE);
     let mut tokens = TokenSource::new(plan.client.clone(), client_secret, sso::ACCOUNT_SCOPE);
-    let outcome = export_account_with(plan, &mut http, &mut tokens, secrets, &mut report);
+    let mut sources = Tokens { account: &mut tokens, environment_names: &mut names_tokens };
+    let outcome = export_account_with(plan, &mut http, &mut sources, secrets, &mut report);
     outcome.map(|()| http.counted(report))
+}
+
+/// The account's token sources: one per scope (see [`export_account`]).
+struct Tokens<'a> {
+    account: &'a mut TokenSource,
+    environment_names: &'a mut TokenSource,
 }
 
 fn export_account_with(
     plan: &AccountPlan,
     http: &mut Client,
-    tokens: &mut TokenSource,
+    sources: &mut Tokens,
     secrets: &dyn Secrets,
     report: &mut Report,
 ) -> Result<(), ExportError> {
+    let tokens = &mut *sources.account;
     let SubscriptionReads { subscription_uuid, subscription, costs, cost_request, dynatrace_forecast } =
         account_reads::read_subscription(plan, http, tokens, report)?;
     let accounts_url = account_reads::subscriptions_url(plan);
@@ -78,19 +93,18 @@ fn export_account_with(
 
     let mut environment = None;
     if let Some(environment_plan) = &plan.environment_cost {
-        let end = newest
-            .unwrap_or_else(|| parse_instant_millis(&plan.read_at).unwrap_or(0).div_euclid(DAY_MS) * DAY_MS)
-            + DAY_MS;
+        let end = newest.unwrap_or_else(|| day_of(&plan.read_at)) + DAY_MS;
         let start = end - i64::from(environment_plan.days().max(1)) * DAY_MS;
         match read_environment_costs(plan, environment_plan, http, tokens, &subscription_uuid, start, end) {
             Ok(rows) => {
+                let names = read_environment_names(plan, http, sources.environment_names, report);
                 report.records_read += rows.len() as u32;
                 let totals: Vec<CostRecord> = costs
                     .iter()
                     .filter(|c| parse_instant_millis(&c.start_time).is_some_and(|t| (start..end).contains(&t)))
                     .cloned()
                     .collect();
-                let built = environment::environment_cost_booked(&context, &subscription_uuid, &rows, &totals)
+                let built = environment::environment_cost_booked(&context, &subscription_uuid, &rows, &totals, &names)
                     .map_err(|e| {
                         ExportError::InvalidResponse(format!(
                             "GET {}/{subscription_uuid}/environments/cost (v3) and {}: {e}",
@@ -114,10 +128,30 @@ fn export_account_with(
         }
     }
 
-    let (environment_built, environment_skipped) =
-        environment.as_ref().map_or((0, 0), |(built, delivery)| (built.len() as u32, delivery.skipped));
-    report.events_built = days.len() as u32 + environment_built;
-    report.events_skipped = delivery.skipped + environment_skipped;
+    let mut usage = None;
+    if let Some(usage_plan) = &plan.usage {
+        let end = newest.unwrap_or_else(|| day_of(&plan.read_at)) + DAY_MS;
+        let start = end - i64::from(usage_plan.days().max(1)) * DAY_MS;
+        match read_usage_events(plan, http, tokens, &context, &subscription_uuid, &costs, start..end) {
+            Ok((built, records_read)) => {
+                report.records_read += records_read;
+                let delivery =
+                    Delivery::plan(of_this(previous.usage.clone()).as_ref(), &built.events, plan.window_days());
+                for &index in &delivery.to_send {
+                    batch.push(Stream::Usage, events::with_exported_at(&built.events[index].1, &plan.read_at));
+                }
+                usage = Some((built.events, delivery));
+            }
+            Err(failure) => report.failures.push(failure),
+        }
+    }
+
+    let mut built_and_skipped = (days.len() as u32, delivery.skipped);
+    for (built, delivery) in [&environment, &usage].into_iter().flatten() {
+        built_and_skipped.0 += built.len() as u32;
+        built_and_skipped.1 += delivery.skipped;
+    }
+    (report.events_built, report.events_skipped) = built_and_skipped;
     let accepted = ingest::ingest(http, secrets, &plan.target, batch.events(), report);
     if !plan.target.dry_run {
         let environment_cost = match &environment {
@@ -128,10 +162,22 @@ fn export_account_with(
             // Not read this time: what was delivered before still holds.
             None => previous.environment_cost,
         };
+        let usage = match &usage {
+            Some((built, delivery)) => {
+                Some(delivery.next_state(&subscription_uuid, built, &batch.acknowledged(Stream::Usage, &accepted)))
+            }
+            None => previous.usage,
+        };
         report.state = Some(AccountState {
             cost: Some(delivery.next_state(&subscription_uuid, &days, &batch.acknowledged(Stream::Cost, &accepted))),
             environment_cost,
+            usage,
         });
     }
     Ok(())
+}
+
+/// The start of the day `instant` (RFC 3339) is in: the window's end when no cost day was read.
+fn day_of(instant: &str) -> i64 {
+    parse_instant_millis(instant).unwrap_or(0).div_euclid(DAY_MS) * DAY_MS
 }

@@ -61,7 +61,9 @@ impl wit_transform::Guest for Component {
         costs: Vec<wit::EnvironmentCost>,
         daily_totals: Vec<wit::CostRecord>,
     ) -> Result<String, wit::InvalidRecord> {
-        let built = environment::environment_cost_booked(&context, &subscription_uuid, &costs, &daily_totals)?;
+        // The transform takes no names (the contract's signature has none): ids only.
+        let names = crate::environment_names::EnvironmentNames::new();
+        let built = environment::environment_cost_booked(&context, &subscription_uuid, &costs, &daily_totals, &names)?;
         Ok(events::ndjson(built.events.into_iter().map(|(_, event)| event)))
     }
 

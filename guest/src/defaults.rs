@@ -1,7 +1,7 @@
 //! The component's defaults, written once: what a plan leaves `none` (the WIT documents each on
 //! its field) and the values dtcost's host and `wasi:cli/run` start from (URLs, provider).
 
-use crate::wit::{AccountPlan, BudgetAlerting, EnvironmentCostPlan, IngestTarget, RetryPolicy};
+use crate::wit::{AccountPlan, BudgetAlerting, EnvironmentCostPlan, IngestTarget, RetryPolicy, UsagePlan};
 
 pub use dtcost_contract::{API_URL, MAX_BATCH_BYTES, PROVIDER, TOKEN_URL};
 
@@ -51,6 +51,13 @@ impl EnvironmentCostPlan {
     }
 }
 
+impl UsagePlan {
+    /// The last 30 days, as environment cost: the days whose usage, prices and totals are compared.
+    pub fn days(&self) -> u32 {
+        self.days.unwrap_or(30)
+    }
+}
+
 impl BudgetAlerting {
     /// 75, 90 and 100 % of the budget used.
     pub fn thresholds(&self) -> &[f64] {
@@ -90,6 +97,7 @@ mod tests {
         let environment = EnvironmentCostPlan::default();
         assert_eq!((environment.days(), environment.window_days(), environment.max_rows_per_day()), (30, 30, 2_000));
         assert_eq!(environment.page_size, None);
+        assert_eq!(UsagePlan::default().days(), 30);
         let alerting = BudgetAlerting::default();
         assert_eq!((alerting.thresholds(), alerting.forecast_exceeds_budget()), (&[75.0, 90.0, 100.0][..], true));
     }

@@ -14,6 +14,8 @@ pub enum Stream {
     Cost,
     /// `dps.cost.environment.booked`
     EnvironmentCost,
+    /// `dps.usage.booked`
+    Usage,
 }
 
 /// The events of one ingest, each tagged with its stream: the acknowledgements of the ingest go

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::environment_names::EnvironmentNames;
 use crate::error::InvalidRecord;
 use crate::events::{finite, instant, number, with_event_id};
 use crate::time::{DAY_MS, format_rfc3339};
@@ -14,10 +15,10 @@ use crate::wit::{CostRecord, EnvironmentCost, EventContext, Reconciliation};
 pub const ENVIRONMENT_COST_BOOKED: &str = "dps.cost.environment.booked";
 /// The environment id of a day's difference between its total and its environments' sum.
 pub const UNATTRIBUTED: &str = "unattributed";
-const UNATTRIBUTED_CAPABILITY: &str = "UNATTRIBUTED";
+pub(crate) const UNATTRIBUTED_CAPABILITY: &str = "UNATTRIBUTED";
 const UNATTRIBUTED_NAME: &str = "Not attributed to an environment";
 /// Differences below half a cent are rounding in the API's six-decimal values, not cost.
-const TOLERANCE: f64 = 0.005;
+pub(crate) const TOLERANCE: f64 = 0.005;
 
 /// The events, each with its day's start (ms since the epoch), sorted by day, then cluster,
 /// environment and capability (a day's `unattributed` last); and the reconciliation, when there
@@ -29,12 +30,14 @@ pub struct EnvironmentCostEvents {
 
 /// Rows of one (cluster, environment, capability, day) are summed: paging may split them, and
 /// late bookings may come as rows of their own (the latest `bookingDate` is kept). Every row and
-/// total must be in one currency: sums across currencies are refused, naming the row.
+/// total must be in one currency: sums across currencies are refused, naming the row. An
+/// environment in `names` gets its `environmentName` (which changes its `event.id`).
 pub fn environment_cost_booked(
     context: &EventContext,
     subscription_uuid: &str,
     costs: &[EnvironmentCost],
     daily_totals: &[CostRecord],
+    names: &EnvironmentNames,
 ) -> Result<EnvironmentCostEvents, InvalidRecord> {
     let currency =
         costs.first().map(|c| c.currency_code.as_str()).or(daily_totals.first().map(|c| c.currency_code.as_str()));
@@ -80,6 +83,7 @@ pub fn environment_cost_booked(
             provider: &context.provider,
             timestamp: &cell.first.start_time,
             environment_id,
+            environment_name: names.get(*environment_id).map(String::as_str),
             cluster_id: *cluster_id,
             capability_key,
             capability_name: &cell.first.capability_name,
@@ -126,6 +130,7 @@ pub fn environment_cost_booked(
                 provider: &context.provider,
                 timestamp: &start_time,
                 environment_id: UNATTRIBUTED,
+                environment_name: None,
                 cluster_id: None,
                 capability_key: UNATTRIBUTED_CAPABILITY,
                 capability_name: UNATTRIBUTED_NAME,
@@ -183,7 +188,7 @@ fn same_currency(field: &str, currency: &str, expected: Option<&str>) -> Result<
     }
 }
 
-fn round6(value: f64) -> f64 {
+pub(crate) fn round6(value: f64) -> f64 {
     (value * 1e6).round() / 1e6
 }
 
@@ -196,6 +201,8 @@ struct EnvironmentCostEvent<'a> {
     provider: &'a str,
     timestamp: &'a str,
     environment_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    environment_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cluster_id: Option<&'a str>,
     capability_key: &'a str,
@@ -244,6 +251,33 @@ mod tests {
             currency_code: "USD".into(),
             last_booking_date: Some(day.into()),
         }
+    }
+
+    /// Without names, as most tests need.
+    fn environment_cost_booked(
+        context: &EventContext,
+        subscription_uuid: &str,
+        costs: &[EnvironmentCost],
+        daily_totals: &[CostRecord],
+    ) -> Result<EnvironmentCostEvents, InvalidRecord> {
+        super::environment_cost_booked(context, subscription_uuid, costs, daily_totals, &EnvironmentNames::new())
+    }
+
+    #[test]
+    fn a_known_environment_gets_its_name_and_an_unknown_one_keeps_its_id_alone() {
+        let rows = [row("2026-11-21", "abc12345", "LOGS", 1.0), row("2026-11-21", "xyz98765", "LOGS", 1.0)];
+        let names = EnvironmentNames::from([("abc12345".to_owned(), "ACME Production".to_owned())]);
+        let named = super::environment_cost_booked(&context(), "sub", &rows, &[total("2026-11-21", 3.0)], &names)
+            .unwrap()
+            .events;
+        let events = parsed(&named);
+        assert_eq!(events[0]["environmentName"], "ACME Production");
+        assert_eq!(events[0]["environmentId"], "abc12345");
+        assert!(events[1].get("environmentName").is_none(), "absent when unknown");
+        assert!(events[2].get("environmentName").is_none(), "unattributed has no name");
+        let unnamed = environment_cost_booked(&context(), "sub", &rows, &[total("2026-11-21", 3.0)]).unwrap().events;
+        assert_ne!(named[0], unnamed[0], "the name is content: the event.id changes with it");
+        assert_eq!(named[1], unnamed[1]);
     }
 
     fn parsed(events: &[(i64, String)]) -> Vec<Value> {

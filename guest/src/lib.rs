@@ -10,6 +10,7 @@ pub mod cluster_job;
 pub mod defaults;
 pub mod delivery;
 pub mod environment;
+pub mod environment_names;
 pub mod environment_walk;
 pub mod error;
 pub mod events;
@@ -18,11 +19,14 @@ pub mod http;
 pub mod ingest;
 pub mod job;
 pub mod parse;
+pub mod rate_card;
 pub mod secrets;
 pub mod sso;
 pub mod standalone;
 pub mod time;
 pub mod untrusted;
+pub mod usage;
+pub mod usage_reads;
 pub mod wit;
 
 #[cfg(target_family = "wasm")]

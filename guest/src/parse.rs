@@ -127,6 +127,105 @@ pub fn environment_cost_page(root: &Value) -> Result<(Vec<EnvironmentCost>, Opti
     Ok((rows, next_page_key))
 }
 
+/// One record of `/usage` (`SubscriptionUsageDto`): a capability's use on one day, in its unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageRecord {
+    pub capability_key: String,
+    pub capability_name: String,
+    pub start_time: String,
+    pub end_time: String,
+    pub value: f64,
+    pub unit_measure: String,
+}
+
+/// `/sub/v2/.../subscriptions/{s}/usage` (`SubscriptionUsageListDto`).
+pub fn usage_list(root: &Value) -> Result<Vec<UsageRecord>> {
+    let root = Obj::root(root)?;
+    root.array("data")?
+        .map(|entry| {
+            let entry = entry?;
+            Ok(UsageRecord {
+                capability_key: entry.string("capabilityKey")?,
+                capability_name: entry.opt_string("capabilityName")?.unwrap_or_default(),
+                start_time: entry.string("startTime")?,
+                end_time: entry.string("endTime")?,
+                value: entry.number("value")?,
+                unit_measure: entry.opt_string("unitMeasure")?.unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// A rate card (`RateCardSummaryDto`): the unit prices of its capabilities over its dates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateCard {
+    pub start_time: String,
+    pub end_time: String,
+    pub currency_code: String,
+    pub capabilities: Vec<RatedCapability>,
+}
+
+/// `RateCardCapabilitiesDto`. `price` stays the text the API sent (the spec types it a string):
+/// it is read as a number where it is used, so that a bad one names its capability.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RatedCapability {
+    pub key: String,
+    pub price: String,
+    pub unit: String,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    /// Where it is in the response (`[0].capabilities[3]`), for messages.
+    pub path: String,
+}
+
+/// `/sub/v1/accounts/{a}/rate-cards`: a bare array of `RateCardSummaryDto`.
+pub fn rate_cards(root: &Value) -> Result<Vec<RateCard>> {
+    let cards =
+        root.as_array().ok_or_else(|| InvalidRecord::new("body", format!("expected an array, got {}", kind(root))))?;
+    cards
+        .iter()
+        .enumerate()
+        .map(|(index, card)| {
+            let card = Obj::at(format!("[{index}]"), card)?;
+            let capabilities = card
+                .array("capabilities")?
+                .map(|capability| {
+                    let capability = capability?;
+                    Ok(RatedCapability {
+                        key: capability.string("key")?,
+                        price: capability.string("price")?,
+                        unit: capability.opt_string("quotedUnitOfMeasure")?.unwrap_or_default(),
+                        start_time: capability.opt_string("startTime")?,
+                        end_time: capability.opt_string("endTime")?,
+                        path: capability.path.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(RateCard {
+                start_time: card.string("startTime")?,
+                end_time: card.string("endTime")?,
+                currency_code: card.string("currencyCode")?,
+                capabilities,
+            })
+        })
+        .collect()
+}
+
+/// `/env/v2/accounts/{a}/environments` (`EnvironmentListDto`): each environment's id and, where
+/// it has one (`name` is optional), its name.
+pub fn environment_names(root: &Value) -> Result<Vec<(String, String)>> {
+    let root = Obj::root(root)?;
+    let mut names = Vec::new();
+    for environment in root.array("data")? {
+        let environment = environment?;
+        let id = environment.string("id")?;
+        if let Some(name) = environment.opt_string("name")?.filter(|name| !name.is_empty()) {
+            names.push((id, name));
+        }
+    }
+    Ok(names)
+}
+
 /// Whether `text` is a UUID (8-4-4-4-12 hex digits, any case): what a subscription's `uuid` must
 /// be before it becomes a path segment.
 pub fn is_uuid(text: &str) -> bool {

@@ -8,7 +8,7 @@ use crate::job;
 use crate::secrets::Secrets;
 use crate::wit::{
     AccountPlan, BudgetAlerting, ClusterPlan, EnvironmentCostPlan, IngestTarget, OauthClient, Report, RetryPolicy,
-    TargetAuth,
+    TargetAuth, UsagePlan,
 };
 
 /// Runs the account job when `account-uuid` is set and the cluster job when `cluster-url` is
@@ -44,6 +44,15 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
             }),
             None => None,
         };
+        let usage =
+            match value("usage-days") {
+                Some(days) => Some(UsagePlan {
+                    days: Some(days.parse().ok().filter(|d| *d > 0).ok_or_else(|| {
+                        format!("config key `usage-days`: {days:?} is not a positive number of days")
+                    })?),
+                }),
+                None => None,
+            };
         let plan = AccountPlan {
             name: value("account-name").unwrap_or_else(|| uuid.clone()),
             client: OauthClient { client_id: required("client-id")?, token_url, account_uuid: Some(uuid.clone()) },
@@ -56,6 +65,7 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
             state: None,
             window_days: None,
             environment_cost,
+            usage,
             // Without a state, alerts fire again on every run: the host keeps one.
             budget_alerting: BudgetAlerting::default(),
         };

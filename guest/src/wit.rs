@@ -15,6 +15,7 @@ wit_bindgen::generate!({
         "dtcost:exporter/job@0.2.0/reconciliation": [#[derive(Default)]],
         "dtcost:exporter/job@0.2.0/retry-policy": [#[derive(Default)]],
         "dtcost:exporter/job@0.2.0/environment-cost-plan": [#[derive(Default)]],
+        "dtcost:exporter/job@0.2.0/usage-plan": [#[derive(Default)]],
         "dtcost:exporter/job@0.2.0/budget-alerting": [#[derive(Default)]],
         "dtcost:exporter/types@0.2.0/cluster-license": [#[derive(Default)]],
         "dtcost:exporter/types@0.2.0/unit-usage": [#[derive(Default)]],
@@ -26,7 +27,7 @@ wit_bindgen::generate!({
 pub use exports::dtcost::exporter::job::{
     AccountPlan, AccountState, AuthenticationFailure, BudgetAlert, BudgetAlerting, ClusterPlan, DeliveryState,
     EnvironmentCostPlan, ExportError, FailureKind, IngestTarget, OauthClient, Reconciliation, RejectedEvent, Report,
-    RequestFailure, RetryPolicy, SubscriptionOutlook, TargetAuth,
+    RequestFailure, RetryPolicy, SubscriptionOutlook, TargetAuth, UsagePlan,
 };
 pub use exports::dtcost::exporter::types::{
     AccountForecast, Budget, ClusterLicense, CostRecord, EnvironmentCost, EventContext, InvalidRecord, OverageUsage,

@@ -49,6 +49,7 @@ pub fn account_plan(
         state: previous,
         window_days: config.window_days,
         environment_cost: account.environment_cost.then_some(config.environment_cost),
+        usage: account.usage.then_some(config.usage),
         budget_alerting: config.budget_alerting.clone(),
     }
 }

@@ -27,7 +27,7 @@ wasmtime::component::bindgen!({
 pub use exports::dtcost::exporter::job::{
     AccountPlan, AccountState, AlertState, AuthenticationFailure, BudgetAlert, BudgetAlerting, ClusterPlan,
     DeliveryState, EnvironmentCostPlan, ExportError, FailureKind, IngestTarget, OauthClient, Report, RetryPolicy,
-    SubscriptionOutlook, TargetAuth,
+    SubscriptionOutlook, TargetAuth, UsagePlan,
 };
 pub use exports::dtcost::exporter::types::{CostRecord, EventContext, InvalidRecord, RunFigures};
 

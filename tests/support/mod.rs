@@ -51,6 +51,8 @@ pub struct ConfigOptions {
     pub oauth_target: bool,
     /// `environment-cost = true` on every account.
     pub environment_cost: bool,
+    /// `usage = true` on every account.
+    pub usage: bool,
     pub extra: String,
 }
 
@@ -82,6 +84,9 @@ pub fn write_config(scenario: &Scenario, sim: &Simulator, options: &ConfigOption
         }
         if options.environment_cost {
             toml.push_str("environment-cost = true\n");
+        }
+        if options.usage {
+            toml.push_str("usage = true\n");
         }
         let secret = if options.wrong_secret.contains(&index) {
             "dt0s02.WRONG.secret".to_owned()

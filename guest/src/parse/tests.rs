@@ -184,3 +184,48 @@ fn ingest_partial_success_lists_indexes_ids_and_messages_each_optional() {
     assert_eq!(unnamed[1].message, "");
     assert!(ingest_errors(br#"{"errors":[{"index":-1}]}"#).is_err());
 }
+
+#[test]
+fn a_usage_list_is_read_as_the_spec_shapes_it() {
+    let body = json(
+        br#"{"data":[{"capabilityKey":"LOGS","capabilityName":"Log Management","startTime":"2026-11-21T00:00:00Z",
+        "endTime":"2026-11-21T23:59:59Z","value":12.5,"unitMeasure":"GiB"}],"lastModifiedTime":"2026-11-22T00:00:00Z"}"#,
+    )
+    .unwrap();
+    let usage = usage_list(&body).unwrap();
+    assert_eq!(usage[0].capability_key, "LOGS");
+    assert_eq!(usage[0].capability_name, "Log Management");
+    assert_eq!((usage[0].value, usage[0].unit_measure.as_str()), (12.5, "GiB"));
+    let bad = json(br#"{"data":[{"capabilityKey":"LOGS","startTime":"x","endTime":"y","value":"12"}]}"#).unwrap();
+    assert_eq!(usage_list(&bad).unwrap_err().field, "data[0].value");
+}
+
+#[test]
+fn rate_cards_are_read_with_prices_as_the_strings_the_spec_types_them() {
+    let body = json(
+        br#"[{"quoteNumber":"Q-1","startTime":"2026-01-01T00:00:00Z","endTime":"2026-12-31T23:59:59Z","currencyCode":"USD",
+        "capabilities":[{"key":"LOGS","name":"Log Management","quotedPrice":"0.0035","quotedUnitOfMeasure":"GiB",
+        "price":"0.0035","startTime":"2026-01-01T00:00:00Z","endTime":"2026-12-31T23:59:59Z","deploymentType":"SAAS"}]}]"#,
+    )
+    .unwrap();
+    let cards = rate_cards(&body).unwrap();
+    assert_eq!(cards[0].currency_code, "USD");
+    let logs = &cards[0].capabilities[0];
+    assert_eq!((logs.key.as_str(), logs.price.as_str(), logs.unit.as_str()), ("LOGS", "0.0035", "GiB"));
+    assert_eq!(logs.path, "[0].capabilities[0]");
+    let number_price =
+        json(br#"[{"startTime":"a","endTime":"b","currencyCode":"USD","capabilities":[{"key":"LOGS","price":0.5}]}]"#)
+            .unwrap();
+    assert_eq!(rate_cards(&number_price).unwrap_err().field, "[0].capabilities[0].price");
+    assert_eq!(rate_cards(&json(br#"{"data":[]}"#).unwrap()).unwrap_err().field, "body");
+}
+
+#[test]
+fn environment_names_are_read_and_an_environment_without_one_is_left_out() {
+    let body = json(
+        br#"{"data":[{"id":"abc12345","name":"ACME Production","active":true,"url":"https://abc12345.live.dynatrace.com"},
+        {"id":"def67890","active":true,"url":"https://def67890.live.dynatrace.com"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(environment_names(&body).unwrap(), [("abc12345".to_owned(), "ACME Production".to_owned())]);
+}

@@ -35,6 +35,7 @@ pub fn plan(subscription: Option<&str>) -> AccountPlan {
         state: None,
         window_days: None,
         environment_cost: None,
+        usage: None,
         budget_alerting: BudgetAlerting::default(),
     }
 }

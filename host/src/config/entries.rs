@@ -103,6 +103,7 @@ impl Validator<'_> {
             client_secret,
             subscription,
             environment_cost: raw.environment_cost.unwrap_or(false),
+            usage: raw.usage.unwrap_or(false),
         })
     }
 

@@ -18,7 +18,7 @@ pub use defaults::default_budget_alerting;
 pub use environment::{Environment, ProcessEnvironment};
 pub use values::base_url;
 
-use crate::runtime::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy};
+use crate::runtime::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy, UsagePlan};
 pub use crate::sandbox::Origin;
 use crate::secret::Secret;
 
@@ -61,6 +61,8 @@ pub struct Config {
     pub window_days: Option<u32>,
     /// How accounts with `environment-cost = true` read cost per environment.
     pub environment_cost: EnvironmentCostPlan,
+    /// How accounts with `usage = true` read usage and unit prices.
+    pub usage: UsagePlan,
     pub budget_alerting: BudgetAlerting,
     pub target: Target,
     pub accounts: Vec<AccountConfig>,
@@ -114,6 +116,8 @@ pub struct AccountConfig {
     pub subscription: Option<String>,
     /// Read cost per environment and capability (opt-in: it can be large).
     pub environment_cost: bool,
+    /// Read usage and unit prices per capability (opt-in).
+    pub usage: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -31,6 +31,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub environment_cost: RawEnvironmentCost,
     #[serde(default)]
+    pub usage: RawUsage,
+    #[serde(default)]
     pub budget: RawBudget,
     #[serde(default)]
     pub target: RawTarget,
@@ -57,6 +59,12 @@ pub struct RawEnvironmentCost {
     pub window_days: Option<u32>,
     pub page_size: Option<u32>,
     pub max_rows_per_day: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawUsage {
+    pub days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,6 +103,7 @@ pub struct RawAccount {
     pub client_secret_file: Option<PathBuf>,
     pub subscription: Option<String>,
     pub environment_cost: Option<bool>,
+    pub usage: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -94,6 +94,21 @@ fn environment_cost_is_opt_in_and_budget_alerts_have_defaults() {
 }
 
 #[test]
+fn usage_is_opt_in_per_account_with_its_days_checked() {
+    let vars = [("INGEST_TOKEN", "t"), ("ACME_SECRET", "s"), ("CLUSTER_TOKEN", "c")];
+    let config = parse(GOOD, &vars).unwrap();
+    assert!(!config.accounts[0].usage);
+    assert_eq!(config.usage.days, None, "unset: the component's default");
+    let custom =
+        GOOD.replace("[[clusters]]", "usage = true\n[[clusters]]").replace("[target]", "[usage]\ndays = 60\n[target]");
+    let config = parse(&custom, &vars).unwrap();
+    assert!(config.accounts[0].usage);
+    assert_eq!(config.usage.days, Some(60));
+    let error = parse(&GOOD.replace("[target]", "[usage]\ndays = 0\n[target]"), &vars).unwrap_err();
+    assert_eq!(error.key, "usage.days", "{error}");
+}
+
+#[test]
 fn inline_secrets_and_unknown_keys_are_refused_by_name() {
     let inline = GOOD.replace("client-secret-env = \"ACME_SECRET\"", "client-secret = \"hunter2\"");
     let error = parse(&inline, &[("INGEST_TOKEN", "t"), ("CLUSTER_TOKEN", "c")]).unwrap_err().to_string();

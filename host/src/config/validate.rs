@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::raw::{RawAccount, RawBudget, RawCluster, RawConfig, RawEnvironmentCost, RawRetry};
+use super::raw::{RawAccount, RawBudget, RawCluster, RawConfig, RawEnvironmentCost, RawRetry, RawUsage};
 use super::{
     Config, ConfigError, DEFAULT_API_URL, DEFAULT_PROVIDER, DEFAULT_TOKEN_URL, Environment, Limits, TOKEN_PATH,
 };
-use crate::runtime::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy};
+use crate::runtime::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy, UsagePlan};
 
 pub struct Validator<'a> {
     pub source_name: &'a str,
@@ -77,6 +77,7 @@ impl Validator<'_> {
             limits.timeout = std::time::Duration::from_secs(seconds);
         }
         let environment_cost = self.environment_cost(&raw.environment_cost)?;
+        let usage = self.usage(&raw.usage)?;
         let budget_alerting = self.budget(raw.budget)?;
         let target = self.target(raw.target)?;
 
@@ -158,6 +159,7 @@ impl Validator<'_> {
             state_file,
             window_days,
             environment_cost,
+            usage,
             budget_alerting,
             target,
             accounts,
@@ -231,6 +233,15 @@ impl Validator<'_> {
             page_size: raw.page_size,
             max_rows_per_day: raw.max_rows_per_day,
         })
+    }
+
+    fn usage(&self, raw: &RawUsage) -> Result<UsagePlan, ConfigError> {
+        if let Some(days) = raw.days
+            && !(1..=400).contains(&days)
+        {
+            return Err(self.error("usage.days", format!("{days} is out of range (1 to 400)")));
+        }
+        Ok(UsagePlan { days: raw.days })
     }
 
     fn budget(&self, raw: RawBudget) -> Result<BudgetAlerting, ConfigError> {
