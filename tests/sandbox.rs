@@ -44,6 +44,7 @@ fn plan(scenario: &dtcost_sim::Scenario, sim: &Simulator, api_url: &str) -> Acco
         window_days: Some(35),
         environment_cost: None,
         budget_alerting: dtcost::config::default_budget_alerting(),
+        anomalies: dtcost::config::default_anomaly_plan(),
     }
 }
 

@@ -2,14 +2,17 @@
 //! the subscription's status and alerts come back unsent (the host sends one per subscription).
 
 use crate::account_reads::{self, SubscriptionReads, invalid};
-use crate::delivery::{Batch, Delivery, Stream};
+use crate::anomaly_events::{self, Subject};
+use crate::delivery::{self, Batch, Delivery, Stream};
 use crate::environment_walk::{self, read_environment_costs};
 use crate::error::{ExportError, InvalidRecord};
 use crate::http::{Client, Transport};
 use crate::secrets::{self, Secrets};
 use crate::sso::{self, TokenSource};
 use crate::time::{DAY_MS, parse_instant_millis};
-use crate::wit::{AccountPlan, AccountState, CostRecord, DeliveryState, EventContext, Report, SubscriptionOutlook};
+use crate::wit::{
+    AccountPlan, AccountState, CostRecord, DeliveryState, EnvironmentCost, EventContext, Report, SubscriptionOutlook,
+};
 use crate::{budget, environment, events, ingest};
 
 /// Exports one account. `Err` means nothing was sent; an `Ok` report may still list failures.
@@ -77,6 +80,7 @@ fn export_account_with(
     }
 
     let mut environment = None;
+    let mut environment_rows: Option<Vec<EnvironmentCost>> = None;
     if let Some(environment_plan) = &plan.environment_cost {
         let end = newest
             .unwrap_or_else(|| parse_instant_millis(&plan.read_at).unwrap_or(0).div_euclid(DAY_MS) * DAY_MS)
@@ -109,15 +113,45 @@ fn export_account_with(
                         .push(Stream::EnvironmentCost, events::with_exported_at(&built.events[index].1, &plan.read_at));
                 }
                 environment = Some((built.events, delivery));
+                environment_rows = Some(rows);
             }
             Err(failure) => report.failures.push(failure),
         }
     }
 
+    let anomalies = match (newest, plan.anomalies.enabled()) {
+        (Some(newest), true) => {
+            let subject = Subject {
+                context: &context,
+                subscription_uuid: &subscription_uuid,
+                currency: costs.first().map_or(events::DEFAULT_CURRENCY, |c| c.currency_code.as_str()),
+            };
+            let all = anomaly_events::series(&costs, environment_rows.as_deref());
+            let newest_day = newest.div_euclid(DAY_MS);
+            match anomaly_events::anomaly_events(&subject, &all, &plan.anomalies, newest_day) {
+                Ok(built) => {
+                    let to_send = delivery::anomalies_to_send(&previous.anomalies, &built);
+                    for &index in &to_send {
+                        batch.push(Stream::Anomaly, built[index].event.clone());
+                        report.anomalies.push(built[index].message.clone());
+                    }
+                    Some((built, to_send, anomaly_events::first_judged_day(&plan.anomalies, newest_day)))
+                }
+                Err(error) => {
+                    report.notes.push(format!("cost anomalies were not judged: {error}"));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+
     let (environment_built, environment_skipped) =
         environment.as_ref().map_or((0, 0), |(built, delivery)| (built.len() as u32, delivery.skipped));
-    report.events_built = days.len() as u32 + environment_built;
-    report.events_skipped = delivery.skipped + environment_skipped;
+    let (anomalies_built, anomalies_skipped) =
+        anomalies.as_ref().map_or((0, 0), |(built, to_send, _)| (built.len(), built.len() - to_send.len()));
+    report.events_built = days.len() as u32 + environment_built + anomalies_built as u32;
+    report.events_skipped = delivery.skipped + environment_skipped + anomalies_skipped as u32;
     let accepted = ingest::ingest(http, secrets, &plan.target, batch.events(), report);
     if !plan.target.dry_run {
         let environment_cost = match &environment {
@@ -128,9 +162,17 @@ fn export_account_with(
             // Not read this time: what was delivered before still holds.
             None => previous.environment_cost,
         };
+        let anomalies = match &anomalies {
+            Some((built, to_send, first_judged)) => {
+                let acknowledged = batch.acknowledged(Stream::Anomaly, &accepted);
+                delivery::anomaly_keys(&previous.anomalies, built, to_send, &acknowledged, *first_judged)
+            }
+            None => previous.anomalies,
+        };
         report.state = Some(AccountState {
             cost: Some(delivery.next_state(&subscription_uuid, &days, &batch.acknowledged(Stream::Cost, &accepted))),
             environment_cost,
+            anomalies,
         });
     }
     Ok(())

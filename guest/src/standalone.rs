@@ -7,7 +7,7 @@ use crate::http::Transport;
 use crate::job;
 use crate::secrets::Secrets;
 use crate::wit::{
-    AccountPlan, BudgetAlerting, ClusterPlan, EnvironmentCostPlan, IngestTarget, OauthClient, Report, RetryPolicy,
+    AccountPlan, AnomalyPlan, BudgetAlerting, ClusterPlan, EnvironmentCostPlan, IngestTarget, OauthClient, Report, RetryPolicy,
     TargetAuth,
 };
 
@@ -58,6 +58,7 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
             environment_cost,
             // Without a state, alerts fire again on every run: the host keeps one.
             budget_alerting: BudgetAlerting::default(),
+            anomalies: AnomalyPlan::default(),
         };
         let mut outcome = job::export_account(&plan, transport, config).map_err(|e| e.to_string());
         // One account: its subscription's status and alerts are its own to send.

@@ -49,6 +49,7 @@ pub fn account_plan(
         window_days: config.window_days,
         environment_cost: account.environment_cost.then_some(config.environment_cost),
         budget_alerting: config.budget_alerting.clone(),
+        anomalies: config.anomalies,
     }
 }
 

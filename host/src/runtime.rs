@@ -25,7 +25,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::dtcost::exporter::job::{
-    AccountPlan, AccountState, AlertState, AuthenticationFailure, BudgetAlert, BudgetAlerting, ClusterPlan,
+    AccountPlan, AccountState, AlertState, AnomalyPlan, AuthenticationFailure, BudgetAlert, BudgetAlerting, ClusterPlan,
     DeliveryState, EnvironmentCostPlan, ExportError, FailureKind, IngestTarget, OauthClient, Report, RetryPolicy,
     SubscriptionOutlook, TargetAuth,
 };

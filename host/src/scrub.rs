@@ -207,6 +207,7 @@ impl Scrubber {
                 reconciliation
             }),
             alerts: excerpts(report.alerts),
+            anomalies: excerpts(report.anomalies),
             events: report.events.iter().map(|event| self.redact_secrets(event).into_owned()).collect(),
             state: report.state.map(|state| self.account_state(state)),
             ..report
@@ -246,7 +247,11 @@ impl Scrubber {
             frozen_before: delivery.frozen_before.map(text),
             sent: delivery.sent.into_iter().map(text).collect(),
         };
-        AccountState { cost: state.cost.map(delivery), environment_cost: state.environment_cost.map(delivery) }
+        AccountState {
+            cost: state.cost.map(delivery),
+            environment_cost: state.environment_cost.map(delivery),
+            anomalies: state.anomalies.into_iter().map(text).collect(),
+        }
     }
 }
 
@@ -405,7 +410,7 @@ mod tests {
             frozen_before: Some("2026-11-01T00:00:00Z".into()),
             sent: vec!["id-1".into()],
         };
-        let state = s.account_state(AccountState { cost: Some(cost), environment_cost: None });
+        let state = s.account_state(AccountState { cost: Some(cost), environment_cost: None, anomalies: Vec::new() });
         let cost = state.cost.unwrap();
         assert_eq!(cost.subscription_uuid, "sub-(redacted)");
         assert_eq!((cost.frozen_before.as_deref(), cost.sent), (Some("2026-11-01T00:00:00Z"), vec!["id-1".to_owned()]));

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::fake_api::FakeApi;
 use crate::wit::{
-    AccountPlan, BudgetAlerting, EnvironmentCostPlan, IngestTarget, OauthClient, RetryPolicy, TargetAuth,
+    AccountPlan, AnomalyPlan, BudgetAlerting, EnvironmentCostPlan, IngestTarget, OauthClient, RetryPolicy, TargetAuth,
 };
 
 pub const TOKEN: &str = "POST https://sso/token";
@@ -36,6 +36,7 @@ pub fn plan(subscription: Option<&str>) -> AccountPlan {
         window_days: None,
         environment_cost: None,
         budget_alerting: BudgetAlerting::default(),
+        anomalies: AnomalyPlan::default(),
     }
 }
 

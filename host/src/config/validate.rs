@@ -78,6 +78,7 @@ impl Validator<'_> {
         }
         let environment_cost = self.environment_cost(&raw.environment_cost)?;
         let budget_alerting = self.budget(raw.budget)?;
+        let anomalies = self.anomalies(&raw.anomalies)?;
         let target = self.target(raw.target)?;
 
         let single_account = raw.accounts.len() <= 1;
@@ -159,6 +160,7 @@ impl Validator<'_> {
             window_days,
             environment_cost,
             budget_alerting,
+            anomalies,
             target,
             accounts,
             clusters,

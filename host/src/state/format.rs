@@ -1,6 +1,6 @@
 //! What the state file holds on disk, version by version: serde records of the host's own, not
-//! the WIT's, so that a change of the contract never changes the file. Version 3 is written;
-//! versions 1, 2 and 3 are read.
+//! the WIT's, so that a change of the contract never changes the file. Version 4 is written;
+//! versions 1 to 4 are read.
 
 use std::collections::BTreeMap;
 
@@ -9,10 +9,12 @@ use serde::{Deserialize, Serialize};
 use crate::runtime::{AccountState, AlertState, DeliveryState};
 
 /// The version this dtcost writes.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
-/// Version 3: an account's delivery state per account, and the budget alerts fired per
-/// subscription (alerts are the subscription's, whichever account sent them).
+/// Version 4: an account's delivery state per account (version 3's, and the keys of the cost
+/// anomalies delivered), and the budget alerts fired per subscription (alerts are the
+/// subscription's, whichever account sent them). Version 3 is read by this very record: its
+/// accounts have no `anomalies`, which default to none.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Content {
@@ -31,6 +33,9 @@ pub struct StoredAccount {
     pub cost: Option<StoredDelivery>,
     /// `dps.cost.environment.booked` events.
     pub environment_cost: Option<StoredDelivery>,
+    /// Keys (`scope|id|kind|day`) of the `dps.cost.anomaly` events delivered.
+    #[serde(default)]
+    pub anomalies: Vec<String>,
 }
 
 /// Events of one kind delivered for one subscription.
@@ -97,7 +102,7 @@ impl Content {
                 let accounts = old
                     .accounts
                     .into_iter()
-                    .map(|(uuid, cost)| (uuid, StoredAccount { cost: Some(cost), environment_cost: None }))
+                    .map(|(uuid, cost)| (uuid, StoredAccount { cost: Some(cost), ..StoredAccount::default() }))
                     .collect();
                 Ok(Content { accounts, ..Content::empty() })
             }
@@ -108,11 +113,16 @@ impl Content {
                     if let Some(alerts) = account.alerts {
                         content.subscriptions.insert(alerts.subscription_uuid.clone(), alerts);
                     }
-                    let state = StoredAccount { cost: account.cost, environment_cost: account.environment_cost };
+                    let state = StoredAccount {
+                        cost: account.cost,
+                        environment_cost: account.environment_cost,
+                        anomalies: Vec::new(),
+                    };
                     content.accounts.insert(uuid, state);
                 }
                 Ok(content)
             }
+            3 => Ok(Content { version: VERSION, ..serde_json::from_slice(bytes)? }),
             VERSION => Ok(serde_json::from_slice(bytes)?),
             newer => Err(FormatError::Newer(newer)),
         }
@@ -141,13 +151,21 @@ impl From<StoredDelivery> for DeliveryState {
 
 impl From<AccountState> for StoredAccount {
     fn from(state: AccountState) -> Self {
-        StoredAccount { cost: state.cost.map(Into::into), environment_cost: state.environment_cost.map(Into::into) }
+        StoredAccount {
+            cost: state.cost.map(Into::into),
+            environment_cost: state.environment_cost.map(Into::into),
+            anomalies: state.anomalies,
+        }
     }
 }
 
 impl From<StoredAccount> for AccountState {
     fn from(stored: StoredAccount) -> Self {
-        AccountState { cost: stored.cost.map(Into::into), environment_cost: stored.environment_cost.map(Into::into) }
+        AccountState {
+            cost: stored.cost.map(Into::into),
+            environment_cost: stored.environment_cost.map(Into::into),
+            anomalies: stored.anomalies,
+        }
     }
 }
 
@@ -182,6 +200,19 @@ mod tests {
     "s": {"subscription_uuid": "s", "period_start": "2026-01-01", "fired": ["used:75"]}
   }
 }"#;
+    const V4: &str = r#"{
+  "version": 4,
+  "accounts": {
+    "a": {
+      "cost": {"subscription_uuid": "s", "frozen_before": "2026-01-01T00:00:00Z", "sent": ["id"]},
+      "environment_cost": {"subscription_uuid": "s", "frozen_before": null, "sent": ["env"]},
+      "anomalies": ["account||spike|2026-11-20"]
+    }
+  },
+  "subscriptions": {
+    "s": {"subscription_uuid": "s", "period_start": "2026-01-01", "fired": ["used:75"]}
+  }
+}"#;
 
     fn delivery(frozen_before: Option<&str>, sent: &str) -> StoredDelivery {
         StoredDelivery {
@@ -195,7 +226,8 @@ mod tests {
     fn every_version_written_before_is_read_as_the_current_one() {
         let v1 = Content::read(V1.as_bytes()).unwrap();
         assert_eq!(v1.version, VERSION);
-        assert_eq!(v1.accounts["a"], StoredAccount { cost: Some(delivery(None, "id")), environment_cost: None });
+        let only_cost = StoredAccount { cost: Some(delivery(None, "id")), ..StoredAccount::default() };
+        assert_eq!(v1.accounts["a"], only_cost);
         assert!(v1.subscriptions.is_empty());
 
         let v2 = Content::read(V2.as_bytes()).unwrap();
@@ -206,14 +238,19 @@ mod tests {
         assert_eq!(v3.accounts["a"].environment_cost, Some(delivery(None, "env")));
         assert_eq!(v3.subscriptions["s"].period_start, "2026-01-01");
         assert_eq!(v3.accounts["a"].cost, v2.accounts["a"].cost);
+        assert_eq!((v3.version, v3.accounts["a"].anomalies.len()), (VERSION, 0), "no anomaly was delivered before 4");
+
+        let v4 = Content::read(V4.as_bytes()).unwrap();
+        assert_eq!(v4.accounts["a"].anomalies, ["account||spike|2026-11-20"]);
+        assert_eq!(v4.accounts["a"].environment_cost, v3.accounts["a"].environment_cost);
     }
 
     #[test]
     fn the_current_version_is_written_with_its_own_field_names_and_read_back() {
-        let content = Content::read(V3.as_bytes()).unwrap();
+        let content = Content::read(V4.as_bytes()).unwrap();
         let written = serde_json::to_value(&content).unwrap();
-        let expected: serde_json::Value = serde_json::from_str(V3).unwrap();
-        assert_eq!(written, expected, "what is written is version 3, field for field");
+        let expected: serde_json::Value = serde_json::from_str(V4).unwrap();
+        assert_eq!(written, expected, "what is written is version 4, field for field");
         assert_eq!(Content::read(&serde_json::to_vec(&content).unwrap()).unwrap(), content);
     }
 
@@ -228,6 +265,7 @@ mod tests {
         let state = AccountState {
             cost: Some(DeliveryState { subscription_uuid: "s".into(), frozen_before: None, sent: vec!["id".into()] }),
             environment_cost: None,
+            anomalies: vec!["account||drop|2026-11-21".into()],
         };
         assert_eq!(AccountState::from(StoredAccount::from(state.clone())), state);
     }
