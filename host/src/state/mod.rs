@@ -196,7 +196,7 @@ mod tests {
         let reloaded = StateFile::load(&path).unwrap();
         assert_eq!(reloaded.fired("s", "2026-01-01"), ["used:75", "used:90"]);
         let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        assert_eq!(written["version"], 3);
+        assert_eq!(written["version"], format::VERSION);
     }
 
     #[test]
