@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use dtcost_guest::http::{Method, Request, Response, Transport, TransportError};
 use dtcost_guest::wit::{
-    AccountPlan, AnomalyPlan, BudgetAlerting, ClusterPlan, CostRecord, EventContext, FailureKind, IngestTarget, OauthClient,
-    RetryPolicy, TargetAuth,
+    AccountPlan, AnomalyPlan, BudgetAlerting, ClusterPlan, CostRecord, EventContext, FailureKind, IngestTarget,
+    OauthClient, RetryPolicy, TargetAuth,
 };
 use dtcost_sim::{Generate, Scenario, Simulator};
 

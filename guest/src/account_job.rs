@@ -10,9 +10,7 @@ use crate::http::{Client, Transport};
 use crate::secrets::{self, Secrets};
 use crate::sso::{self, TokenSource};
 use crate::time::{DAY_MS, parse_instant_millis};
-use crate::wit::{
-    AccountPlan, AccountState, CostRecord, DeliveryState, EnvironmentCost, EventContext, Report, SubscriptionOutlook,
-};
+use crate::wit::{AccountPlan, AccountState, CostRecord, DeliveryState, EventContext, Report, SubscriptionOutlook};
 use crate::{budget, environment, events, ingest};
 
 /// Exports one account. `Err` means nothing was sent; an `Ok` report may still list failures.
@@ -80,7 +78,7 @@ fn export_account_with(
     }
 
     let mut environment = None;
-    let mut environment_rows: Option<Vec<EnvironmentCost>> = None;
+    let mut environment_series = Vec::new();
     if let Some(environment_plan) = &plan.environment_cost {
         let end = newest
             .unwrap_or_else(|| parse_instant_millis(&plan.read_at).unwrap_or(0).div_euclid(DAY_MS) * DAY_MS)
@@ -113,7 +111,7 @@ fn export_account_with(
                         .push(Stream::EnvironmentCost, events::with_exported_at(&built.events[index].1, &plan.read_at));
                 }
                 environment = Some((built.events, delivery));
-                environment_rows = Some(rows);
+                environment_series = anomaly_events::environment_series(&rows);
             }
             Err(failure) => report.failures.push(failure),
         }
@@ -126,7 +124,8 @@ fn export_account_with(
                 subscription_uuid: &subscription_uuid,
                 currency: costs.first().map_or(events::DEFAULT_CURRENCY, |c| c.currency_code.as_str()),
             };
-            let all = anomaly_events::series(&costs, environment_rows.as_deref());
+            let mut all = vec![anomaly_events::account_series(&costs)];
+            all.append(&mut environment_series);
             let newest_day = newest.div_euclid(DAY_MS);
             match anomaly_events::anomaly_events(&subject, &all, &plan.anomalies, newest_day) {
                 Ok(built) => {

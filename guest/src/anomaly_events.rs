@@ -3,8 +3,6 @@
 //! environment; only findings on recent days, each keyed by scope, id, kind and day so that it
 //! is sent once.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use crate::anomaly::{self, Finding, InvalidParameter, Kind, Parameters};
@@ -19,9 +17,15 @@ pub const COST_ANOMALY: &str = "dps.cost.anomaly";
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scope {
     Account,
-    Capability { key: String, name: String },
+    Capability {
+        key: String,
+        name: String,
+    },
     /// `name` is absent while the environment's name is unknown.
-    Environment { id: String, name: Option<String> },
+    Environment {
+        id: String,
+        name: Option<String>,
+    },
 }
 
 impl Scope {
@@ -68,31 +72,66 @@ pub struct AnomalyEvent {
     pub message: String,
 }
 
-/// The series to judge: the account's daily cost, and per capability (summed over environments)
-/// and per environment (summed over capabilities) when `environment_rows` were read. The
-/// `unattributed` share is no environment and has no capability, so it is in none of them.
-pub fn series(costs: &[CostRecord], environment_rows: Option<&[EnvironmentCost]>) -> Vec<Series> {
-    let day_of = |start: &str| crate::time::parse_instant_millis(start).map(|ms| ms.div_euclid(DAY_MS));
-    let account = costs.iter().filter_map(|c| Some(DailyCost { day: day_of(&c.start_time)?, value: c.value }));
-    let mut all = vec![Series { scope: Scope::Account, days: account.collect() }];
-    let rows = environment_rows.unwrap_or_default();
-    let mut capabilities: BTreeMap<&str, (&str, Vec<DailyCost>)> = BTreeMap::new();
-    let mut environments: BTreeMap<&str, Vec<DailyCost>> = BTreeMap::new();
-    for row in rows {
-        let Some(day) = day_of(&row.start_time) else { continue };
-        let cost = DailyCost { day, value: row.value };
-        capabilities.entry(&row.capability_key).or_insert((&row.capability_name, Vec::new())).1.push(cost);
-        environments.entry(&row.environment_id).or_default().push(cost);
-    }
-    all.extend(capabilities.into_iter().map(|(key, (name, days))| Series {
-        scope: Scope::Capability { key: key.to_owned(), name: name.to_owned() },
-        days,
-    }));
-    all.extend(
-        environments
-            .into_iter()
-            .map(|(id, days)| Series { scope: Scope::Environment { id: id.to_owned(), name: None }, days }),
+fn day_of(start: &str) -> Option<i64> {
+    crate::time::parse_instant_millis(start).map(|ms| ms.div_euclid(DAY_MS))
+}
+
+/// The account's daily cost.
+pub fn account_series(costs: &[CostRecord]) -> Series {
+    let days = costs.iter().filter_map(|c| Some(DailyCost { day: day_of(&c.start_time)?, value: c.value }));
+    Series { scope: Scope::Account, days: days.collect() }
+}
+
+/// Per capability (summed over environments) and per environment (summed over capabilities),
+/// one value a day. The rows can be tens of thousands (the job drops them before it ingests):
+/// they are grouped by sorting references, and only series with days enough for a finding
+/// ([`MIN_SERIES_DAYS`]) are kept. The `unattributed` share is no environment and has no
+/// capability, so it is in none of them.
+pub fn environment_series(rows: &[EnvironmentCost]) -> Vec<Series> {
+    let mut all = grouped(
+        rows,
+        |row| &row.capability_key,
+        |row| Scope::Capability { key: row.capability_key.clone(), name: row.capability_name.clone() },
     );
+    all.extend(grouped(
+        rows,
+        |row| &row.environment_id,
+        |row| Scope::Environment { id: row.environment_id.clone(), name: None },
+    ));
+    all
+}
+
+/// Days with data a series needs before the detector can find anything in it: the
+/// week-over-week rule compares two weeks of at least `week_min_days` each (the daily rule
+/// needs more, `min_history_days` and the day judged).
+pub fn min_series_days() -> usize {
+    let defaults = Parameters::default();
+    (2 * defaults.week_min_days).min(defaults.min_history_days + 1) as usize
+}
+
+/// The rows grouped by `key`, summed per day, as series of the scope `scope` gives a group's
+/// first row; groups with fewer than [`min_series_days`] days are left out.
+fn grouped<'a>(
+    rows: &'a [EnvironmentCost],
+    key: impl Fn(&'a EnvironmentCost) -> &'a str,
+    scope: impl Fn(&EnvironmentCost) -> Scope,
+) -> Vec<Series> {
+    let mut order: Vec<(&str, i64, usize)> =
+        rows.iter().enumerate().filter_map(|(index, row)| Some((key(row), day_of(&row.start_time)?, index))).collect();
+    order.sort_unstable();
+    let mut all = Vec::new();
+    for group in order.chunk_by(|a, b| a.0 == b.0) {
+        let mut days: Vec<DailyCost> = Vec::new();
+        for &(_, day, index) in group {
+            match days.last_mut() {
+                Some(last) if last.day == day => last.value += rows[index].value,
+                _ => days.push(DailyCost { day, value: rows[index].value }),
+            }
+        }
+        if days.len() >= min_series_days() {
+            all.push(Series { scope: scope(&rows[group[0].2]), days });
+        }
+    }
     all
 }
 
@@ -159,7 +198,9 @@ fn without_explained_weeks(findings: Vec<Finding>, parameters: &Parameters) -> V
         let shift = daily.iter().any(|&(day, shift, _)| shift && (week.first_day - 7..=week.last_day).contains(&day));
         let spikes: f64 = daily
             .iter()
-            .filter(|&&(day, shift, deviation)| !shift && deviation > 0.0 && (week.first_day..=week.last_day).contains(&day))
+            .filter(|&&(day, shift, deviation)| {
+                !shift && deviation > 0.0 && (week.first_day..=week.last_day).contains(&day)
+            })
             .map(|&(_, _, deviation)| deviation)
             .sum();
         let rest = week.cost - spikes;
@@ -225,7 +266,8 @@ fn message(subject: &Subject<'_>, scope: &Scope, finding: &Finding, date: &str) 
         ),
         Kind::Spike | Kind::Drop => {
             let direction = if finding.kind == Kind::Spike { "more" } else { "less" };
-            let shift = if finding.level_shift { "; it stayed there: a level shift, the new normal from then on" } else { "" };
+            let shift =
+                if finding.level_shift { "; it stayed there: a level shift, the new normal from then on" } else { "" };
             format!(
                 "{who} cost {cost:.2} {currency} on {date}, {:.2} {direction} than the {expected:.2} expected{percent}{shift}",
                 finding.deviation.abs()

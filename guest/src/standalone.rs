@@ -7,8 +7,8 @@ use crate::http::Transport;
 use crate::job;
 use crate::secrets::Secrets;
 use crate::wit::{
-    AccountPlan, AnomalyPlan, BudgetAlerting, ClusterPlan, EnvironmentCostPlan, IngestTarget, OauthClient, Report, RetryPolicy,
-    TargetAuth,
+    AccountPlan, AnomalyPlan, BudgetAlerting, ClusterPlan, EnvironmentCostPlan, IngestTarget, OauthClient, Report,
+    RetryPolicy, TargetAuth,
 };
 
 /// Runs the account job when `account-uuid` is set and the cluster job when `cluster-url` is

@@ -25,9 +25,9 @@ wit_bindgen::generate!({
 });
 
 pub use exports::dtcost::exporter::job::{
-    AccountPlan, AccountState, AnomalyPlan, AuthenticationFailure, BudgetAlert, BudgetAlerting, ClusterPlan, DeliveryState,
-    EnvironmentCostPlan, ExportError, FailureKind, IngestTarget, OauthClient, Reconciliation, RejectedEvent, Report,
-    RequestFailure, RetryPolicy, SubscriptionOutlook, TargetAuth,
+    AccountPlan, AccountState, AnomalyPlan, AuthenticationFailure, BudgetAlert, BudgetAlerting, ClusterPlan,
+    DeliveryState, EnvironmentCostPlan, ExportError, FailureKind, IngestTarget, OauthClient, Reconciliation,
+    RejectedEvent, Report, RequestFailure, RetryPolicy, SubscriptionOutlook, TargetAuth,
 };
 pub use exports::dtcost::exporter::types::{
     AccountForecast, Budget, ClusterLicense, CostRecord, EnvironmentCost, EventContext, InvalidRecord, OverageUsage,

@@ -35,7 +35,9 @@ fn costs(change: impl Fn(i64, f64) -> f64) -> Vec<CostRecord> {
 fn build(costs: &[CostRecord], rows: Option<&[EnvironmentCost]>, plan: &AnomalyPlan) -> Vec<AnomalyEvent> {
     let context = context();
     let subject = Subject { context: &context, subscription_uuid: "sub", currency: "EUR" };
-    anomaly_events(&subject, &series(costs, rows), plan, MONDAY + 69).expect("valid plan")
+    let mut all = vec![account_series(costs)];
+    all.extend(environment_series(rows.unwrap_or_default()));
+    anomaly_events(&subject, &all, plan, MONDAY + 69).expect("valid plan")
 }
 
 fn json(event: &AnomalyEvent) -> serde_json::Value {
@@ -51,15 +53,34 @@ fn a_spike_becomes_one_account_event_with_the_agreed_fields() {
     assert_eq!(built[0].key, "account||spike|2026-11-14");
     let keys: Vec<&str> = event.as_object().unwrap().keys().map(String::as_str).collect();
     let mut expected = [
-        "event.id", "event.type", "event.provider", "timestamp", "subscriptionUuid", "accountUuid", "accountName",
-        "scope", "startTime", "endTime", "kind", "cost", "expected", "deviation", "deviationPercent", "threshold",
-        "currency", "severity", "message",
+        "event.id",
+        "event.type",
+        "event.provider",
+        "timestamp",
+        "subscriptionUuid",
+        "accountUuid",
+        "accountName",
+        "scope",
+        "startTime",
+        "endTime",
+        "kind",
+        "cost",
+        "expected",
+        "deviation",
+        "deviationPercent",
+        "threshold",
+        "currency",
+        "severity",
+        "message",
     ];
     // serde_json's map is sorted by key.
     expected.sort_unstable();
     assert_eq!(keys, expected);
     assert_eq!((event["event.type"].as_str(), event["scope"].as_str()), (Some(COST_ANOMALY), Some("account")));
-    assert_eq!((event["startTime"].as_str(), event["endTime"].as_str()), (Some("2026-11-14T00:00:00Z"), Some("2026-11-15T00:00:00Z")));
+    assert_eq!(
+        (event["startTime"].as_str(), event["endTime"].as_str()),
+        (Some("2026-11-14T00:00:00Z"), Some("2026-11-15T00:00:00Z"))
+    );
     assert_eq!((event["kind"].as_str(), event["severity"].as_str()), (Some("spike"), Some("WARN")));
     let (cost, expected) = (event["cost"].as_f64().unwrap(), event["expected"].as_f64().unwrap());
     assert!((event["deviation"].as_f64().unwrap() - (cost - expected)).abs() < 1e-5);
@@ -105,7 +126,10 @@ fn disabled_or_clean_gives_nothing_and_week_growth_has_its_own_threshold() {
     let built = build(&grown, None, &AnomalyPlan { week_over_week_percent: Some(5.0), ..AnomalyPlan::default() });
     assert_eq!(built.len(), 1, "{built:#?}");
     assert_eq!(json(&built[0])["kind"], "week-over-week");
-    assert_eq!((json(&built[0])["startTime"].as_str(), json(&built[0])["endTime"].as_str()), (Some("2026-11-02T00:00:00Z"), Some("2026-11-09T00:00:00Z")));
+    assert_eq!(
+        (json(&built[0])["startTime"].as_str(), json(&built[0])["endTime"].as_str()),
+        (Some("2026-11-02T00:00:00Z"), Some("2026-11-09T00:00:00Z"))
+    );
 }
 
 fn row(day: i64, environment: &str, capability: &str, value: f64) -> EnvironmentCost {
@@ -144,9 +168,15 @@ fn environment_cost_adds_a_series_per_capability_and_per_environment() {
         .collect();
     let built = build(&totals, Some(&rows), &AnomalyPlan::default());
     let keys: Vec<&str> = built.iter().map(|e| e.key.as_str()).collect();
-    assert_eq!(keys, ["account||spike|2026-11-14", "capability|LOGS|spike|2026-11-14", "environment|env-a|spike|2026-11-14"]);
+    assert_eq!(
+        keys,
+        ["account||spike|2026-11-14", "capability|LOGS|spike|2026-11-14", "environment|env-a|spike|2026-11-14"]
+    );
     let capability = json(&built[1]);
-    assert_eq!((capability["capabilityKey"].as_str(), capability["capabilityName"].as_str()), (Some("LOGS"), Some("LOGS name")));
+    assert_eq!(
+        (capability["capabilityKey"].as_str(), capability["capabilityName"].as_str()),
+        (Some("LOGS"), Some("LOGS name"))
+    );
     assert!(capability.get("environmentId").is_none());
     let environment = json(&built[2]);
     assert_eq!(environment["environmentId"], "env-a");
@@ -166,4 +196,18 @@ fn spend_where_none_is_expected_has_no_percentage() {
     let event = json(&built[0]);
     assert_eq!(event["expected"], 0);
     assert!(event.get("deviationPercent").is_none(), "{event}");
+}
+
+#[test]
+fn series_too_short_for_any_finding_are_not_kept() {
+    // Every row a capability of its own on one day (a bound-sized walk): nothing to judge.
+    let rows: Vec<EnvironmentCost> = (0..1000).map(|i| row(MONDAY, "env-a", &format!("C{i}"), 1.0)).collect();
+    let kept = environment_series(&rows);
+    assert_eq!(kept.len(), 0, "one day is too short, for the capabilities and the environment alike");
+    let long: Vec<EnvironmentCost> = (0..min_series_days() as i64)
+        .flat_map(|day| [row(MONDAY + day, "env-a", "LOGS", 1.0), row(MONDAY + day, "env-b", "LOGS", 2.0)])
+        .collect();
+    let kept = environment_series(&long);
+    assert_eq!(kept.len(), 3, "LOGS, env-a and env-b");
+    assert!(kept[0].days.iter().all(|day| day.value == 3.0), "LOGS sums both environments a day");
 }

@@ -21,7 +21,9 @@ impl Validator<'_> {
         if let Some(percent) = raw.week_over_week_percent
             && !(percent.is_finite() && (0.0..=1000.0).contains(&percent))
         {
-            return Err(self.error("anomalies.week-over-week-percent", format!("{percent} is out of range (0 to 1000)")));
+            return Err(
+                self.error("anomalies.week-over-week-percent", format!("{percent} is out of range (0 to 1000)"))
+            );
         }
         if let Some(amount) = raw.minimum_amount
             && !(amount.is_finite() && amount >= 0.0)
