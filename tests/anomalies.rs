@@ -93,7 +93,7 @@ async fn a_step_is_one_level_shift_anomaly_on_the_day_it_starts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn clean_accounts_raise_no_anomaly_over_the_judged_window() {
-    // Three accounts of the simulator's data (±15 % daily noise, weekends at 60 %), with their
+    // Three accounts of the simulator's data (±5 % daily noise, weekends at 60 %), with their
     // cost per capability and environment: nothing injected, nothing found.
     let scenario = generate(3, HISTORY_DAYS, 0, false);
     let sim = Simulator::start(scenario.clone()).await.unwrap();
