@@ -4,13 +4,15 @@
 
 use serde_json::Value;
 
-const EMITTED: [&str; 6] = [
+const EMITTED: [&str; 8] = [
     "dps.subscription.status",
     "dps.cost2.booked",
     "cluster.license.quota",
     "dps.cost.environment.booked",
     "dps.budget.alert",
     "dtcost.run.summary",
+    "dps.cost.anomaly",
+    "dps.usage.booked",
 ];
 
 fn dashboard() -> Value {
@@ -42,6 +44,16 @@ fn the_dashboard_is_a_version_20_document_with_a_layout_per_tile() {
 }
 
 #[test]
+fn the_events_of_issue_15_each_have_a_tile() {
+    let dashboard = dashboard();
+    let queries: Vec<&str> =
+        dashboard["tiles"].as_object().unwrap().values().filter_map(|tile| tile["query"].as_str()).collect();
+    for needle in ["\"dps.cost.anomaly\"", "\"dps.usage.booked\"", "environmentName"] {
+        assert!(queries.iter().any(|query| query.contains(needle)), "no tile reads {needle}");
+    }
+}
+
+#[test]
 fn tiles_sit_on_the_24_column_grid_without_overlapping() {
     let dashboard = dashboard();
     let boxes: Vec<(String, [i64; 4])> = dashboard["layouts"]
@@ -61,6 +73,16 @@ fn tiles_sit_on_the_24_column_grid_without_overlapping() {
             let apart = ax + aw <= *bx || bx + bw <= *ax || ay + ah <= *by || by + bh <= *ay;
             assert!(apart, "tiles {a} and {b} overlap");
         }
+    }
+}
+
+#[test]
+fn the_events_of_issue_15_each_have_a_tile() {
+    let dashboard = dashboard();
+    let queries: Vec<&str> =
+        dashboard["tiles"].as_object().unwrap().values().filter_map(|tile| tile["query"].as_str()).collect();
+    for needle in ["\"dps.cost.anomaly\"", "\"dps.usage.booked\"", "environmentName"] {
+        assert!(queries.iter().any(|query| query.contains(needle)), "no tile reads {needle}");
     }
 }
 
@@ -85,11 +107,29 @@ fn every_query_reads_an_event_type_dtcost_emits_and_counts_each_day_once() {
                 "tile {key} counts each environment's cost day once"
             );
         }
+        if query.contains("dps.usage.booked") {
+            assert!(
+                query.contains(
+                    "dedup {accountUuid, subscriptionUuid, startTime, capabilityKey}, sort: {exportedAt desc}"
+                ),
+                "tile {key} counts each capability's usage day once"
+            );
+        }
         if query.contains("dps.cost2.booked") {
             assert!(
                 query.contains("dedup {accountUuid, subscriptionUuid, startTime}, sort: {exportedAt desc}"),
                 "tile {key} counts each cost day once"
             );
         }
+    }
+}
+
+#[test]
+fn the_events_of_issue_15_each_have_a_tile() {
+    let dashboard = dashboard();
+    let queries: Vec<&str> =
+        dashboard["tiles"].as_object().unwrap().values().filter_map(|tile| tile["query"].as_str()).collect();
+    for needle in ["\"dps.cost.anomaly\"", "\"dps.usage.booked\"", "environmentName"] {
+        assert!(queries.iter().any(|query| query.contains(needle)), "no tile reads {needle}");
     }
 }
