@@ -6,6 +6,8 @@
 use serde::Serialize;
 
 use crate::anomaly::{self, Finding, InvalidParameter, Kind, Parameters};
+use crate::budget::date_of_day;
+use crate::environment::round6;
 use crate::events::{number, optional_number, with_event_id};
 use crate::forecast::DailyCost;
 use crate::time::{DAY_MS, format_rfc3339};
@@ -274,14 +276,6 @@ fn message(subject: &Subject<'_>, scope: &Scope, finding: &Finding, date: &str) 
             )
         }
     }
-}
-
-fn date_of_day(day: i64) -> String {
-    format_rfc3339(day.saturating_mul(DAY_MS))[..10].to_owned()
-}
-
-fn round6(value: f64) -> f64 {
-    (value * 1e6).round() / 1e6
 }
 
 #[derive(Serialize)]
