@@ -4,13 +4,15 @@
 
 use serde_json::Value;
 
-const EMITTED: [&str; 6] = [
+const EMITTED: [&str; 8] = [
     "dps.subscription.status",
     "dps.cost2.booked",
     "cluster.license.quota",
     "dps.cost.environment.booked",
     "dps.budget.alert",
     "dtcost.run.summary",
+    "dps.cost.anomaly",
+    "dps.usage.booked",
 ];
 
 fn dashboard() -> Value {
@@ -85,11 +87,29 @@ fn every_query_reads_an_event_type_dtcost_emits_and_counts_each_day_once() {
                 "tile {key} counts each environment's cost day once"
             );
         }
+        if query.contains("dps.usage.booked") {
+            assert!(
+                query.contains(
+                    "dedup {accountUuid, subscriptionUuid, startTime, capabilityKey}, sort: {exportedAt desc}"
+                ),
+                "tile {key} counts each capability's usage day once"
+            );
+        }
         if query.contains("dps.cost2.booked") {
             assert!(
                 query.contains("dedup {accountUuid, subscriptionUuid, startTime}, sort: {exportedAt desc}"),
                 "tile {key} counts each cost day once"
             );
         }
+    }
+}
+
+#[test]
+fn the_events_of_issue_15_each_have_a_tile() {
+    let dashboard = dashboard();
+    let queries: Vec<&str> =
+        dashboard["tiles"].as_object().unwrap().values().filter_map(|tile| tile["query"].as_str()).collect();
+    for needle in ["\"dps.cost.anomaly\"", "\"dps.usage.booked\"", "environmentName"] {
+        assert!(queries.iter().any(|query| query.contains(needle)), "no tile reads {needle}");
     }
 }

@@ -45,6 +45,7 @@ fn plan(scenario: &dtcost_sim::Scenario, sim: &Simulator, api_url: &str) -> Acco
         environment_cost: None,
         usage: None,
         budget_alerting: dtcost::config::default_budget_alerting(),
+        anomalies: dtcost::config::default_anomaly_plan(),
     }
 }
 

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use dtcost_guest::http::{Method, Request, Response, Transport, TransportError};
 use dtcost_guest::wit::{
-    AccountPlan, BudgetAlerting, ClusterPlan, CostRecord, EventContext, FailureKind, IngestTarget, OauthClient,
-    RetryPolicy, TargetAuth,
+    AccountPlan, AnomalyPlan, BudgetAlerting, ClusterPlan, CostRecord, EventContext, FailureKind, IngestTarget,
+    OauthClient, RetryPolicy, TargetAuth,
 };
 use dtcost_sim::{Generate, Scenario, Simulator};
 
@@ -419,6 +419,7 @@ fn native_pipeline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
             environment_cost: None,
             usage: None,
             budget_alerting: BudgetAlerting { thresholds: Some(Vec::new()), forecast_exceeds_budget: Some(false) },
+            anomalies: AnomalyPlan::default(),
         };
         let secrets = HashMap::from([
             ("account-client-secret".to_owned(), account.client_secret.clone()),

@@ -2,7 +2,8 @@
 //! the subscription's status and alerts come back unsent (the host sends one per subscription).
 
 use crate::account_reads::{self, SubscriptionReads, invalid};
-use crate::delivery::{Batch, Delivery, Stream};
+use crate::anomaly_events::{self, Subject};
+use crate::delivery::{self, Batch, Delivery, Stream};
 use crate::environment_names::{ENVIRONMENT_SCOPE, read_environment_names};
 use crate::environment_walk::{self, read_environment_costs};
 use crate::error::{ExportError, InvalidRecord};
@@ -92,6 +93,7 @@ fn export_account_with(
     }
 
     let mut environment = None;
+    let mut environment_series = Vec::new();
     if let Some(environment_plan) = &plan.environment_cost {
         let end = newest.unwrap_or_else(|| day_of(&plan.read_at)) + DAY_MS;
         let start = end - i64::from(environment_plan.days().max(1)) * DAY_MS;
@@ -123,6 +125,7 @@ fn export_account_with(
                         .push(Stream::EnvironmentCost, events::with_exported_at(&built.events[index].1, &plan.read_at));
                 }
                 environment = Some((built.events, delivery));
+                environment_series = anomaly_events::environment_series(&rows, &names);
             }
             Err(failure) => report.failures.push(failure),
         }
@@ -146,10 +149,42 @@ fn export_account_with(
         }
     }
 
+    let anomalies = match (newest, plan.anomalies.enabled()) {
+        (Some(newest), true) => {
+            let subject = Subject {
+                context: &context,
+                subscription_uuid: &subscription_uuid,
+                currency: costs.first().map_or(events::DEFAULT_CURRENCY, |c| c.currency_code.as_str()),
+            };
+            let mut all = vec![anomaly_events::account_series(&costs)];
+            all.append(&mut environment_series);
+            let newest_day = newest.div_euclid(DAY_MS);
+            match anomaly_events::anomaly_events(&subject, &all, &plan.anomalies, newest_day) {
+                Ok(built) => {
+                    let to_send = delivery::anomalies_to_send(&previous.anomalies, &built);
+                    for &index in &to_send {
+                        batch.push(Stream::Anomaly, built[index].event.clone());
+                        report.anomalies.push(built[index].message.clone());
+                    }
+                    Some((built, to_send, anomaly_events::first_judged_day(&plan.anomalies, newest_day)))
+                }
+                Err(error) => {
+                    report.notes.push(format!("cost anomalies were not judged: {error}"));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+
     let mut built_and_skipped = (days.len() as u32, delivery.skipped);
     for (built, delivery) in [&environment, &usage].into_iter().flatten() {
         built_and_skipped.0 += built.len() as u32;
         built_and_skipped.1 += delivery.skipped;
+    }
+    if let Some((built, to_send, _)) = &anomalies {
+        built_and_skipped.0 += built.len() as u32;
+        built_and_skipped.1 += (built.len() - to_send.len()) as u32;
     }
     (report.events_built, report.events_skipped) = built_and_skipped;
     let accepted = ingest::ingest(http, secrets, &plan.target, batch.events(), report);
@@ -168,10 +203,18 @@ fn export_account_with(
             }
             None => previous.usage,
         };
+        let anomalies = match &anomalies {
+            Some((built, to_send, first_judged)) => {
+                let acknowledged = batch.acknowledged(Stream::Anomaly, &accepted);
+                delivery::anomaly_keys(&previous.anomalies, built, to_send, &acknowledged, *first_judged)
+            }
+            None => previous.anomalies,
+        };
         report.state = Some(AccountState {
             cost: Some(delivery.next_state(&subscription_uuid, &days, &batch.acknowledged(Stream::Cost, &accepted))),
             environment_cost,
             usage,
+            anomalies,
         });
     }
     Ok(())

@@ -292,7 +292,7 @@ fn round2(value: f64) -> f64 {
 }
 
 /// `YYYY-MM-DD` of a day number (days since 1970-01-01).
-fn date_of_day(day: i64) -> String {
+pub(crate) fn date_of_day(day: i64) -> String {
     format_rfc3339(day.saturating_mul(DAY_MS))[..10].to_owned()
 }
 

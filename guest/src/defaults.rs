@@ -1,7 +1,7 @@
 //! The component's defaults, written once: what a plan leaves `none` (the WIT documents each on
 //! its field) and the values dtcost's host and `wasi:cli/run` start from (URLs, provider).
 
-use crate::wit::{AccountPlan, BudgetAlerting, EnvironmentCostPlan, IngestTarget, RetryPolicy, UsagePlan};
+use crate::wit::{AccountPlan, AnomalyPlan, BudgetAlerting, EnvironmentCostPlan, IngestTarget, RetryPolicy, UsagePlan};
 
 pub use dtcost_contract::{API_URL, MAX_BATCH_BYTES, PROVIDER, TOKEN_URL};
 
@@ -70,6 +70,25 @@ impl BudgetAlerting {
     }
 }
 
+impl AnomalyPlan {
+    /// Anomalies are reported unless switched off.
+    pub fn enabled(&self) -> bool {
+        self.enabled.unwrap_or(true)
+    }
+
+    /// The cost window's default: five weeks, so that the last five weeks' findings, whole
+    /// week-over-week weeks included, are reported, and a first run on a year of history is not
+    /// a year of warnings.
+    pub fn days(&self) -> u32 {
+        self.days.unwrap_or(35)
+    }
+
+    /// 10 %, the default of Dynatrace's cost monitors.
+    pub fn week_over_week_percent(&self) -> f64 {
+        self.week_over_week_percent.unwrap_or(10.0)
+    }
+}
+
 impl AccountPlan {
     /// Days of cost compared with what was sent and re-sent when changed (late bookings).
     pub fn window_days(&self) -> u32 {
@@ -100,6 +119,9 @@ mod tests {
         assert_eq!(UsagePlan::default().days(), 30);
         let alerting = BudgetAlerting::default();
         assert_eq!((alerting.thresholds(), alerting.forecast_exceeds_budget()), (&[75.0, 90.0, 100.0][..], true));
+        let anomalies = AnomalyPlan::default();
+        assert_eq!((anomalies.enabled(), anomalies.days(), anomalies.week_over_week_percent()), (true, 35, 10.0));
+        assert_eq!(anomalies.minimum_amount, None);
     }
 
     #[test]

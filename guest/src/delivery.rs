@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use crate::anomaly_events::{self, AnomalyEvent};
 use crate::events;
 use crate::time::{DAY_MS, format_rfc3339, parse_instant_millis};
 use crate::wit::DeliveryState;
@@ -16,6 +17,8 @@ pub enum Stream {
     EnvironmentCost,
     /// `dps.usage.booked`
     Usage,
+    /// `dps.cost.anomaly`
+    Anomaly,
 }
 
 /// The events of one ingest, each tagged with its stream: the acknowledgements of the ingest go
@@ -101,6 +104,33 @@ impl Delivery {
     }
 }
 
+/// Cost anomalies are sent once: of `built`, the indexes of those whose key no earlier run had
+/// delivered.
+pub fn anomalies_to_send(delivered_before: &[String], built: &[AnomalyEvent]) -> Vec<usize> {
+    (0..built.len()).filter(|&index| !delivered_before.contains(&built[index].key)).collect()
+}
+
+/// The anomaly keys to keep: those delivered before or accepted now (`accepted`, one per index of
+/// `to_send`), without those of days before `first_judged`, which are never judged again.
+pub fn anomaly_keys(
+    delivered_before: &[String],
+    built: &[AnomalyEvent],
+    to_send: &[usize],
+    accepted: &[bool],
+    first_judged: i64,
+) -> Vec<String> {
+    let now = to_send.iter().zip(accepted).filter(|(_, ok)| **ok).map(|(&index, _)| &built[index].key);
+    let mut keys: Vec<String> = delivered_before
+        .iter()
+        .chain(now)
+        .filter(|key| anomaly_events::day_of_key(key).is_some_and(|day| day >= first_judged))
+        .cloned()
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +145,25 @@ mod tests {
         let accepted = [true, false, false];
         assert_eq!(batch.acknowledged(Stream::Cost, &accepted), [true, false]);
         assert_eq!(batch.acknowledged(Stream::EnvironmentCost, &accepted), [false]);
+    }
+
+    fn anomaly(key: &str) -> AnomalyEvent {
+        AnomalyEvent { key: key.into(), event: format!("{{{key}}}"), message: key.into() }
+    }
+
+    #[test]
+    fn an_anomaly_delivered_before_is_not_sent_again() {
+        let built = [anomaly("account||spike|2026-11-20"), anomaly("account||drop|2026-11-21")];
+        assert_eq!(anomalies_to_send(&["account||spike|2026-11-20".into()], &built), [1]);
+        assert_eq!(anomalies_to_send(&[], &built), [0, 1]);
+    }
+
+    #[test]
+    fn anomaly_keys_keep_what_was_accepted_and_forget_days_no_longer_judged() {
+        let built = [anomaly("account||spike|2026-11-20"), anomaly("account||drop|2026-11-21")];
+        let before = ["account||spike|2026-01-01".to_owned(), "capability|X|spike|2026-11-19".to_owned()];
+        // 2026-11-01 is day 20,758.
+        let keys = anomaly_keys(&before, &built, &[0, 1], &[true, false], 20_758);
+        assert_eq!(keys, ["account||spike|2026-11-20", "capability|X|spike|2026-11-19"]);
     }
 }

@@ -188,6 +188,7 @@ fn same_currency(field: &str, currency: &str, expected: Option<&str>) -> Result<
     }
 }
 
+/// Six decimals, as the API gives amounts: sums carry no float dust.
 pub(crate) fn round6(value: f64) -> f64 {
     (value * 1e6).round() / 1e6
 }

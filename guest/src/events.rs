@@ -236,6 +236,7 @@ pub fn run_summary(provider: &str, summary: &RunFigures, read_at: &str) -> Resul
         throttled: summary.throttled,
         unattributed_days: summary.unattributed_days,
         budget_alerts: summary.budget_alerts,
+        anomalies: summary.anomalies,
         concurrency_reached: summary.concurrency_reached,
         duration_ms: summary.duration_ms,
         newest_cost_day: summary.newest_cost_day.as_deref(),
@@ -390,6 +391,7 @@ struct SummaryEvent<'a> {
     throttled: u32,
     unattributed_days: u32,
     budget_alerts: u32,
+    anomalies: u32,
     concurrency_reached: u32,
     duration_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]

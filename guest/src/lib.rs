@@ -5,6 +5,7 @@
 pub mod account_job;
 pub mod account_reads;
 pub mod anomaly;
+pub mod anomaly_events;
 pub mod budget;
 pub mod cluster_job;
 pub mod defaults;

@@ -7,8 +7,8 @@ use crate::http::Transport;
 use crate::job;
 use crate::secrets::Secrets;
 use crate::wit::{
-    AccountPlan, BudgetAlerting, ClusterPlan, EnvironmentCostPlan, IngestTarget, OauthClient, Report, RetryPolicy,
-    TargetAuth, UsagePlan,
+    AccountPlan, AnomalyPlan, BudgetAlerting, ClusterPlan, EnvironmentCostPlan, IngestTarget, OauthClient, Report,
+    RetryPolicy, TargetAuth, UsagePlan,
 };
 
 /// Runs the account job when `account-uuid` is set and the cluster job when `cluster-url` is
@@ -68,6 +68,7 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
             usage,
             // Without a state, alerts fire again on every run: the host keeps one.
             budget_alerting: BudgetAlerting::default(),
+            anomalies: AnomalyPlan::default(),
         };
         let mut outcome = job::export_account(&plan, transport, config).map_err(|e| e.to_string());
         // One account: its subscription's status and alerts are its own to send.

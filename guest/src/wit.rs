@@ -17,6 +17,7 @@ wit_bindgen::generate!({
         "dtcost:exporter/job@0.2.0/environment-cost-plan": [#[derive(Default)]],
         "dtcost:exporter/job@0.2.0/usage-plan": [#[derive(Default)]],
         "dtcost:exporter/job@0.2.0/budget-alerting": [#[derive(Default)]],
+        "dtcost:exporter/job@0.2.0/anomaly-plan": [#[derive(Default)]],
         "dtcost:exporter/types@0.2.0/cluster-license": [#[derive(Default)]],
         "dtcost:exporter/types@0.2.0/unit-usage": [#[derive(Default)]],
         "dtcost:exporter/types@0.2.0/overage-usage": [#[derive(Default)]],
@@ -25,9 +26,9 @@ wit_bindgen::generate!({
 });
 
 pub use exports::dtcost::exporter::job::{
-    AccountPlan, AccountState, AuthenticationFailure, BudgetAlert, BudgetAlerting, ClusterPlan, DeliveryState,
-    EnvironmentCostPlan, ExportError, FailureKind, IngestTarget, OauthClient, Reconciliation, RejectedEvent, Report,
-    RequestFailure, RetryPolicy, SubscriptionOutlook, TargetAuth, UsagePlan,
+    AccountPlan, AccountState, AnomalyPlan, AuthenticationFailure, BudgetAlert, BudgetAlerting, ClusterPlan,
+    DeliveryState, EnvironmentCostPlan, ExportError, FailureKind, IngestTarget, OauthClient, Reconciliation,
+    RejectedEvent, Report, RequestFailure, RetryPolicy, SubscriptionOutlook, TargetAuth, UsagePlan,
 };
 pub use exports::dtcost::exporter::types::{
     AccountForecast, Budget, ClusterLicense, CostRecord, EnvironmentCost, EventContext, InvalidRecord, OverageUsage,

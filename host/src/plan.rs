@@ -51,6 +51,7 @@ pub fn account_plan(
         environment_cost: account.environment_cost.then_some(config.environment_cost),
         usage: account.usage.then_some(config.usage),
         budget_alerting: config.budget_alerting.clone(),
+        anomalies: config.anomalies,
     }
 }
 

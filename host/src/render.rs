@@ -58,6 +58,9 @@ pub fn run_summary(run: &RunOutcome) -> String {
                 for alert in &report.alerts {
                     out.push_str(&format!("       budget alert: {alert}\n"));
                 }
+                for anomaly in &report.anomalies {
+                    out.push_str(&format!("       cost anomaly: {anomaly}\n"));
+                }
                 for failure in &report.failures {
                     let status = failure.status.map(|s| format!(" HTTP {s}")).unwrap_or_default();
                     out.push_str(&format!(
@@ -88,7 +91,7 @@ pub fn run_summary(run: &RunOutcome) -> String {
     out.push_str(&format!(
         "run: accounts {} ok, {} failed; clusters {} ok, {} failed; {} records read; events {} built, {} sent, {} accepted, \
          {} rejected, {} delivered before; {} requests, {} retries, {} throttled (429); {newest}; {} unattributed days; \
-         {} budget alerts; up to {} accounts at once; {:.2} s\n",
+         {} budget alerts; {} cost anomalies; up to {} accounts at once; {:.2} s\n",
         f.accounts_ok,
         f.accounts_failed,
         f.clusters_ok,
@@ -104,6 +107,7 @@ pub fn run_summary(run: &RunOutcome) -> String {
         f.throttled,
         f.unattributed_days,
         f.budget_alerts,
+        f.anomalies,
         f.concurrency_reached,
         f.duration_ms as f64 / 1000.0
     ));

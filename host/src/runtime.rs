@@ -25,9 +25,9 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::dtcost::exporter::job::{
-    AccountPlan, AccountState, AlertState, AuthenticationFailure, BudgetAlert, BudgetAlerting, ClusterPlan,
-    DeliveryState, EnvironmentCostPlan, ExportError, FailureKind, IngestTarget, OauthClient, Report, RetryPolicy,
-    SubscriptionOutlook, TargetAuth, UsagePlan,
+    AccountPlan, AccountState, AlertState, AnomalyPlan, AuthenticationFailure, BudgetAlert, BudgetAlerting,
+    ClusterPlan, DeliveryState, EnvironmentCostPlan, ExportError, FailureKind, IngestTarget, OauthClient, Report,
+    RetryPolicy, SubscriptionOutlook, TargetAuth, UsagePlan,
 };
 pub use exports::dtcost::exporter::types::{CostRecord, EventContext, InvalidRecord, RunFigures};
 

@@ -207,6 +207,7 @@ impl Scrubber {
                 reconciliation
             }),
             alerts: excerpts(report.alerts),
+            anomalies: excerpts(report.anomalies),
             events: report.events.iter().map(|event| self.redact_secrets(event).into_owned()).collect(),
             state: report.state.map(|state| self.account_state(state)),
             ..report
@@ -250,6 +251,7 @@ impl Scrubber {
             cost: state.cost.map(delivery),
             environment_cost: state.environment_cost.map(delivery),
             usage: state.usage.map(delivery),
+            anomalies: state.anomalies.into_iter().map(text).collect(),
         }
     }
 }
@@ -409,7 +411,12 @@ mod tests {
             frozen_before: Some("2026-11-01T00:00:00Z".into()),
             sent: vec!["id-1".into()],
         };
-        let state = s.account_state(AccountState { cost: Some(cost), environment_cost: None, usage: None });
+        let state = s.account_state(AccountState {
+            cost: Some(cost),
+            environment_cost: None,
+            usage: None,
+            anomalies: Vec::new(),
+        });
         let cost = state.cost.unwrap();
         assert_eq!(cost.subscription_uuid, "sub-(redacted)");
         assert_eq!((cost.frozen_before.as_deref(), cost.sent), (Some("2026-11-01T00:00:00Z"), vec!["id-1".to_owned()]));

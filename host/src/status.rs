@@ -82,6 +82,7 @@ mod tests {
             newest_day: None,
             reconciliation: None,
             alerts: Vec::new(),
+            anomalies: Vec::new(),
             events: Vec::new(),
             state: None,
         }

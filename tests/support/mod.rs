@@ -27,7 +27,7 @@ pub fn generate(accounts: usize, days: usize, clusters: usize, shared_subscripti
     Scenario::generate(&Generate { accounts, days, clusters, shared_subscription, last_day: time_date(DAY), seed: 7 })
 }
 
-fn time_date(text: &str) -> dtcost_sim::data::Date {
+pub fn time_date(text: &str) -> dtcost_sim::data::Date {
     let parts: Vec<u32> = text.split('-').map(|p| p.parse().unwrap()).collect();
     dtcost_sim::data::Date::from_calendar_date(parts[0] as i32, (parts[1] as u8).try_into().unwrap(), parts[2] as u8)
         .unwrap()

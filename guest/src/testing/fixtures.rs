@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::fake_api::FakeApi;
 use crate::wit::{
-    AccountPlan, BudgetAlerting, EnvironmentCostPlan, IngestTarget, OauthClient, RetryPolicy, TargetAuth,
+    AccountPlan, AnomalyPlan, BudgetAlerting, EnvironmentCostPlan, IngestTarget, OauthClient, RetryPolicy, TargetAuth,
 };
 
 pub const TOKEN: &str = "POST https://sso/token";
@@ -37,6 +37,7 @@ pub fn plan(subscription: Option<&str>) -> AccountPlan {
         environment_cost: None,
         usage: None,
         budget_alerting: BudgetAlerting::default(),
+        anomalies: AnomalyPlan::default(),
     }
 }
 

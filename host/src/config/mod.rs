@@ -3,6 +3,7 @@
 //! Every error names the file, the key and what is wrong. Secrets are read from environment
 //! variables or files named in the config, never inline.
 
+mod anomalies;
 mod defaults;
 mod entries;
 mod environment;
@@ -14,11 +15,12 @@ mod values;
 
 use std::path::{Path, PathBuf};
 
+pub use anomalies::default_anomaly_plan;
 pub use defaults::default_budget_alerting;
 pub use environment::{Environment, ProcessEnvironment};
 pub use values::base_url;
 
-use crate::runtime::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy, UsagePlan};
+use crate::runtime::{AnomalyPlan, BudgetAlerting, EnvironmentCostPlan, RetryPolicy, UsagePlan};
 pub use crate::sandbox::Origin;
 use crate::secret::Secret;
 
@@ -64,6 +66,8 @@ pub struct Config {
     /// How accounts with `usage = true` read usage and unit prices.
     pub usage: UsagePlan,
     pub budget_alerting: BudgetAlerting,
+    /// Which cost anomalies each account reports (`[anomalies]`).
+    pub anomalies: AnomalyPlan,
     pub target: Target,
     pub accounts: Vec<AccountConfig>,
     pub clusters: Vec<ClusterConfig>,

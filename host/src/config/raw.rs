@@ -35,6 +35,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub budget: RawBudget,
     #[serde(default)]
+    pub anomalies: RawAnomalies,
+    #[serde(default)]
     pub target: RawTarget,
     #[serde(default)]
     pub accounts: Vec<RawAccount>,
@@ -72,6 +74,15 @@ pub struct RawUsage {
 pub struct RawBudget {
     pub thresholds: Option<Vec<f64>>,
     pub forecast_exceeds_budget: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawAnomalies {
+    pub enabled: Option<bool>,
+    pub days: Option<u32>,
+    pub week_over_week_percent: Option<f64>,
+    pub minimum_amount: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

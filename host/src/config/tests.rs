@@ -109,6 +109,27 @@ fn usage_is_opt_in_per_account_with_its_days_checked() {
 }
 
 #[test]
+fn anomalies_take_the_component_defaults_unless_set_and_bad_values_are_refused_by_key() {
+    let vars = [("INGEST_TOKEN", "t"), ("ACME_SECRET", "s"), ("CLUSTER_TOKEN", "c")];
+    assert_eq!(parse(GOOD, &vars).unwrap().anomalies, default_anomaly_plan());
+    let set = "[anomalies]\nenabled = false\ndays = 14\nweek-over-week-percent = 25\nminimum-amount = 50\n[target]";
+    let plan = parse(&GOOD.replace("[target]", set), &vars).unwrap().anomalies;
+    let values = (plan.enabled, plan.days, plan.week_over_week_percent, plan.minimum_amount);
+    assert_eq!(values, (Some(false), Some(14), Some(25.0), Some(50.0)));
+    for (bad, key) in [
+        ("[anomalies]\ndays = 0", "anomalies.days"),
+        ("[anomalies]\nweek-over-week-percent = -1", "anomalies.week-over-week-percent"),
+        ("[anomalies]\nweek-over-week-percent = nan", "anomalies.week-over-week-percent"),
+        ("[anomalies]\nminimum-amount = -5", "anomalies.minimum-amount"),
+    ] {
+        let error = parse(&GOOD.replace("[target]", &format!("{bad}\n[target]")), &vars).unwrap_err();
+        assert_eq!(error.key, key, "{bad}: {error}");
+    }
+    let error = parse(&GOOD.replace("[target]", "[anomalies]\nsigmas = 3\n[target]"), &vars).unwrap_err();
+    assert!(error.to_string().contains("unknown field `sigmas`"), "{error}");
+}
+
+#[test]
 fn inline_secrets_and_unknown_keys_are_refused_by_name() {
     let inline = GOOD.replace("client-secret-env = \"ACME_SECRET\"", "client-secret = \"hunter2\"");
     let error = parse(&inline, &[("INGEST_TOKEN", "t"), ("CLUSTER_TOKEN", "c")]).unwrap_err().to_string();

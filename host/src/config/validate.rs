@@ -79,6 +79,7 @@ impl Validator<'_> {
         let environment_cost = self.environment_cost(&raw.environment_cost)?;
         let usage = self.usage(&raw.usage)?;
         let budget_alerting = self.budget(raw.budget)?;
+        let anomalies = self.anomalies(&raw.anomalies)?;
         let target = self.target(raw.target)?;
 
         let single_account = raw.accounts.len() <= 1;
@@ -161,6 +162,7 @@ impl Validator<'_> {
             environment_cost,
             usage,
             budget_alerting,
+            anomalies,
             target,
             accounts,
             clusters,

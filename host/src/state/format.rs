@@ -1,6 +1,6 @@
 //! What the state file holds on disk, version by version: serde records of the host's own, not
 //! the WIT's, so that a change of the contract never changes the file. Version 4 is written;
-//! versions 1, 2, 3 and 4 are read.
+//! versions 1 to 4 are read.
 
 use std::collections::BTreeMap;
 
@@ -11,9 +11,10 @@ use crate::runtime::{AccountState, AlertState, DeliveryState};
 /// The version this dtcost writes.
 pub const VERSION: u32 = 4;
 
-/// Version 4: an account's delivery state per account (version 3's, and its usage events), and
-/// the budget alerts fired per subscription (alerts are the subscription's, whichever account
-/// sent them). Version 3 is the same without `usage`.
+/// Version 4: an account's delivery state per account (version 3's, its usage events, and the
+/// keys of the cost anomalies delivered), and the budget alerts fired per subscription (alerts are
+/// the subscription's, whichever account sent them). Version 3 is read by this very record: its
+/// accounts have no `usage` and no `anomalies`, which default to none.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Content {
@@ -35,6 +36,9 @@ pub struct StoredAccount {
     /// `dps.usage.booked` events (version 4 on; absent in version 3).
     #[serde(default)]
     pub usage: Option<StoredDelivery>,
+    /// Keys (`scope|id|kind|day`) of the `dps.cost.anomaly` events delivered.
+    #[serde(default)]
+    pub anomalies: Vec<String>,
 }
 
 /// Events of one kind delivered for one subscription.
@@ -112,13 +116,17 @@ impl Content {
                     if let Some(alerts) = account.alerts {
                         content.subscriptions.insert(alerts.subscription_uuid.clone(), alerts);
                     }
-                    let state =
-                        StoredAccount { cost: account.cost, environment_cost: account.environment_cost, usage: None };
+                    let state = StoredAccount {
+                        cost: account.cost,
+                        environment_cost: account.environment_cost,
+                        usage: None,
+                        anomalies: Vec::new(),
+                    };
                     content.accounts.insert(uuid, state);
                 }
                 Ok(content)
             }
-            // Version 3 is version 4 without `usage`, which defaults to none.
+            // Version 3 is version 4 without `usage` and `anomalies`, which default to none.
             3 => Ok(Content { version: VERSION, ..serde_json::from_slice(bytes)? }),
             VERSION => Ok(serde_json::from_slice(bytes)?),
             newer => Err(FormatError::Newer(newer)),
@@ -152,6 +160,7 @@ impl From<AccountState> for StoredAccount {
             cost: state.cost.map(Into::into),
             environment_cost: state.environment_cost.map(Into::into),
             usage: state.usage.map(Into::into),
+            anomalies: state.anomalies,
         }
     }
 }
@@ -162,6 +171,7 @@ impl From<StoredAccount> for AccountState {
             cost: stored.cost.map(Into::into),
             environment_cost: stored.environment_cost.map(Into::into),
             usage: stored.usage.map(Into::into),
+            anomalies: stored.anomalies,
         }
     }
 }
@@ -203,7 +213,8 @@ mod tests {
     "a": {
       "cost": {"subscription_uuid": "s", "frozen_before": "2026-01-01T00:00:00Z", "sent": ["id"]},
       "environment_cost": {"subscription_uuid": "s", "frozen_before": null, "sent": ["env"]},
-      "usage": {"subscription_uuid": "s", "frozen_before": null, "sent": ["usage"]}
+      "usage": {"subscription_uuid": "s", "frozen_before": null, "sent": ["usage"]},
+      "anomalies": ["account||spike|2026-11-20"]
     }
   },
   "subscriptions": {
@@ -235,12 +246,14 @@ mod tests {
         assert_eq!(v3.subscriptions["s"].period_start, "2026-01-01");
         assert_eq!(v3.accounts["a"].cost, v2.accounts["a"].cost);
         assert_eq!((v3.version, v3.accounts["a"].usage.as_ref()), (VERSION, None), "version 3 had no usage");
+        assert_eq!(v3.accounts["a"].anomalies.len(), 0, "no anomaly was delivered before 4");
     }
 
     #[test]
-    fn usage_deliveries_are_kept_from_version_4_on() {
+    fn usage_deliveries_and_anomaly_keys_are_kept_from_version_4_on() {
         let v4 = Content::read(V4.as_bytes()).unwrap();
         assert_eq!(v4.accounts["a"].usage, Some(delivery(None, "usage")));
+        assert_eq!(v4.accounts["a"].anomalies, ["account||spike|2026-11-20"]);
         let v3 = Content::read(V3.as_bytes()).unwrap();
         assert_eq!(v4.accounts["a"].environment_cost, v3.accounts["a"].environment_cost);
     }
@@ -266,6 +279,7 @@ mod tests {
             cost: Some(DeliveryState { subscription_uuid: "s".into(), frozen_before: None, sent: vec!["id".into()] }),
             environment_cost: None,
             usage: Some(DeliveryState { subscription_uuid: "s".into(), frozen_before: None, sent: vec!["u".into()] }),
+            anomalies: vec!["account||drop|2026-11-21".into()],
         };
         assert_eq!(AccountState::from(StoredAccount::from(state.clone())), state);
     }

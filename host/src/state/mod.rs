@@ -130,7 +130,7 @@ mod tests {
         let mut state = StateFile::load(&path).unwrap();
         assert!(state.account("a").is_none());
         let cost = DeliveryState { subscription_uuid: "s".into(), frozen_before: None, sent: vec!["id".into()] };
-        let entry = AccountState { cost: Some(cost), environment_cost: None, usage: None };
+        let entry = AccountState { cost: Some(cost), environment_cost: None, usage: None, anomalies: Vec::new() };
         state.update("a", entry.clone()).unwrap();
         assert_eq!(StateFile::load(&path).unwrap().account("a"), Some(entry));
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
@@ -146,7 +146,9 @@ mod tests {
         std::fs::write(&path, r#"{"version":2,"accounts":{}}"#).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let mut state = StateFile::load(&path).unwrap();
-        state.update("a", AccountState { cost: None, environment_cost: None, usage: None }).unwrap();
+        state
+            .update("a", AccountState { cost: None, environment_cost: None, usage: None, anomalies: Vec::new() })
+            .unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 

@@ -1,0 +1,320 @@
+//! Cost anomalies as `dps.cost.anomaly` events: the detector ([`crate::anomaly`]) over the
+//! account's daily cost and, where environment cost was read, over each capability and each
+//! environment; only findings on recent days, each keyed by scope, id, kind and day so that it
+//! is sent once.
+
+use crate::environment_names::EnvironmentNames;
+use serde::Serialize;
+
+use crate::anomaly::{self, Finding, InvalidParameter, Kind, Parameters};
+use crate::budget::date_of_day;
+use crate::environment::round6;
+use crate::events::{number, optional_number, with_event_id};
+use crate::forecast::DailyCost;
+use crate::time::{DAY_MS, format_rfc3339};
+use crate::wit::{AnomalyPlan, CostRecord, EnvironmentCost, EventContext};
+
+pub const COST_ANOMALY: &str = "dps.cost.anomaly";
+
+/// What a series is the cost of.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scope {
+    Account,
+    Capability {
+        key: String,
+        name: String,
+    },
+    /// `name` is absent while the environment's name is unknown.
+    Environment {
+        id: String,
+        name: Option<String>,
+    },
+}
+
+impl Scope {
+    fn name(&self) -> &'static str {
+        match self {
+            Scope::Account => "account",
+            Scope::Capability { .. } => "capability",
+            Scope::Environment { .. } => "environment",
+        }
+    }
+
+    fn id(&self) -> &str {
+        match self {
+            Scope::Account => "",
+            Scope::Capability { key, .. } => key,
+            Scope::Environment { id, .. } => id,
+        }
+    }
+
+    /// How the message names what cost more or less.
+    fn subject(&self, account_name: &str) -> String {
+        match self {
+            Scope::Account => format!("account {account_name}"),
+            Scope::Capability { name, .. } => format!("capability {name} of account {account_name}"),
+            Scope::Environment { id, name } => {
+                format!("environment {} of account {account_name}", name.as_deref().unwrap_or(id))
+            }
+        }
+    }
+}
+
+/// A daily cost series of one scope.
+pub struct Series {
+    pub scope: Scope,
+    pub days: Vec<DailyCost>,
+}
+
+/// One finding, built but not sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnomalyEvent {
+    /// `scope|id|kind|YYYY-MM-DD`: what the account state remembers once it was accepted.
+    pub key: String,
+    pub event: String,
+    pub message: String,
+}
+
+fn day_of(start: &str) -> Option<i64> {
+    crate::time::parse_instant_millis(start).map(|ms| ms.div_euclid(DAY_MS))
+}
+
+/// The account's daily cost.
+pub fn account_series(costs: &[CostRecord]) -> Series {
+    let days = costs.iter().filter_map(|c| Some(DailyCost { day: day_of(&c.start_time)?, value: c.value }));
+    Series { scope: Scope::Account, days: days.collect() }
+}
+
+/// Per capability (summed over environments) and per environment (summed over capabilities),
+/// one value a day. The rows can be tens of thousands (the job drops them before it ingests):
+/// they are grouped by sorting references, and only series with days enough for a finding
+/// ([`MIN_SERIES_DAYS`]) are kept. The `unattributed` share is no environment and has no
+/// capability, so it is in none of them.
+pub fn environment_series(rows: &[EnvironmentCost], names: &EnvironmentNames) -> Vec<Series> {
+    let mut all = grouped(
+        rows,
+        |row| &row.capability_key,
+        |row| Scope::Capability { key: row.capability_key.clone(), name: row.capability_name.clone() },
+    );
+    all.extend(grouped(
+        rows,
+        |row| &row.environment_id,
+        |row| Scope::Environment { id: row.environment_id.clone(), name: names.get(&row.environment_id).cloned() },
+    ));
+    all
+}
+
+/// Days with data a series needs before the detector can find anything in it: the
+/// week-over-week rule compares two weeks of at least `week_min_days` each (the daily rule
+/// needs more, `min_history_days` and the day judged).
+pub fn min_series_days() -> usize {
+    let defaults = Parameters::default();
+    (2 * defaults.week_min_days).min(defaults.min_history_days + 1) as usize
+}
+
+/// The rows grouped by `key`, summed per day, as series of the scope `scope` gives a group's
+/// first row; groups with fewer than [`min_series_days`] days are left out.
+fn grouped<'a>(
+    rows: &'a [EnvironmentCost],
+    key: impl Fn(&'a EnvironmentCost) -> &'a str,
+    scope: impl Fn(&EnvironmentCost) -> Scope,
+) -> Vec<Series> {
+    let mut order: Vec<(&str, i64, usize)> =
+        rows.iter().enumerate().filter_map(|(index, row)| Some((key(row), day_of(&row.start_time)?, index))).collect();
+    order.sort_unstable();
+    let mut all = Vec::new();
+    for group in order.chunk_by(|a, b| a.0 == b.0) {
+        let mut days: Vec<DailyCost> = Vec::new();
+        for &(_, day, index) in group {
+            match days.last_mut() {
+                Some(last) if last.day == day => last.value += rows[index].value,
+                _ => days.push(DailyCost { day, value: rows[index].value }),
+            }
+        }
+        if days.len() >= min_series_days() {
+            all.push(Series { scope: scope(&rows[group[0].2]), days });
+        }
+    }
+    all
+}
+
+/// The detector's settings for `plan`: the week-over-week percentage, and the minimum amount as
+/// both the daily and the weekly floor.
+pub fn parameters(plan: &AnomalyPlan) -> Parameters {
+    let defaults = Parameters::default();
+    Parameters {
+        week_growth_percent: plan.week_over_week_percent(),
+        min_absolute: plan.minimum_amount.unwrap_or(defaults.min_absolute),
+        week_min_absolute: plan.minimum_amount.unwrap_or(defaults.week_min_absolute),
+        ..defaults
+    }
+}
+
+/// Who and what the events are about.
+pub struct Subject<'a> {
+    pub context: &'a EventContext,
+    pub subscription_uuid: &'a str,
+    pub currency: &'a str,
+}
+
+/// The findings of every series whose day is among the `plan`'s judged days before `newest_day`
+/// (days since 1970-01-01), as events, ordered by series then day.
+pub fn anomaly_events(
+    subject: &Subject<'_>,
+    all: &[Series],
+    plan: &AnomalyPlan,
+    newest_day: i64,
+) -> Result<Vec<AnomalyEvent>, InvalidParameter> {
+    let parameters = parameters(plan);
+    let first_judged = first_judged_day(plan, newest_day);
+    let mut events = Vec::new();
+    for series in all {
+        let findings = without_explained_weeks(anomaly::detect(&series.days, &parameters)?, &parameters);
+        for finding in findings.iter().filter(|f| f.first_day >= first_judged) {
+            events.push(event(subject, &series.scope, finding));
+        }
+    }
+    Ok(events)
+}
+
+/// The oldest day whose findings are reported.
+pub fn first_judged_day(plan: &AnomalyPlan, newest_day: i64) -> i64 {
+    newest_day - i64::from(plan.days().max(1)) + 1
+}
+
+/// The day of a key (`…|YYYY-MM-DD`) as a day number; `None` for a key this dtcost did not write.
+pub fn day_of_key(key: &str) -> Option<i64> {
+    let (_, date) = key.rsplit_once('|')?;
+    crate::time::parse_instant_millis(date).map(|ms| ms.div_euclid(DAY_MS))
+}
+
+/// A week's growth that a daily finding already reports is not reported again: a week with a
+/// level shift in it or in the week before (the new level is the growth), or whose growth is
+/// under the threshold once its spikes' deviations are taken out.
+fn without_explained_weeks(findings: Vec<Finding>, parameters: &Parameters) -> Vec<Finding> {
+    let daily: Vec<(i64, bool, f64)> = findings
+        .iter()
+        .filter(|f| f.kind != Kind::WeekOverWeek)
+        .map(|f| (f.first_day, f.level_shift, f.deviation))
+        .collect();
+    let explained = |week: &Finding| {
+        let shift = daily.iter().any(|&(day, shift, _)| shift && (week.first_day - 7..=week.last_day).contains(&day));
+        let spikes: f64 = daily
+            .iter()
+            .filter(|&&(day, shift, deviation)| {
+                !shift && deviation > 0.0 && (week.first_day..=week.last_day).contains(&day)
+            })
+            .map(|&(_, _, deviation)| deviation)
+            .sum();
+        let rest = week.cost - spikes;
+        shift
+            || (spikes > 0.0
+                && (rest <= week.expected * (1.0 + parameters.week_growth_percent / 100.0)
+                    || rest - week.expected < parameters.week_min_absolute))
+    };
+    findings.iter().filter(|f| f.kind != Kind::WeekOverWeek || !explained(f)).cloned().collect()
+}
+
+fn event(subject: &Subject<'_>, scope: &Scope, finding: &Finding) -> AnomalyEvent {
+    let date = date_of_day(finding.first_day);
+    let key = format!("{}|{}|{}|{date}", scope.name(), scope.id(), finding.kind.name());
+    let message = message(subject, scope, finding, &date);
+    let (capability_key, capability_name) = match scope {
+        Scope::Capability { key, name } => (Some(key.as_str()), Some(name.as_str())),
+        _ => (None, None),
+    };
+    let (environment_id, environment_name) = match scope {
+        Scope::Environment { id, name } => (Some(id.as_str()), name.as_deref()),
+        _ => (None, None),
+    };
+    let start_time = format_rfc3339(finding.first_day * DAY_MS);
+    let payload = Payload {
+        event_type: COST_ANOMALY,
+        provider: &subject.context.provider,
+        timestamp: &start_time,
+        subscription_uuid: subject.subscription_uuid,
+        account_uuid: &subject.context.account_uuid,
+        account_name: &subject.context.account_name,
+        scope: scope.name(),
+        capability_key,
+        capability_name,
+        environment_id,
+        environment_name,
+        start_time: &start_time,
+        end_time: &format_rfc3339((finding.last_day + 1) * DAY_MS),
+        kind: finding.kind.name(),
+        cost: round6(finding.cost),
+        expected: round6(finding.expected),
+        deviation: round6(finding.deviation),
+        deviation_percent: finding.deviation_percent.map(|p| (p * 10.0).round() / 10.0),
+        threshold: &finding.threshold,
+        currency: subject.currency,
+        severity: "WARN",
+        message: &message,
+    };
+    let id_key = format!("{}|{}|{key}", subject.context.account_uuid, subject.subscription_uuid);
+    AnomalyEvent { event: with_event_id(COST_ANOMALY, &id_key, &payload), key, message }
+}
+
+fn message(subject: &Subject<'_>, scope: &Scope, finding: &Finding, date: &str) -> String {
+    let who = scope.subject(&subject.context.account_name);
+    let currency = subject.currency;
+    let (cost, expected) = (finding.cost, finding.expected);
+    let percent = finding.deviation_percent.map(|p| format!(" ({p:+.0} %)")).unwrap_or_default();
+    match finding.kind {
+        Kind::WeekOverWeek => format!(
+            "{who} cost {cost:.2} {currency} in the week of {date}, {:.2} more than the week before \
+             ({expected:.2}){percent}",
+            finding.deviation
+        ),
+        Kind::Spike | Kind::Drop => {
+            let direction = if finding.kind == Kind::Spike { "more" } else { "less" };
+            let shift =
+                if finding.level_shift { "; it stayed there: a level shift, the new normal from then on" } else { "" };
+            format!(
+                "{who} cost {cost:.2} {currency} on {date}, {:.2} {direction} than the {expected:.2} expected{percent}{shift}",
+                finding.deviation.abs()
+            )
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Payload<'a> {
+    #[serde(rename = "event.type")]
+    event_type: &'a str,
+    #[serde(rename = "event.provider")]
+    provider: &'a str,
+    timestamp: &'a str,
+    subscription_uuid: &'a str,
+    account_uuid: &'a str,
+    account_name: &'a str,
+    scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capability_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capability_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    environment_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    environment_name: Option<&'a str>,
+    start_time: &'a str,
+    end_time: &'a str,
+    kind: &'a str,
+    #[serde(serialize_with = "number")]
+    cost: f64,
+    #[serde(serialize_with = "number")]
+    expected: f64,
+    #[serde(serialize_with = "number")]
+    deviation: f64,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
+    deviation_percent: Option<f64>,
+    threshold: &'a str,
+    currency: &'a str,
+    severity: &'a str,
+    message: &'a str,
+}
+
+#[cfg(test)]
+mod tests;
