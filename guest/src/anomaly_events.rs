@@ -3,13 +3,11 @@
 //! environment; only findings on recent days, each keyed by scope, id, kind and day so that it
 //! is sent once.
 
-use crate::environment_names::EnvironmentNames;
-use serde::Serialize;
-
 use crate::anomaly::{self, Finding, InvalidParameter, Kind, Parameters};
 use crate::budget::date_of_day;
 use crate::environment::round6;
-use crate::events::{number, optional_number, with_event_id};
+use crate::environment_names::EnvironmentNames;
+use crate::events::FlatEvent;
 use crate::forecast::DailyCost;
 use crate::time::{DAY_MS, format_rfc3339};
 use crate::wit::{AnomalyPlan, CostRecord, EnvironmentCost, EventContext};
@@ -228,32 +226,32 @@ fn event(subject: &Subject<'_>, scope: &Scope, finding: &Finding) -> AnomalyEven
         _ => (None, None),
     };
     let start_time = format_rfc3339(finding.first_day * DAY_MS);
-    let payload = Payload {
-        event_type: COST_ANOMALY,
-        provider: &subject.context.provider,
-        timestamp: &start_time,
-        subscription_uuid: subject.subscription_uuid,
-        account_uuid: &subject.context.account_uuid,
-        account_name: &subject.context.account_name,
-        scope: scope.name(),
-        capability_key,
-        capability_name,
-        environment_id,
-        environment_name,
-        start_time: &start_time,
-        end_time: &format_rfc3339((finding.last_day + 1) * DAY_MS),
-        kind: finding.kind.name(),
-        cost: round6(finding.cost),
-        expected: round6(finding.expected),
-        deviation: round6(finding.deviation),
-        deviation_percent: finding.deviation_percent.map(|p| (p * 10.0).round() / 10.0),
-        threshold: &finding.threshold,
-        currency: subject.currency,
-        severity: "WARN",
-        message: &message,
-    };
-    let id_key = format!("{}|{}|{key}", subject.context.account_uuid, subject.subscription_uuid);
-    AnomalyEvent { event: with_event_id(COST_ANOMALY, &id_key, &payload), key, message }
+    let mut event = FlatEvent::new();
+    event
+        .text("event.type", COST_ANOMALY)
+        .text("event.provider", &subject.context.provider)
+        .text("timestamp", &start_time)
+        .text("subscriptionUuid", subject.subscription_uuid)
+        .text("accountUuid", &subject.context.account_uuid)
+        .text("accountName", &subject.context.account_name)
+        .text("scope", scope.name())
+        .optional_text("capabilityKey", capability_key)
+        .optional_text("capabilityName", capability_name)
+        .optional_text("environmentId", environment_id)
+        .optional_text("environmentName", environment_name)
+        .text("startTime", &start_time)
+        .text("endTime", &format_rfc3339((finding.last_day + 1) * DAY_MS))
+        .text("kind", finding.kind.name())
+        .number("cost", round6(finding.cost))
+        .number("expected", round6(finding.expected))
+        .number("deviation", round6(finding.deviation))
+        .optional_number("deviationPercent", finding.deviation_percent.map(|p| (p * 10.0).round() / 10.0))
+        .text("threshold", &finding.threshold)
+        .text("currency", subject.currency)
+        .text("severity", "WARN")
+        .text("message", &message);
+    let event = event.finish(COST_ANOMALY, &[&subject.context.account_uuid, subject.subscription_uuid, &key]);
+    AnomalyEvent { event, key, message }
 }
 
 fn message(subject: &Subject<'_>, scope: &Scope, finding: &Finding, date: &str) -> String {
@@ -277,43 +275,6 @@ fn message(subject: &Subject<'_>, scope: &Scope, finding: &Finding, date: &str) 
             )
         }
     }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Payload<'a> {
-    #[serde(rename = "event.type")]
-    event_type: &'a str,
-    #[serde(rename = "event.provider")]
-    provider: &'a str,
-    timestamp: &'a str,
-    subscription_uuid: &'a str,
-    account_uuid: &'a str,
-    account_name: &'a str,
-    scope: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    capability_key: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    capability_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    environment_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    environment_name: Option<&'a str>,
-    start_time: &'a str,
-    end_time: &'a str,
-    kind: &'a str,
-    #[serde(serialize_with = "number")]
-    cost: f64,
-    #[serde(serialize_with = "number")]
-    expected: f64,
-    #[serde(serialize_with = "number")]
-    deviation: f64,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_number")]
-    deviation_percent: Option<f64>,
-    threshold: &'a str,
-    currency: &'a str,
-    severity: &'a str,
-    message: &'a str,
 }
 
 #[cfg(test)]

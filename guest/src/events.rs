@@ -8,7 +8,7 @@ use serde::Serialize;
 
 mod flat;
 
-use flat::FlatEvent;
+pub(crate) use flat::FlatEvent;
 
 use crate::budget::{Outlook, StatusOutlook};
 use crate::error::InvalidRecord;

@@ -87,6 +87,9 @@ impl Drop for Runtime {
     }
 }
 
+/// What a call into an instance returns: the export's future, borrowing the instance and its store.
+type InstanceCall<'a, R> = std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
+
 impl Runtime {
     /// Compiles (or loads from wasmtime's on-disk cache) the embedded component.
     pub fn new() -> anyhow::Result<Runtime> {
@@ -202,10 +205,7 @@ impl Runtime {
     async fn call<R>(
         &self,
         sandbox: Sandbox,
-        body: impl for<'a> FnOnce(
-            &'a Embedder,
-            &'a mut Store<HostState>,
-        ) -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>,
+        body: impl for<'a> FnOnce(&'a Embedder, &'a mut Store<HostState>) -> InstanceCall<'a, R>,
     ) -> Result<R, RuntimeError> {
         self.call_counted(sandbox, body).await.result
     }
@@ -215,12 +215,7 @@ impl Runtime {
     async fn job_counted(
         &self,
         sandbox: Sandbox,
-        body: impl for<'a> FnOnce(
-            &'a Embedder,
-            &'a mut Store<HostState>,
-        ) -> std::pin::Pin<
-            Box<dyn Future<Output = wasmtime::Result<Result<Report, ExportError>>> + Send + 'a>,
-        >,
+        body: impl for<'a> FnOnce(&'a Embedder, &'a mut Store<HostState>) -> InstanceCall<'a, Result<Report, ExportError>>,
     ) -> Ran<Result<Report, ExportError>> {
         let scrubber = sandbox.scrubber();
         let ran = self.call_counted(sandbox, body).await;
@@ -233,10 +228,7 @@ impl Runtime {
     async fn call_counted<R>(
         &self,
         sandbox: Sandbox,
-        body: impl for<'a> FnOnce(
-            &'a Embedder,
-            &'a mut Store<HostState>,
-        ) -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>,
+        body: impl for<'a> FnOnce(&'a Embedder, &'a mut Store<HostState>) -> InstanceCall<'a, R>,
     ) -> Ran<R> {
         let timeout = sandbox.timeout;
         let limit = match sandbox.memory_bytes {
