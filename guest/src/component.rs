@@ -43,7 +43,7 @@ impl wit_transform::Guest for Component {
         subscription_uuid: String,
         costs: Vec<wit::CostRecord>,
     ) -> Result<String, wit::InvalidRecord> {
-        Ok(events::ndjson(events::cost_booked(&context, &subscription_uuid, &costs)?))
+        events::cost_booked_ndjson(&context, &subscription_uuid, &costs).map_err(Into::into)
     }
 
     fn cluster_quota(

@@ -75,6 +75,44 @@ pub fn cost_booked_by_day(
     subscription_uuid: &str,
     costs: &[CostRecord],
 ) -> Result<Vec<(i64, String)>, InvalidRecord> {
+    let mut events = Vec::with_capacity(costs.len());
+    write_cost_booked(context, subscription_uuid, costs, Vec::with_capacity(512), |start, out| {
+        // Each event its own text: the next one starts in a buffer of this one's size.
+        let event = std::mem::replace(out, Vec::with_capacity(out.len() + 64));
+        events.push((start, String::from_utf8(event).unwrap_or_default()));
+    })?;
+    Ok(events)
+}
+
+/// [`cost_booked`] as one NDJSON text (what the WIT transform returns), written into one buffer:
+/// no allocation per event and no join.
+pub fn cost_booked_ndjson(
+    context: &EventContext,
+    subscription_uuid: &str,
+    costs: &[CostRecord],
+) -> Result<String, InvalidRecord> {
+    let mut written = 0;
+    let text = write_cost_booked(context, subscription_uuid, costs, Vec::new(), |_, out| {
+        out.push(b'\n');
+        written += 1;
+        if written == 1 {
+            // The rest are about as long as the first: one allocation for all of them.
+            out.reserve((out.len() + out.len() / 8) * (costs.len() - 1));
+        }
+    })?;
+    // Only valid UTF-8 was written (see `FlatEvent::finish`).
+    Ok(String::from_utf8(text).unwrap_or_default())
+}
+
+/// Writes the cost events in the order of their days, each after the one before in `out`, and
+/// hands `out` to `written` after each, with the event's day (its start, ms since the epoch).
+fn write_cost_booked(
+    context: &EventContext,
+    subscription_uuid: &str,
+    costs: &[CostRecord],
+    mut out: Vec<u8>,
+    mut written: impl FnMut(i64, &mut Vec<u8>),
+) -> Result<Vec<u8>, InvalidRecord> {
     let mut order = Vec::with_capacity(costs.len());
     for (index, record) in costs.iter().enumerate() {
         // Field names are written only for an error: formatting three per record cost more
@@ -107,7 +145,6 @@ pub fn cost_booked_by_day(
     order.sort_unstable();
 
     let mut cost_to_date = 0.0;
-    let mut events = Vec::with_capacity(costs.len());
     for (start, index) in order {
         let record = &costs[index];
         cost_to_date += record.value;
@@ -117,7 +154,7 @@ pub fn cost_booked_by_day(
                 format!("{} makes the running sum costToDate overflow", record.value),
             ));
         }
-        let mut event = FlatEvent::new();
+        let mut event = FlatEvent::after(out);
         event
             .text("event.type", COST_BOOKED)
             .text("event.provider", &context.provider)
@@ -132,9 +169,10 @@ pub fn cost_booked_by_day(
             .text("accountName", &context.account_name)
             .number("costToDate", cost_to_date);
         let key = [context.account_uuid.as_str(), subscription_uuid, record.start_time.as_str()];
-        events.push((start, event.finish(COST_BOOKED, &key)));
+        out = event.finish_into(COST_BOOKED, &key);
+        written(start, &mut out);
     }
-    Ok(events)
+    Ok(out)
 }
 
 /// Events as one text, one per line, each line ending in `\n` (what the WIT transforms return).

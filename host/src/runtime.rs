@@ -104,6 +104,11 @@ impl Runtime {
     pub fn with_component(wasm: &[u8]) -> anyhow::Result<Runtime> {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
+        // For profiling (bench/README.md): wasmtime writes /tmp/perf-<pid>.map, so that `perf
+        // report` names the component's functions.
+        if std::env::var_os("DTCOST_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         if let Some(dir) = cache_dir() {
             let mut cache = wasmtime::CacheConfig::new();
             cache.with_directory(dir);

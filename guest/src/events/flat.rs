@@ -11,16 +11,24 @@ use super::EVENT_ID_SEED;
 const PREFIX: &[u8] = b"{\"event.id\":\"00000000-0000-0000-0000-000000000000\"";
 const ID: std::ops::Range<usize> = 13..49;
 
-/// One flat event being written; fields appear in the order they are added.
+/// One flat event being written at the end of a buffer (which may hold the events before it, as
+/// an NDJSON text does); fields appear in the order they are added.
 pub(crate) struct FlatEvent {
     out: Vec<u8>,
+    start: usize,
 }
 
 impl FlatEvent {
     pub fn new() -> Self {
-        let mut out = Vec::with_capacity(512);
+        Self::after(Vec::with_capacity(512))
+    }
+
+    /// Starts an event after what `out` holds: many events written into one buffer cost no
+    /// allocation each and no copy to join them.
+    pub fn after(mut out: Vec<u8>) -> Self {
+        let start = out.len();
         out.extend_from_slice(PREFIX);
-        FlatEvent { out }
+        FlatEvent { out, start }
     }
 
     pub fn text(&mut self, key: &str, value: &str) -> &mut Self {
@@ -54,7 +62,13 @@ impl FlatEvent {
     /// Closes the object and puts its id first: a UUIDv8 of the XXH3-128 hash of the event type,
     /// the record's key (its parts joined by `|`) and the event's canonical text without the id,
     /// the same hash [`super::with_event_id`] takes, so both writers give a fact the same id.
-    pub fn finish(mut self, event_type: &str, key: &[&str]) -> String {
+    pub fn finish(self, event_type: &str, key: &[&str]) -> String {
+        // Only valid UTF-8 was written: ASCII, JSON strings of `&str`s and serde_json's numbers.
+        String::from_utf8(self.finish_into(event_type, key)).unwrap_or_default()
+    }
+
+    /// [`FlatEvent::finish`], giving back the whole buffer: the events before this one, then it.
+    pub fn finish_into(mut self, event_type: &str, key: &[&str]) -> Vec<u8> {
         self.out.push(b'}');
         let mut hasher = Xxh3::with_seed(EVENT_ID_SEED);
         hasher.update(event_type.as_bytes());
@@ -68,11 +82,11 @@ impl FlatEvent {
         hasher.update(b"\n");
         // The text without the id is `{` and what follows the prefix's closing comma.
         hasher.update(b"{");
-        hasher.update(&self.out[PREFIX.len() + 1..]);
+        hasher.update(&self.out[self.start + PREFIX.len() + 1..]);
         let id = uuid::Builder::from_custom_bytes(hasher.digest128().to_be_bytes()).into_uuid();
-        id.hyphenated().encode_lower(&mut self.out[ID]);
-        // Only valid UTF-8 was written: ASCII, JSON strings of `&str`s and serde_json's numbers.
-        String::from_utf8(self.out).unwrap_or_default()
+        let at = self.start + ID.start..self.start + ID.end;
+        id.hyphenated().encode_lower(&mut self.out[at]);
+        self.out
     }
 
     fn key(&mut self, key: &str) {

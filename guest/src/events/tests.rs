@@ -53,6 +53,7 @@ fn dates_sort_as_instants_across_formats_and_offsets() {
 #[test]
 fn an_empty_history_gives_no_events() {
     assert!(cost_booked(&context(), "s", &[]).unwrap().is_empty());
+    assert_eq!(cost_booked_ndjson(&context(), "s", &[]).unwrap(), "");
 }
 
 #[test]
@@ -326,6 +327,10 @@ fn the_flat_writer_gives_cost_events_the_text_and_id_serde_gave_them() {
             })
             .collect();
         let events = cost_booked(&context, name, &records).unwrap();
+        // The events written into one NDJSON text are the same texts, in the same order.
+        let ndjson = cost_booked_ndjson(&context, name, &records).unwrap();
+        assert_eq!(ndjson.lines().collect::<Vec<_>>(), events, "NDJSON of {name}");
+        assert!(ndjson.ends_with('\n') || events.is_empty());
         let mut cost_to_date = 0.0;
         for (record, event) in records.iter().zip(&events) {
             cost_to_date += record.value;
