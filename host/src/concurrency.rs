@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-/// Exports started at once before anything was measured.
-pub const INITIAL: usize = 4;
+/// Exports started at once before anything was measured: most accounts' lists fit in one wave
+/// (every account in it pays the wide-area round trips at the same time), and a 429 halves it.
+pub const INITIAL: usize = 16;
 /// Answers this much slower than the pace seen so far count as the API slowing down.
 const SLOWDOWN: f64 = 2.0;
 /// Weight of a new measurement in the pace (an exponentially weighted mean).
@@ -136,12 +137,17 @@ mod tests {
 
     #[tokio::test]
     async fn the_limit_grows_by_one_per_steady_export_up_to_the_maximum() {
-        let limit = AdaptiveLimit::new(10);
+        let limit = AdaptiveLimit::new(20);
         assert_eq!(limit.current(), INITIAL);
+        for _ in 0..3 {
+            limit.acquire().await.done(STEADY);
+        }
+        assert_eq!(limit.current(), INITIAL + 3);
         for _ in 0..20 {
             limit.acquire().await.done(STEADY);
         }
-        assert_eq!((limit.current(), limit.reached()), (10, 1), "one at a time here");
+        assert_eq!((limit.current(), limit.reached()), (20, 1), "one at a time here");
+        assert_eq!(AdaptiveLimit::new(2).current(), 2, "never above the maximum");
     }
 
     #[tokio::test]
@@ -150,12 +156,11 @@ mod tests {
         for _ in 0..8 {
             limit.acquire().await.done(STEADY);
         }
-        assert_eq!(limit.current(), 12);
+        assert_eq!(limit.current(), 24);
         limit.acquire().await.done(Signal { throttled: true, per_request_ms: 30.0 });
-        assert_eq!(limit.current(), 6);
+        assert_eq!(limit.current(), 12);
         limit.acquire().await.done(Signal { throttled: false, per_request_ms: 200.0 });
-        assert_eq!(limit.current(), 3);
-        assert_eq!(limit.current(), 3);
+        assert_eq!(limit.current(), 6);
     }
 
     #[tokio::test]
