@@ -216,8 +216,11 @@ struct Connector {
 /// The connections each origin (scheme and authority, as hyper-util pools them) may have.
 struct Slots {
     per_origin: usize,
-    origins: Mutex<HashMap<(Option<http::uri::Scheme>, Option<http::uri::Authority>), Arc<Semaphore>>>,
+    origins: Mutex<HashMap<OriginKey, Arc<Semaphore>>>,
 }
+
+/// Scheme and authority: the key hyper-util's pool keeps connections under.
+type OriginKey = (Option<http::uri::Scheme>, Option<http::uri::Authority>);
 
 impl Slots {
     fn of(&self, uri: &Uri) -> Arc<Semaphore> {
