@@ -133,6 +133,30 @@ async fn slow_responses_only_slow_the_run() {
     assert_complete(&out, &sim, &scenario);
 }
 
+/// Issue #14: the pool opens at most `concurrency` connections to an origin. An account sends
+/// details, daily cost and forecast together, so two accounts at once want six connections to the
+/// account API; they share two, and requests that find both busy wait for one (never fail).
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_per_origin_never_exceed_the_configured_concurrency() {
+    const CONCURRENCY: usize = 2;
+    let mut scenario = generate(6, 30, 1, false);
+    // Answers that take a while, so that requests overlap.
+    scenario.latency = Duration::from_millis(40);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let extra = format!("concurrency = {CONCURRENCY}\n{FAST_RETRY}");
+    let setup = write_config(&scenario, &sim, &ConfigOptions { extra, ..ConfigOptions::default() });
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_complete(&out, &sim, &scenario);
+    let connections = sim.connections();
+    assert!(connections[&Service::AccountApi] > 0, "{connections:?}");
+    for (service, count) in &connections {
+        assert!(
+            *count <= CONCURRENCY,
+            "{count} connections to {service:?} for a concurrency of {CONCURRENCY}: {connections:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_events_are_resent_alone_never_the_whole_batch() {
     let refuse = rule(Some(Service::Environment), Fault::RefuseFirstEvent, 1);

@@ -219,19 +219,27 @@ const ACCOUNT_ROUND_TRIPS: usize = 4;
 const CLUSTER_ROUND_TRIPS: usize = 2;
 /// After the jobs: the subscriptions' status events, then the run summary.
 const TAIL_ROUND_TRIPS: usize = 2;
+/// Requests an account's export sends to the account API, the busiest origin: the subscription
+/// list, then the details, daily cost and forecast.
+const ACCOUNT_API_REQUESTS: usize = 4;
+/// An account's round trips before its first account API request (token) and after its last (ingest).
+const AROUND_ACCOUNT_API_ROUND_TRIPS: usize = 2;
 /// The origins an account's export reaches one after the other (SSO, account API, environment):
 /// each costs one new connection on the critical path, once.
 const CRITICAL_PATH_ORIGINS: usize = 3;
 
 /// The least time any client doing dtcost's requests can take at `concurrency`: the critical
-/// path's round trips (the accounts' in as many waves as the concurrency allows, or the clusters'
-/// if that is more; then the tail) times the latency, plus one new connection per origin on that
-/// path.
+/// path's round trips (the accounts' in as many waves as the concurrency allows, the clusters'
+/// likewise, or the account API's requests `concurrency` at a time, whichever is most; then the
+/// tail) times the latency, plus one new connection per origin on that path.
 fn floor(accounts: usize, clusters: usize, concurrency: usize) -> (usize, Duration) {
     // Accounts and clusters have slots of their own (host/src/run.rs): they run beside each other.
     let account_waves = accounts.div_ceil(concurrency) * ACCOUNT_ROUND_TRIPS;
     let cluster_waves = clusters.div_ceil(concurrency) * CLUSTER_ROUND_TRIPS;
-    let round_trips = account_waves.max(cluster_waves) + TAIL_ROUND_TRIPS;
+    // At most `concurrency` connections per origin (host/src/outbound.rs): the account API
+    // answers at most that many requests at once.
+    let account_api = (accounts * ACCOUNT_API_REQUESTS).div_ceil(concurrency) + AROUND_ACCOUNT_API_ROUND_TRIPS;
+    let round_trips = account_waves.max(cluster_waves).max(account_api) + TAIL_ROUND_TRIPS;
     (round_trips, LATENCY * round_trips as u32 + CONNECT_LATENCY * CRITICAL_PATH_ORIGINS as u32)
 }
 

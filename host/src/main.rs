@@ -72,7 +72,7 @@ async fn dispatch(command: Command) -> Result<Exit, Failure> {
                 },
                 _ => None,
             };
-            let runtime = start_runtime().await?;
+            let runtime = start_runtime(&config).await?;
             let mut shutdown = std::pin::pin!(demo::wait_for_shutdown());
             loop {
                 let options = RunOptions { dry_run, summary_event: true };
@@ -115,7 +115,7 @@ async fn dispatch(command: Command) -> Result<Exit, Failure> {
                 }
             }
             let options = RunOptions { dry_run: true, summary_event: false };
-            let run = run::export_all(&config, start_runtime().await?, options).await.or_exit(Exit::State)?;
+            let run = run::export_all(&config, start_runtime(&config).await?, options).await.or_exit(Exit::State)?;
             print!("{}", scrubber.redact(&render::check(&run)));
             Ok(exit_of(&run))
         }
@@ -124,7 +124,7 @@ async fn dispatch(command: Command) -> Result<Exit, Failure> {
             // The report shows every day, not only those a run would still send.
             config.state_file = None;
             let options = RunOptions { dry_run: true, summary_event: false };
-            let run = run::export_all(&config, start_runtime().await?, options).await.or_exit(Exit::State)?;
+            let run = run::export_all(&config, start_runtime(&config).await?, options).await.or_exit(Exit::State)?;
             let events: Vec<serde_json::Value> = run.events().filter_map(|e| serde_json::from_str(e).ok()).collect();
             std::fs::write(&out, dtcost::report::render(&events, &run::now_rfc3339()))
                 .map_err(|error| anyhow::anyhow!("cannot write the report to {}: {error}", out.display()))
@@ -158,8 +158,9 @@ fn load(path: Option<PathBuf>) -> Result<(Config, Scrubber), Failure> {
     Ok((config, scrubber))
 }
 
-async fn start_runtime() -> Result<Arc<Runtime>, Failure> {
-    Ok(Arc::new(Runtime::start().await.or_exit(Exit::Component)?))
+/// The runtime for a run of `config`: at most its `concurrency` connections to each origin.
+async fn start_runtime(config: &Config) -> Result<Arc<Runtime>, Failure> {
+    Ok(Arc::new(Runtime::start(config.concurrency).await.or_exit(Exit::Component)?))
 }
 
 fn exit_of(run: &run::RunOutcome) -> Exit {

@@ -1,10 +1,11 @@
 //! Outbound HTTP for every instance: keep-alive connections pooled per origin and shared by all
-//! instances (each still behind its own allowlist, checked before every request), TLS verified
-//! against the webpki roots.
+//! instances (each still behind its own allowlist, checked before every request), at most the
+//! run's `concurrency` of them per origin, TLS verified against the webpki roots.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,8 @@ use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 /// Connections idle longer than this are closed (servers close theirs after a minute or more).
@@ -33,7 +36,9 @@ pub struct Outbound {
 }
 
 impl Outbound {
-    pub fn new() -> Result<Outbound, rustls::Error> {
+    /// A client that keeps at most `connections_per_origin` connections (at least one) open or
+    /// opening to each origin; a request that finds them all busy waits for one.
+    pub fn new(connections_per_origin: usize) -> Result<Outbound, rustls::Error> {
         let mut tcp = HttpConnector::new();
         // https URIs too: the TLS layer below wraps the TCP stream.
         tcp.enforce_http(false);
@@ -45,7 +50,11 @@ impl Outbound {
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let connector = Connector { tcp, tls: tokio_rustls::TlsConnector::from(Arc::new(tls)) };
+        let connector = Connector {
+            tcp,
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+            slots: Arc::new(Slots { per_origin: connections_per_origin.max(1), origins: Mutex::default() }),
+        };
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(IDLE_TIMEOUT)
             .pool_timer(TokioTimer::new())
@@ -72,7 +81,13 @@ impl Outbound {
         let client = self.client.clone();
         async move {
             let started = Instant::now();
-            let response = match tokio::time::timeout(head_timeout, client.request(request)).await {
+            // Cancelled when this request has its answer or is given up (the guard's drop): a
+            // connect it started that is still waiting for a slot then stops waiting (`Connector`).
+            let wanted = CancellationToken::new();
+            let _answered = wanted.clone().drop_guard();
+            let exchange = WANTED.scope(wanted, client.request(request));
+            // The wait for a free connection, when the origin has no slot left, counts against the head timeout.
+            let response = match tokio::time::timeout(head_timeout, exchange).await {
                 Ok(Ok(response)) => response,
                 Ok(Err(error)) => {
                     let error = classify(&error);
@@ -169,12 +184,57 @@ impl Body for Paced {
     }
 }
 
-/// Opens TCP connections, wrapped in TLS for https.
+tokio::task_local! {
+    /// The request on whose behalf the pool is connecting (see [`Connector`]).
+    static WANTED: CancellationToken;
+}
+
+/// Opens TCP connections, wrapped in TLS for https, at most `per_origin` at a time per origin.
+///
+/// How hyper-util's pool (0.1.21, `client/legacy/client.rs`, `one_connection_for`) uses it: a
+/// request that finds no idle connection races a checkout (handed the next connection another
+/// request gives back to the pool, first come first served) against a connect from this
+/// connector. If the checkout wins and the connect had started, the connect is spawned to finish
+/// in the background and its connection goes to the pool as idle; if the request is dropped
+/// (timeout, instance stopped) both are dropped. HTTP/1 takes no connecting lock, so nothing
+/// cancels waiting checkouts when a connect fails or gives up (`pool.rs`, `connecting`).
+///
+/// So a connect first takes a slot of its origin ([`Semaphore`], fair) and keeps it inside the
+/// connection ([`Stream`]): the slot frees exactly when hyper drops the connection (closed by
+/// either side, idle timeout, error), and a connect dropped while waiting leaves the queue. No
+/// deadlock: while every slot is held, each is a live connection that, once its answer is read,
+/// is handed to a waiting checkout or closes and frees its slot. A connect still waiting when its
+/// request already has its answer (it lost the race and runs in the background) stops waiting,
+/// so that it does not open a connection nobody asked for whenever a slot frees later.
 #[derive(Clone)]
 struct Connector {
     tcp: HttpConnector,
     tls: tokio_rustls::TlsConnector,
+    slots: Arc<Slots>,
 }
+
+/// The connections each origin (scheme and authority, as hyper-util pools them) may have.
+struct Slots {
+    per_origin: usize,
+    origins: Mutex<HashMap<OriginKey, Arc<Semaphore>>>,
+}
+
+/// Scheme and authority: the key hyper-util's pool keeps connections under.
+type OriginKey = (Option<http::uri::Scheme>, Option<http::uri::Authority>);
+
+impl Slots {
+    fn of(&self, uri: &Uri) -> Arc<Semaphore> {
+        let origin = (uri.scheme().cloned(), uri.authority().cloned());
+        // A poisoned lock still holds a usable map: the semaphores are never left half-made.
+        let mut origins = self.origins.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        origins.entry(origin).or_insert_with(|| Arc::new(Semaphore::new(self.per_origin))).clone()
+    }
+}
+
+/// Why a connect ended before it started: its request no longer needs it.
+#[derive(Debug, thiserror::Error)]
+#[error("no longer needed: its request was answered while it waited for a free connection")]
+struct NoLongerWanted;
 
 type Connecting = Pin<Box<dyn Future<Output = Result<TokioIo<Stream>, Box<dyn StdError + Send + Sync>>> + Send>>;
 
@@ -190,50 +250,68 @@ impl tower_service::Service<Uri> for Connector {
     fn call(&mut self, uri: Uri) -> Connecting {
         let tls = (uri.scheme() == Some(&http::uri::Scheme::HTTPS)).then(|| self.tls.clone());
         let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
-        let connecting = self.tcp.call(uri);
+        let slots = self.slots.of(&uri);
+        // Called while the request's future is polled; outside one (never, today) it waits as long as it must.
+        let wanted = WANTED.try_with(CancellationToken::clone).ok();
+        let mut tcp = self.tcp.clone();
         Box::pin(async move {
-            let tcp = connecting.await?.into_inner();
+            let waiting = slots.acquire_owned();
+            let slot = match wanted {
+                Some(wanted) => tokio::select! {
+                    slot = waiting => slot,
+                    () = wanted.cancelled() => return Err(NoLongerWanted.into()),
+                },
+                None => waiting.await,
+            }?;
+            let tcp = tcp.call(uri).await?.into_inner();
             match tls {
-                None => Ok(TokioIo::new(Stream::Plain(tcp))),
+                None => Ok(TokioIo::new(Stream { io: Io::Plain(tcp), _slot: slot })),
                 Some(tls) => {
                     // An IP address or a DNS name: the certificate must be for it.
                     let name = rustls::pki_types::ServerName::try_from(host)?;
-                    Ok(TokioIo::new(Stream::Tls(Box::new(tls.connect(name, tcp).await?))))
+                    let tls = Box::new(tls.connect(name, tcp).await?);
+                    Ok(TokioIo::new(Stream { io: Io::Tls(tls), _slot: slot }))
                 }
             }
         })
     }
 }
 
+/// A connection, holding its origin's slot until hyper drops it.
+struct Stream {
+    io: Io,
+    _slot: OwnedSemaphorePermit,
+}
+
 /// A connection, plain (loopback only: the allowlist refuses plain http elsewhere) or TLS.
-enum Stream {
+enum Io {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
 impl Connection for Stream {
     fn connected(&self) -> Connected {
-        match self {
-            Stream::Plain(tcp) => tcp.connected(),
-            Stream::Tls(tls) => tls.get_ref().0.connected(),
+        match &self.io {
+            Io::Plain(tcp) => tcp.connected(),
+            Io::Tls(tls) => tls.get_ref().0.connected(),
         }
     }
 }
 
 impl AsyncRead for Stream {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
-            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+        match &mut self.get_mut().io {
+            Io::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Io::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
         }
     }
 }
 
 impl AsyncWrite for Stream {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
-            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+        match &mut self.get_mut().io {
+            Io::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            Io::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -242,30 +320,30 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
-            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
+        match &mut self.get_mut().io {
+            Io::Plain(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
+            Io::Tls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
-        match self {
-            Stream::Plain(tcp) => tcp.is_write_vectored(),
-            Stream::Tls(tls) => tls.is_write_vectored(),
+        match &self.io {
+            Io::Plain(tcp) => tcp.is_write_vectored(),
+            Io::Tls(tls) => tls.is_write_vectored(),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
-            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+        match &mut self.get_mut().io {
+            Io::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            Io::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
-            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+        match &mut self.get_mut().io {
+            Io::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Io::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
         }
     }
 }

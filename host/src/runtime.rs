@@ -11,6 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::config::DEFAULT_CONCURRENCY;
 use crate::outbound::Outbound;
 use crate::sandbox::AllowList;
 pub use crate::sandbox::Sandbox;
@@ -72,7 +73,7 @@ pub struct Ran<T> {
 pub struct Runtime {
     engine: Engine,
     pre: EmbedderPre<HostState>,
-    /// One pool of connections per origin, shared by every instance this runtime makes.
+    /// One pool of connections per origin (a bounded number each), shared by every instance this runtime makes.
     outbound: Outbound,
     ticker: Option<std::thread::JoinHandle<()>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
@@ -91,17 +92,26 @@ impl Drop for Runtime {
 type InstanceCall<'a, R> = std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
 
 impl Runtime {
-    /// Compiles (or loads from wasmtime's on-disk cache) the embedded component.
+    /// Compiles (or loads from wasmtime's on-disk cache) the embedded component; at most
+    /// `connections_per_origin` connections (a run's `concurrency`) open to each origin.
+    pub fn with_connections_per_origin(connections_per_origin: usize) -> anyhow::Result<Runtime> {
+        Self::with_component(COMPONENT, connections_per_origin)
+    }
+
+    /// [`Runtime::with_connections_per_origin`] with the default `concurrency`
+    /// ([`DEFAULT_CONCURRENCY`] connections per origin): tests and benchmarks.
     pub fn new() -> anyhow::Result<Runtime> {
-        Self::with_component(COMPONENT)
+        Self::with_connections_per_origin(DEFAULT_CONCURRENCY)
     }
 
-    /// [`Runtime::new`] off the async workers (compiling is CPU work).
-    pub async fn start() -> anyhow::Result<Runtime> {
-        tokio::task::spawn_blocking(Runtime::new).await.context("compiling the dtcost component")?
+    /// [`Runtime::with_connections_per_origin`] off the async workers (compiling is CPU work).
+    pub async fn start(connections_per_origin: usize) -> anyhow::Result<Runtime> {
+        tokio::task::spawn_blocking(move || Runtime::with_connections_per_origin(connections_per_origin))
+            .await
+            .context("compiling the dtcost component")?
     }
 
-    pub fn with_component(wasm: &[u8]) -> anyhow::Result<Runtime> {
+    pub fn with_component(wasm: &[u8], connections_per_origin: usize) -> anyhow::Result<Runtime> {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         // For profiling (bench/README.md): wasmtime writes /tmp/perf-<pid>.map, so that `perf
@@ -127,7 +137,7 @@ impl Runtime {
             .map_err(anyhow::Error::from)?;
         let pre = EmbedderPre::new(linker.instantiate_pre(&component).map_err(anyhow::Error::from)?)
             .map_err(anyhow::Error::from)?;
-        let outbound = Outbound::new().context("setting up TLS for outbound requests")?;
+        let outbound = Outbound::new(connections_per_origin).context("setting up TLS for outbound requests")?;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let ticker = {
             let (engine, stop) = (engine.clone(), stop.clone());

@@ -235,7 +235,7 @@ mod tests {
 
     fn allow_list(allowed: &[&str]) -> AllowList {
         let origins = allowed.iter().map(|url| Origin::parse(url).unwrap()).collect();
-        AllowList::new(origins, Arc::default(), Outbound::new().unwrap())
+        AllowList::new(origins, Arc::default(), Outbound::new(crate::config::DEFAULT_CONCURRENCY).unwrap())
     }
 
     #[test]

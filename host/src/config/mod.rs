@@ -29,6 +29,8 @@ pub const DEFAULT_TOKEN_URL: &str = dtcost_contract::TOKEN_URL;
 pub const TOKEN_PATH: &str = "/sso/oauth2/token";
 pub const DEFAULT_API_URL: &str = dtcost_contract::API_URL;
 pub const DEFAULT_PROVIDER: &str = dtcost_contract::PROVIDER;
+/// `concurrency` when unset: the most account exports at once, and connections per origin.
+pub const DEFAULT_CONCURRENCY: usize = 32;
 /// The longest name or `provider`, in characters: each is copied into every event.
 pub const MAX_LABEL_CHARS: usize = 256;
 /// The longest secret, in bytes: Dynatrace tokens and client secrets are under 200; a longer
@@ -52,6 +54,7 @@ pub struct Config {
     pub token_url: String,
     pub api_url: String,
     pub provider: String,
+    /// The most account exports at once, and the most connections open to each origin.
     pub concurrency: usize,
     pub limits: Limits,
     /// `None`: the component's default (the API's cap). So for every plan field below that is

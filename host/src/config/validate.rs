@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::raw::{RawAccount, RawBudget, RawCluster, RawConfig, RawEnvironmentCost, RawRetry, RawUsage};
 use super::{
-    Config, ConfigError, DEFAULT_API_URL, DEFAULT_PROVIDER, DEFAULT_TOKEN_URL, Environment, Limits, TOKEN_PATH,
+    Config, ConfigError, DEFAULT_API_URL, DEFAULT_CONCURRENCY, DEFAULT_PROVIDER, DEFAULT_TOKEN_URL, Environment,
+    Limits, TOKEN_PATH,
 };
 use crate::runtime::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy, UsagePlan};
 
@@ -28,8 +29,9 @@ impl Validator<'_> {
             token_url.push_str(TOKEN_PATH);
         }
         let api_url = self.url("api-url", raw.api_url.unwrap_or_else(|| DEFAULT_API_URL.into()))?;
-        // The most at once; the account exports adapt up to it (see concurrency.rs).
-        let concurrency = raw.concurrency.unwrap_or(32);
+        // The most at once; the account exports adapt up to it (see concurrency.rs), and the
+        // connections to each origin never exceed it (outbound.rs).
+        let concurrency = raw.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
         if !(1..=64).contains(&concurrency) {
             return Err(self.error("concurrency", format!("{concurrency} is out of range (1 to 64)")));
         }
