@@ -17,8 +17,8 @@ const ACCOUNTS: usize = 100;
 const DAYS: usize = 365;
 const CLUSTERS: usize = 5;
 const ROUNDS: usize = 3;
-/// As dtcost's default `concurrency`.
-const CONCURRENCY: usize = 4;
+/// The native pipeline's account exports at once: as many as dtcost starts with.
+const CONCURRENCY: usize = dtcost::concurrency::INITIAL;
 
 /// The simulated wide-area network of the latency cases: every answer waits this long, the
 /// first on a new connection this much more (TCP and TLS handshakes).
@@ -305,12 +305,15 @@ async fn latency_case(
         None
     };
     let dir = tempfile::tempdir()?;
-    for concurrency in [CONCURRENCY, 16] {
-        let extra = format!(
-            "state-file = \"\"\nconcurrency = {concurrency}\n[budget]\nthresholds = []\nforecast-exceeds-budget = false"
-        );
+    // The default (no `concurrency` key: 0.2.0 ran 4 at once, this build adapts from 16 up to
+    // 32), then both at 4 and at 16.
+    for configured in [None, Some(4), Some(16)] {
+        let concurrency = configured.unwrap_or(dtcost::config::DEFAULT_CONCURRENCY);
+        let key = configured.map_or(String::new(), |c| format!("concurrency = {c}\n"));
+        let extra = format!("state-file = \"\"\n{key}[budget]\nthresholds = []\nforecast-exceeds-budget = false");
         let config = dtcost::demo::write_config(&scenario, &sim, dir.path(), &extra, false)?;
         let (round_trips, floor) = floor(accounts, clusters, concurrency);
+        let shown = configured.map_or("default".to_owned(), |c| c.to_string());
         for (name, binary) in binaries {
             // Best of 2 (the second run finds the compiled component in wasmtime's cache either way).
             let mut best: Option<(Duration, usize, usize)> = None;
@@ -330,7 +333,7 @@ async fn latency_case(
             }
             let (wall, requests, connections) = best.context("two runs")?;
             println!(
-                "| {name} | {concurrency} | {:.3} | {requests} | {connections} (at most {}) | {:.3} ({round_trips} round trips + {CRITICAL_PATH_ORIGINS} connections) | {:.2}x | {} |",
+                "| {name} | {shown} | {:.3} | {requests} | {connections} (at most {}) | {:.3} ({round_trips} round trips + {CRITICAL_PATH_ORIGINS} connections) | {:.2}x | {} |",
                 wall.as_secs_f64(),
                 origins * concurrency,
                 floor.as_secs_f64(),

@@ -126,13 +126,64 @@ impl Transport for WasiHttp {
         self.start(request).and_then(Started::finish).map_err(|(kind, message)| TransportError { kind, message })
     }
 
-    /// Every request is handed to the host before any answer is awaited: they run together.
+    /// Every request is handed to the host before any answer is awaited: they run together. The
+    /// answers are read in the order they arrive, not the order sent: an answer left unread keeps
+    /// its pooled connection busy, and the host opens only so many to an origin, so reading in
+    /// order could leave an earlier request waiting for a connection a later answer holds.
     fn send_all(&mut self, requests: &[Request]) -> Vec<Result<Response, TransportError>> {
-        let started: Vec<Result<Started, Failed>> = requests.iter().map(|request| self.start(request)).collect();
-        started
+        let mut answers: Vec<Option<Result<Response, Failed>>> = requests.iter().map(|_| None).collect();
+        let mut started: Vec<Option<Started>> = Vec::with_capacity(requests.len());
+        for (request, answer) in requests.iter().zip(&mut answers) {
+            match self.start(request) {
+                Ok(handed) => started.push(Some(handed)),
+                // A request the host did not take is answered at once.
+                Err(failed) => {
+                    *answer = Some(Err(failed));
+                    started.push(None);
+                }
+            }
+        }
+        loop {
+            // Which answers came (or ran out of time); the pollables are gone at the end of the
+            // block, before the responses they watch are taken (a child resource goes first).
+            let answered: Vec<usize> = {
+                let waiting: Vec<(usize, Option<u64>, Pollable)> = started
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(index, s)| s.as_ref().map(|s| (index, s.deadline, s.pending.subscribe())))
+                    .collect();
+                if waiting.is_empty() {
+                    break;
+                }
+                // The earliest deadline wakes the wait too: its request then fails with a timeout.
+                let timer = waiting
+                    .iter()
+                    .filter_map(|(_, deadline, _)| *deadline)
+                    .min()
+                    .map(wasip2::clocks::monotonic_clock::subscribe_instant);
+                let mut pollables: Vec<&Pollable> = waiting.iter().map(|(_, _, pollable)| pollable).collect();
+                pollables.extend(timer.as_ref());
+                let ready = wasip2::io::poll::poll(&pollables);
+                let now = wasip2::clocks::monotonic_clock::now();
+                waiting
+                    .iter()
+                    .enumerate()
+                    .filter(|(position, (_, deadline, _))| {
+                        ready.contains(&(*position as u32)) || deadline.is_some_and(|deadline| deadline <= now)
+                    })
+                    .map(|(_, (index, _, _))| *index)
+                    .collect()
+            };
+            for index in answered {
+                answers[index] = started[index].take().map(Started::finish);
+            }
+        }
+        answers
             .into_iter()
-            .map(|started| {
-                started.and_then(Started::finish).map_err(|(kind, message)| TransportError { kind, message })
+            .map(|answer| {
+                answer
+                    .unwrap_or_else(|| Err((FailureKind::Other, "no answer was read".to_owned())))
+                    .map_err(|(kind, message)| TransportError { kind, message })
             })
             .collect()
     }
