@@ -29,8 +29,10 @@ pub const DEFAULT_TOKEN_URL: &str = dtcost_contract::TOKEN_URL;
 pub const TOKEN_PATH: &str = "/sso/oauth2/token";
 pub const DEFAULT_API_URL: &str = dtcost_contract::API_URL;
 pub const DEFAULT_PROVIDER: &str = dtcost_contract::PROVIDER;
-/// `concurrency` when unset: the most account exports at once, and connections per origin.
-pub const DEFAULT_CONCURRENCY: usize = 32;
+/// `concurrency` when unset: the most account exports at once, and connections per origin. On 2
+/// cores 32 was no faster than 16 at 25 ms per answer (100 accounts: 1.04 s and 1.08 s) and held
+/// twice the instances' memory (peak RSS 106 MB and 67 MB; BENCHMARKS.md).
+pub const DEFAULT_CONCURRENCY: usize = 16;
 /// The longest name or `provider`, in characters: each is copied into every event.
 pub const MAX_LABEL_CHARS: usize = 256;
 /// The longest secret, in bytes: Dynatrace tokens and client secrets are under 200; a longer
