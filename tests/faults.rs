@@ -126,6 +126,27 @@ async fn dropped_connections_are_retried() {
     assert_eq!(sim.requests().iter().filter(|r| r.status == 0).count(), 4);
 }
 
+/// Issue #14: a pooled connection the server drops under a request costs a retry on a new one,
+/// nothing more. At `concurrency = 1` the account API has one connection, opened by the
+/// subscription list and reused by the reads after it, so the dropped daily-cost read was sent on
+/// the pooled connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pooled_connection_dropped_under_a_request_is_retried_on_a_new_one() {
+    let scenario = generate(1, 10, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    sim.inject_on_path(rule(Some(Service::AccountApi), Fault::Drop, 1), "/cost");
+    let extra = format!("concurrency = 1\n{FAST_RETRY}");
+    let setup = write_config(&scenario, &sim, &ConfigOptions { extra, ..ConfigOptions::default() });
+    let out = dtcost(&scenario, &setup, &["run"]).await;
+    assert_complete(&out, &sim, &scenario);
+    let account_api: Vec<_> = sim.requests().into_iter().filter(|r| r.service == Service::AccountApi).collect();
+    let dropped = account_api.iter().position(|r| r.status == 0).expect("the injected drop");
+    assert!(account_api[dropped].path.ends_with("/cost") && dropped > 0, "{account_api:?}");
+    assert!(account_api[dropped + 1..].iter().any(|r| r.path.ends_with("/cost") && r.status == 200), "{account_api:?}");
+    // The list's connection, reused until the drop, then one new connection.
+    assert_eq!(sim.connections()[&Service::AccountApi], 2, "{account_api:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_responses_only_slow_the_run() {
     let slow = rule(None, Fault::Slow(Duration::from_millis(300)), 6);
