@@ -224,14 +224,14 @@ const TAIL_ROUND_TRIPS: usize = 2;
 const ACCOUNT_API_REQUESTS: usize = 4;
 /// An account's round trips before its first account API request (token) and after its last (ingest).
 const AROUND_ACCOUNT_API_ROUND_TRIPS: usize = 2;
-/// The origins an account's export reaches one after the other (SSO, account API, environment):
-/// each costs one new connection on the critical path, once.
-const CRITICAL_PATH_ORIGINS: usize = 3;
+/// New connections on the critical path: one handshake, the origins' all at once at the start (a
+/// client can open them before it needs them, as dtcost does: host/src/run.rs `preconnect`).
+const CRITICAL_PATH_CONNECTS: usize = 1;
 
 /// The least time any client doing dtcost's requests can take at `concurrency`: the critical
 /// path's round trips (the accounts' in as many waves as the concurrency allows, the clusters'
 /// likewise, or the account API's requests `concurrency` at a time, whichever is most; then the
-/// tail) times the latency, plus one new connection per origin on that path.
+/// tail) times the latency, plus one new connection's handshakes (every origin's at once).
 fn floor(accounts: usize, clusters: usize, concurrency: usize) -> (usize, Duration) {
     // Accounts and clusters have slots of their own (host/src/run.rs): they run beside each other.
     let account_waves = accounts.div_ceil(concurrency) * ACCOUNT_ROUND_TRIPS;
@@ -240,7 +240,7 @@ fn floor(accounts: usize, clusters: usize, concurrency: usize) -> (usize, Durati
     // answers at most that many requests at once.
     let account_api = (accounts * ACCOUNT_API_REQUESTS).div_ceil(concurrency) + AROUND_ACCOUNT_API_ROUND_TRIPS;
     let round_trips = account_waves.max(cluster_waves).max(account_api) + TAIL_ROUND_TRIPS;
-    (round_trips, LATENCY * round_trips as u32 + CONNECT_LATENCY * CRITICAL_PATH_ORIGINS as u32)
+    (round_trips, LATENCY * round_trips as u32 + CONNECT_LATENCY * CRITICAL_PATH_CONNECTS as u32)
 }
 
 /// The latency cases: the simulator waits [`LATENCY`] per answer and [`CONNECT_LATENCY`] more per
@@ -333,7 +333,7 @@ async fn latency_case(
             }
             let (wall, requests, connections) = best.context("two runs")?;
             println!(
-                "| {name} | {shown} | {:.3} | {requests} | {connections} (at most {}) | {:.3} ({round_trips} round trips + {CRITICAL_PATH_ORIGINS} connections) | {:.2}x | {} |",
+                "| {name} | {shown} | {:.3} | {requests} | {connections} (at most {}) | {:.3} ({round_trips} round trips + {CRITICAL_PATH_CONNECTS} connect) | {:.2}x | {} |",
                 wall.as_secs_f64(),
                 origins * concurrency,
                 floor.as_secs_f64(),

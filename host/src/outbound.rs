@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tower_service::Service as _;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 /// Connections idle longer than this are closed (servers close theirs after a minute or more).
@@ -33,6 +34,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 #[derive(Clone)]
 pub struct Outbound {
     client: Client<Connector, WasiBody>,
+    connector: Connector,
 }
 
 impl Outbound {
@@ -54,6 +56,7 @@ impl Outbound {
             tcp,
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
             slots: Arc::new(Slots { per_origin: connections_per_origin.max(1), origins: Mutex::default() }),
+            warm: Arc::default(),
         };
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(IDLE_TIMEOUT)
@@ -61,8 +64,32 @@ impl Outbound {
             // A request that finds its pooled connection closed before it was sent is sent again
             // on a new one (the default, stated: the guest retries the rest).
             .retry_canceled_requests(true)
-            .build(connector);
-        Ok(Outbound { client })
+            .build(connector.clone());
+        Ok(Outbound { client, connector })
+    }
+
+    /// Starts opening up to `connections` connections to `url`'s origin ahead of the requests
+    /// that will need them (fewer when its slots run out), so that the handshakes of a run's
+    /// first requests happen at once, at its start, instead of one origin after the other on
+    /// each job's critical path. The pool takes them as it would new ones; no request is sent.
+    /// Returns how many were started.
+    pub fn preconnect(&self, url: &str, connections: usize) -> usize {
+        let Ok(uri) = url.parse::<Uri>() else { return 0 };
+        let slots = self.connector.slots.of(&uri);
+        let mut started = 0;
+        while started < connections {
+            let Ok(slot) = slots.clone().try_acquire_owned() else { break };
+            let opening = tokio::spawn(self.connector.open(uri.clone(), slot));
+            self.connector.warm.put(origin_key(&uri), opening);
+            started += 1;
+        }
+        started
+    }
+
+    /// Closes the connections [`Outbound::preconnect`] opened that no request took (their slots
+    /// free again), e.g. at the end of a run.
+    pub fn forget_preconnected(&self) {
+        self.connector.warm.clear();
     }
 
     /// Sends `request` (its URI absolute) on a pooled connection to its origin, or a new one.
@@ -211,6 +238,52 @@ struct Connector {
     tcp: HttpConnector,
     tls: tokio_rustls::TlsConnector,
     slots: Arc<Slots>,
+    warm: Arc<Warm>,
+}
+
+/// Connections opened ahead (see [`Outbound::preconnect`]), by origin: the next connect to the
+/// origin takes one (waiting for it, if it is still opening) instead of opening its own.
+#[derive(Default)]
+struct Warm {
+    origins: Mutex<HashMap<OriginKey, Vec<Opening>>>,
+}
+
+/// A connection opened ahead: when it was started, and the task opening it.
+type Opening = (Instant, tokio::task::JoinHandle<Result<TokioIo<Stream>, BoxError>>);
+
+/// How long a connection opened ahead is worth taking: servers close connections that carry no
+/// request after a while, and a request on a closed one would cost a retry.
+const WARM_FOR: Duration = Duration::from_secs(10);
+
+impl Warm {
+    fn origins(&self) -> std::sync::MutexGuard<'_, HashMap<OriginKey, Vec<Opening>>> {
+        // A poisoned lock still holds a usable map (handles only).
+        self.origins.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn put(&self, origin: OriginKey, opening: tokio::task::JoinHandle<Result<TokioIo<Stream>, BoxError>>) {
+        self.origins().entry(origin).or_default().push((Instant::now(), opening));
+    }
+
+    /// The newest connection opened ahead to `origin`; older ones than [`WARM_FOR`] are dropped.
+    fn take(&self, origin: &OriginKey) -> Option<tokio::task::JoinHandle<Result<TokioIo<Stream>, BoxError>>> {
+        let mut origins = self.origins();
+        let openings = origins.get_mut(origin)?;
+        openings.retain(|(started, _)| started.elapsed() < WARM_FOR);
+        openings.pop().map(|(_, opening)| opening)
+    }
+
+    /// Dropping a handle detaches its task: the connection it opens is dropped (closed, its slot
+    /// freed) as the task ends.
+    fn clear(&self) {
+        self.origins().clear();
+    }
+}
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+fn origin_key(uri: &Uri) -> OriginKey {
+    (uri.scheme().cloned(), uri.authority().cloned())
 }
 
 /// The connections each origin (scheme and authority, as hyper-util pools them) may have.
@@ -224,7 +297,7 @@ type OriginKey = (Option<http::uri::Scheme>, Option<http::uri::Authority>);
 
 impl Slots {
     fn of(&self, uri: &Uri) -> Arc<Semaphore> {
-        let origin = (uri.scheme().cloned(), uri.authority().cloned());
+        let origin = origin_key(uri);
         // A poisoned lock still holds a usable map: the semaphores are never left half-made.
         let mut origins = self.origins.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         origins.entry(origin).or_insert_with(|| Arc::new(Semaphore::new(self.per_origin))).clone()
@@ -236,7 +309,7 @@ impl Slots {
 #[error("no longer needed: its request was answered while it waited for a free connection")]
 struct NoLongerWanted;
 
-type Connecting = Pin<Box<dyn Future<Output = Result<TokioIo<Stream>, Box<dyn StdError + Send + Sync>>> + Send>>;
+type Connecting = Pin<Box<dyn Future<Output = Result<TokioIo<Stream>, BoxError>> + Send>>;
 
 impl tower_service::Service<Uri> for Connector {
     type Response = TokioIo<Stream>;
@@ -248,13 +321,20 @@ impl tower_service::Service<Uri> for Connector {
     }
 
     fn call(&mut self, uri: Uri) -> Connecting {
-        let tls = (uri.scheme() == Some(&http::uri::Scheme::HTTPS)).then(|| self.tls.clone());
-        let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
+        let warm = self.warm.take(&origin_key(&uri));
         let slots = self.slots.of(&uri);
         // Called while the request's future is polled; outside one (never, today) it waits as long as it must.
         let wanted = WANTED.try_with(CancellationToken::clone).ok();
-        let mut tcp = self.tcp.clone();
+        let connector = self.clone();
         Box::pin(async move {
+            if let Some(opening) = warm {
+                match opening.await {
+                    Ok(Ok(connection)) => return Ok(connection),
+                    // It failed (its slot is free again): this connect tries on its own.
+                    Ok(Err(error)) => tracing::debug!(%error, "a connection opened ahead failed"),
+                    Err(error) => tracing::debug!(%error, "a connection opened ahead was lost"),
+                }
+            }
             let waiting = slots.acquire_owned();
             let slot = match wanted {
                 Some(wanted) => tokio::select! {
@@ -263,6 +343,22 @@ impl tower_service::Service<Uri> for Connector {
                 },
                 None => waiting.await,
             }?;
+            connector.open(uri, slot).await
+        })
+    }
+}
+
+impl Connector {
+    /// Opens a connection to `uri`'s origin (TCP, then TLS for https) holding `slot`.
+    fn open(
+        &self,
+        uri: Uri,
+        slot: OwnedSemaphorePermit,
+    ) -> impl Future<Output = Result<TokioIo<Stream>, BoxError>> + Send + 'static {
+        let tls = (uri.scheme() == Some(&http::uri::Scheme::HTTPS)).then(|| self.tls.clone());
+        let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
+        let mut tcp = self.tcp.clone();
+        async move {
             let tcp = tcp.call(uri).await?.into_inner();
             match tls {
                 None => Ok(TokioIo::new(Stream { io: Io::Plain(tcp), _slot: slot })),
@@ -273,7 +369,7 @@ impl tower_service::Service<Uri> for Connector {
                     Ok(TokioIo::new(Stream { io: Io::Tls(tls), _slot: slot }))
                 }
             }
-        })
+        }
     }
 }
 

@@ -59,6 +59,7 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let mut tasks = tokio::task::JoinSet::new();
     let target = plan::ingest_target(config, options.dry_run);
+    preconnect(config, &runtime, options.dry_run);
     for (index, account) in config.accounts.iter().enumerate() {
         let previous = state.as_ref().and_then(|s| lock(s).account(&account.uuid));
         let plan = plan::account_plan(config, account, &target, &read_at, previous);
@@ -129,7 +130,31 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
     if options.summary_event {
         outcomes.push(send_summary(config, &runtime, &target, &figures, &read_at).await);
     }
+    runtime.forget_preconnected();
     Ok(RunOutcome { outcomes, figures })
+}
+
+/// Requests an account's export has in flight to the account API at most: details, daily cost
+/// and forecast, sent together.
+const ACCOUNT_API_REQUESTS_AT_ONCE: usize = 3;
+
+/// Opens the connections the first jobs will need, all at once at the start: without it each job
+/// pays a new connection's handshakes to the SSO, then the account API, then the environment,
+/// one after the other on its critical path (BENCHMARKS.md, issue #14). Only the configured
+/// origins, which are the sandboxes' own; each request still passes its instance's allowlist.
+fn preconnect(config: &Config, runtime: &Runtime, dry_run: bool) {
+    let accounts = config.accounts.len().min(crate::concurrency::INITIAL.min(config.concurrency));
+    let clusters = config.clusters.len().min(config.concurrency);
+    if accounts > 0 {
+        runtime.preconnect(&config.token_url, accounts);
+        runtime.preconnect(&config.api_url, accounts * ACCOUNT_API_REQUESTS_AT_ONCE);
+    }
+    for cluster in config.clusters.iter().take(clusters) {
+        runtime.preconnect(&cluster.url, 1);
+    }
+    if !dry_run && accounts + clusters > 0 {
+        runtime.preconnect(&config.target.url, accounts + clusters);
+    }
 }
 
 /// Now, as RFC 3339 UTC with milliseconds (the `exportedAt` that orders versions of a day).

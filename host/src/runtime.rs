@@ -151,6 +151,17 @@ impl Runtime {
         Ok(Runtime { engine, pre, outbound, ticker: Some(ticker), stop })
     }
 
+    /// Opens up to `connections` connections to `url`'s origin ahead of the requests that will
+    /// take them (see [`Outbound::preconnect`]); each request still passes its instance's allowlist.
+    pub fn preconnect(&self, url: &str, connections: usize) -> usize {
+        self.outbound.preconnect(url, connections)
+    }
+
+    /// Closes the connections opened ahead that no request took.
+    pub fn forget_preconnected(&self) {
+        self.outbound.forget_preconnected();
+    }
+
     /// Runs an account's export in its own instance; the outcome carries what the instance sent.
     pub async fn export_account(&self, plan: AccountPlan, sandbox: Sandbox) -> Ran<Result<Report, ExportError>> {
         self.job_counted(sandbox, move |instance, store| {
