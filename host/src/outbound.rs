@@ -248,8 +248,11 @@ struct Warm {
     origins: Mutex<HashMap<OriginKey, Vec<Opening>>>,
 }
 
+/// The task opening a connection ahead; awaiting it gives the connection.
+type Opened = tokio::task::JoinHandle<Result<TokioIo<Stream>, BoxError>>;
+
 /// A connection opened ahead: when it was started, and the task opening it.
-type Opening = (Instant, tokio::task::JoinHandle<Result<TokioIo<Stream>, BoxError>>);
+type Opening = (Instant, Opened);
 
 /// How long a connection opened ahead is worth taking: servers close connections that carry no
 /// request after a while, and a request on a closed one would cost a retry.
@@ -261,12 +264,12 @@ impl Warm {
         self.origins.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn put(&self, origin: OriginKey, opening: tokio::task::JoinHandle<Result<TokioIo<Stream>, BoxError>>) {
+    fn put(&self, origin: OriginKey, opening: Opened) {
         self.origins().entry(origin).or_default().push((Instant::now(), opening));
     }
 
     /// The newest connection opened ahead to `origin`; older ones than [`WARM_FOR`] are dropped.
-    fn take(&self, origin: &OriginKey) -> Option<tokio::task::JoinHandle<Result<TokioIo<Stream>, BoxError>>> {
+    fn take(&self, origin: &OriginKey) -> Option<Opened> {
         let mut origins = self.origins();
         let openings = origins.get_mut(origin)?;
         openings.retain(|(started, _)| started.elapsed() < WARM_FOR);

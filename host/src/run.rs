@@ -77,7 +77,8 @@ pub async fn export_all(config: &Config, runtime: Arc<Runtime>, options: RunOpti
                 permit.done(Signal { throttled: report.throttled > 0, per_request_ms });
             }
             // Taken, not copied: nothing after the state file needs it, and a run of many
-            // accounts held every account's (about 120 kB each at 365 days) until its end.
+            // accounts held every account's until its end (100 accounts x 365 days with
+            // environment cost, one at a time: peak RSS 35.6 MB with it kept, 34.0 MB without).
             let delivered = outcome.result.as_mut().ok().and_then(|report: &mut Report| report.state.take());
             if let (Some(state), Some(delivered)) = (state, delivered) {
                 outcome.state_error = lock(&state).update(&account_uuid, delivered).err().map(|e| e.to_string());
