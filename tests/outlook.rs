@@ -138,7 +138,12 @@ async fn three_accounts_export_environment_cost_forecasts_alerts_once_and_a_run_
     assert_eq!(summary["unattributedDays"].as_u64(), Some(unattributed_days));
     assert_eq!(summary["budgetAlerts"], 3);
     assert_eq!(summary["newestCostDay"], format!("{DAY}T00:00:00Z"));
-    assert!(out.stderr.contains(&format!("{unattributed_days} unattributed days; 3 budget alerts")), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("{unattributed_days} unattributed days (environment cost), 0 (usage); 3 budget alerts")),
+        "{}",
+        out.stderr
+    );
 
     // Run again: nothing new. The alerts do not fire again, no cost day is sent twice.
     let again = dtcost(&scenario, &setup, &["run"]).await;

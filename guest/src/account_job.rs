@@ -12,7 +12,10 @@ use crate::secrets::{self, Secrets};
 use crate::sso::{self, TokenSource};
 use crate::time::{DAY_MS, parse_instant_millis};
 use crate::usage_reads::read_usage_events;
-use crate::wit::{AccountPlan, AccountState, CostRecord, DeliveryState, EventContext, Report, SubscriptionOutlook};
+use crate::wit::{
+    AccountPlan, AccountState, CostRecord, DeliveryState, EventContext, FailureKind, Report, RequestFailure,
+    SubscriptionOutlook,
+};
 use crate::{budget, environment, events, ingest};
 
 /// Exports one account. `Err` means nothing was sent; an `Ok` report may still list failures.
@@ -58,6 +61,8 @@ fn export_account_with(
         account_name: plan.name.clone(),
     };
     let previous = plan.state.clone().unwrap_or_default();
+    // The run's clock: no delivery state moves past it (see `Delivery::plan`).
+    let now = parse_instant_millis(&plan.read_at).unwrap_or(i64::MAX);
     let mut batch = Batch::default();
     // The status and alerts are built, not sent: accounts that share the subscription (DPS for
     // Hybrid) each build them, and the host sends one per subscription (see the WIT).
@@ -87,7 +92,7 @@ fn export_account_with(
 
     // A state kept for another subscription (a new period, say) says nothing about this one.
     let of_this = |state: Option<DeliveryState>| state.filter(|s| s.subscription_uuid == subscription_uuid);
-    let delivery = Delivery::plan(of_this(previous.cost).as_ref(), &days, plan.window_days());
+    let delivery = Delivery::plan(of_this(previous.cost).as_ref(), &days, plan.window_days(), now);
     for &index in &delivery.to_send {
         batch.push(Stream::Cost, events::with_exported_at(&days[index].1, &plan.read_at));
     }
@@ -106,26 +111,39 @@ fn export_account_with(
                     .filter(|c| parse_instant_millis(&c.start_time).is_some_and(|t| (start..end).contains(&t)))
                     .cloned()
                     .collect();
-                let built = environment::environment_cost_booked(&context, &subscription_uuid, &rows, &totals, &names)
-                    .map_err(|e| {
-                        ExportError::InvalidResponse(format!(
-                            "GET {}/{subscription_uuid}/environments/cost (v3) and {}: {e}",
+                // Rows the reconciliation refuses (mixed currencies, say) fail the cost per
+                // environment alone: the daily cost is still delivered. The reason comes first in
+                // the message, the requests (long, and cut when printed) apart.
+                match environment::environment_cost_booked(&context, &subscription_uuid, &rows, &totals, &names) {
+                    Ok(built) => {
+                        report.reconciliation = built.reconciliation;
+                        let delivery = Delivery::plan(
+                            of_this(previous.environment_cost.clone()).as_ref(),
+                            &built.events,
+                            plan.window_days(),
+                            now,
+                        );
+                        for &index in &delivery.to_send {
+                            batch.push(
+                                Stream::EnvironmentCost,
+                                events::with_exported_at(&built.events[index].1, &plan.read_at),
+                            );
+                        }
+                        environment = Some((built.events, delivery));
+                        environment_series = anomaly_events::environment_series(&rows, &names);
+                    }
+                    Err(error) => report.failures.push(RequestFailure {
+                        request: format!(
+                            "GET {}/{subscription_uuid}/environments/cost (v3) and {}",
                             environment_walk::v3_subscriptions_url(plan),
                             cost_request.describe()
-                        ))
-                    })?;
-                report.reconciliation = built.reconciliation;
-                let delivery = Delivery::plan(
-                    of_this(previous.environment_cost.clone()).as_ref(),
-                    &built.events,
-                    plan.window_days(),
-                );
-                for &index in &delivery.to_send {
-                    batch
-                        .push(Stream::EnvironmentCost, events::with_exported_at(&built.events[index].1, &plan.read_at));
+                        ),
+                        kind: FailureKind::Other,
+                        status: None,
+                        message: format!("cost per environment not exported: {error}"),
+                        events_not_sent: 0,
+                    }),
                 }
-                environment = Some((built.events, delivery));
-                environment_series = anomaly_events::environment_series(&rows, &names);
             }
             Err(failure) => report.failures.push(failure),
         }
@@ -138,8 +156,9 @@ fn export_account_with(
         match read_usage_events(plan, http, tokens, &context, &subscription_uuid, &costs, start..end) {
             Ok((built, records_read)) => {
                 report.records_read += records_read;
+                report.usage_reconciliation = built.reconciliation;
                 let delivery =
-                    Delivery::plan(of_this(previous.usage.clone()).as_ref(), &built.events, plan.window_days());
+                    Delivery::plan(of_this(previous.usage.clone()).as_ref(), &built.events, plan.window_days(), now);
                 for &index in &delivery.to_send {
                     batch.push(Stream::Usage, events::with_exported_at(&built.events[index].1, &plan.read_at));
                 }

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::cost_days::{CostDays, vouched_cost_days};
 use crate::error::{ExportError, InvalidRecord};
 use crate::http::{self, Client, Request, Response};
 use crate::parse::{self, SubscriptionSummary};
@@ -99,8 +100,12 @@ pub fn read_subscription(
     let currency =
         subscription.as_ref().and_then(|s| s.budget.currency_code.as_deref()).unwrap_or(events::DEFAULT_CURRENCY);
     let costs = read(&response, json, |body| parse::cost_list(body, currency)).map_err(|e| invalid(&request, e))?;
-    let cost_request = request;
     report.records_read = costs.len() as u32;
+    let period_end = subscription.as_ref().map(|s| s.current_period.end_time.as_str());
+    let CostDays { costs, notes } =
+        vouched_cost_days(costs, &plan.read_at, period_end).map_err(|e| invalid(&request, e))?;
+    report.notes.extend(notes);
+    let cost_request = request;
     let dynatrace_forecast = subscription.as_ref().and_then(|_| read_account_forecast(plan, forecast, report));
     Ok(SubscriptionReads { subscription_uuid, subscription, costs, cost_request, dynatrace_forecast })
 }

@@ -54,11 +54,18 @@ pub struct Delivery {
     frozen_before: Option<i64>,
     window_start: i64,
     already_sent: HashSet<String>,
+    now: i64,
 }
 
 impl Delivery {
-    pub fn plan(state: Option<&DeliveryState>, days: &[(i64, String)], window_days: u32) -> Delivery {
-        let frozen_before = state.and_then(|s| s.frozen_before.as_deref()).and_then(parse_instant_millis);
+    /// `now` is the run's time (ms since the epoch): a state frozen after it was not left by a
+    /// run that confirmed those days (a record from the future poisoned an older version's
+    /// state), and is not trusted: every day is then compared by id.
+    pub fn plan(state: Option<&DeliveryState>, days: &[(i64, String)], window_days: u32, now: i64) -> Delivery {
+        let frozen_before = state
+            .and_then(|s| s.frozen_before.as_deref())
+            .and_then(parse_instant_millis)
+            .filter(|&frozen| frozen <= now);
         let already_sent: HashSet<String> = state.map(|s| s.sent.iter().cloned().collect()).unwrap_or_default();
         let newest = days.last().map_or(0, |(start, _)| *start);
         // 0 days: nothing is ever final, every day is compared by id.
@@ -74,11 +81,12 @@ impl Delivery {
                 to_send.push(index);
             }
         }
-        Delivery { to_send, skipped, frozen_before, window_start, already_sent }
+        Delivery { to_send, skipped, frozen_before, window_start, already_sent, now }
     }
 
     /// The state after this run: days before the window are final once every one of them was
-    /// delivered; within the window, the ids accepted now or before.
+    /// delivered; within the window, the ids accepted now or before. It is never frozen after
+    /// the run's time.
     pub fn next_state(&self, subscription_uuid: &str, days: &[(i64, String)], accepted: &[bool]) -> DeliveryState {
         let mut delivered: HashSet<usize> =
             self.to_send.iter().zip(accepted).filter(|(_, ok)| **ok).map(|(index, _)| *index).collect();
@@ -87,6 +95,8 @@ impl Delivery {
         if let Some(previous) = self.frozen_before {
             frozen = frozen.max(previous);
         }
+        // Only days this run confirmed, none of them in the future of its clock, move the state.
+        frozen = frozen.min(self.now);
         delivered.extend(days.iter().enumerate().filter_map(|(index, (_, event))| {
             events::event_id_of(event).filter(|id| self.already_sent.contains(*id)).map(|_| index)
         }));
@@ -145,6 +155,33 @@ mod tests {
         let accepted = [true, false, false];
         assert_eq!(batch.acknowledged(Stream::Cost, &accepted), [true, false]);
         assert_eq!(batch.acknowledged(Stream::EnvironmentCost, &accepted), [false]);
+    }
+
+    fn day(date: &str) -> (i64, String) {
+        let start = parse_instant_millis(date).unwrap();
+        (start, format!(r#"{{"event.id":"id-{date}"}}"#))
+    }
+
+    #[test]
+    fn a_state_frozen_after_the_runs_time_is_not_trusted_and_never_written() {
+        let now = parse_instant_millis("2026-11-23T06:00:00Z").unwrap();
+        let days = [day("2026-11-20"), day("2026-11-21"), day("2026-11-22")];
+        // Left by a run that believed a record of 9999-12-31: every day would count as delivered.
+        let poisoned = DeliveryState {
+            subscription_uuid: "s".into(),
+            frozen_before: Some("9999-12-01T00:00:00Z".into()),
+            sent: vec!["id-9999-12-31".into()],
+        };
+        let delivery = Delivery::plan(Some(&poisoned), &days, 1, now);
+        assert_eq!(delivery.to_send, [0, 1, 2], "every real day is sent");
+        let state = delivery.next_state("s", &days, &[true, true, true]);
+        let frozen = parse_instant_millis(state.frozen_before.as_deref().unwrap()).unwrap();
+        assert!(frozen <= now, "{state:?}");
+        // A run whose newest day lies ahead of its clock cannot freeze past the clock either.
+        let ahead = [day("2026-11-22"), day("2027-01-21")];
+        let delivery = Delivery::plan(None, &ahead, 1, now);
+        let state = delivery.next_state("s", &ahead, &[true, true]);
+        assert_eq!(state.frozen_before.as_deref(), Some("2026-11-23T06:00:00Z"));
     }
 
     fn anomaly(key: &str) -> AnomalyEvent {

@@ -58,6 +58,12 @@ pub fn environment_cost_booked(
         let key = (start, row.cluster_id.as_deref(), row.environment_id.as_str(), row.capability_key.as_str());
         let cell = cells.entry(key).or_insert_with(|| Cell { first: row, value: 0.0, booked: None });
         cell.value += value;
+        if !cell.value.is_finite() {
+            return Err(InvalidRecord::new(
+                field("value"),
+                format!("{value} makes the sum of its environment, capability and day overflow"),
+            ));
+        }
         if booked > cell.booked {
             cell.booked = booked;
         }
@@ -90,7 +96,8 @@ pub fn environment_cost_booked(
             booking_date: booking_date.as_deref(),
             start_time: &cell.first.start_time,
             end_time: &cell.first.end_time,
-            value: round6(cell.value),
+            // As read (the sum of its rows when paging split them): never rounded.
+            value: cell.value,
             currency: &cell.first.currency_code,
             subscription_uuid,
             account_uuid: &context.account_uuid,
@@ -188,9 +195,15 @@ fn same_currency(field: &str, currency: &str, expected: Option<&str>) -> Result<
     }
 }
 
-/// Six decimals, as the API gives amounts: sums carry no float dust.
+/// Six decimals, as the API gives amounts: sums and differences dtcost computes carry no float
+/// dust. A value too large to have six decimals (past 2^53 millionths) is already whole to that
+/// precision and is returned as it is, never turned into an infinity.
 pub(crate) fn round6(value: f64) -> f64 {
-    (value * 1e6).round() / 1e6
+    let scaled = value * 1e6;
+    if scaled.abs() >= 9_007_199_254_740_992.0 || !scaled.is_finite() {
+        return value;
+    }
+    scaled.round() / 1e6
 }
 
 #[derive(Serialize)]

@@ -113,36 +113,7 @@ fn write_cost_booked(
     mut out: Vec<u8>,
     mut written: impl FnMut(i64, &mut Vec<u8>),
 ) -> Result<Vec<u8>, InvalidRecord> {
-    let mut order = Vec::with_capacity(costs.len());
-    for (index, record) in costs.iter().enumerate() {
-        // Field names are written only for an error: formatting three per record cost more
-        // than the checks themselves.
-        let field = |name: &str| format!("data[{index}].{name}");
-        let start = parse_instant_millis(&record.start_time)
-            .map_or_else(|| instant(&field("startTime"), &record.start_time), Ok)?;
-        if parse_instant_millis(&record.end_time).is_none() {
-            instant(&field("endTime"), &record.end_time)?;
-        }
-        if !record.value.is_finite() {
-            finite(&field("value"), record.value)?;
-        }
-        // `lastBookingDate` is passed through as read: the published schema gives it no format.
-        if record.currency_code.is_empty() {
-            return Err(InvalidRecord::new(field("currencyCode"), "is empty"));
-        }
-        if record.currency_code != costs[0].currency_code {
-            // A running sum across currencies would be meaningless.
-            return Err(InvalidRecord::new(
-                field("currencyCode"),
-                format!(
-                    "{} differs from {} of data[0]; costs in several currencies cannot be summed",
-                    record.currency_code, costs[0].currency_code
-                ),
-            ));
-        }
-        order.push((start, index));
-    }
-    order.sort_unstable();
+    let order = cost_days_in_order(costs)?;
 
     let mut cost_to_date = 0.0;
     for (start, index) in order {
@@ -173,6 +144,43 @@ fn write_cost_booked(
         written(start, &mut out);
     }
     Ok(out)
+}
+
+/// The `/cost` records checked (their times, finite values, one currency), as (day start in ms
+/// since the epoch, index), in the order of their days. Records are named by their index
+/// (`data[i]`, as in the `/cost` response).
+pub(crate) fn cost_days_in_order(costs: &[CostRecord]) -> Result<Vec<(i64, usize)>, InvalidRecord> {
+    let mut order = Vec::with_capacity(costs.len());
+    for (index, record) in costs.iter().enumerate() {
+        // Field names are written only for an error: formatting three per record cost more
+        // than the checks themselves.
+        let field = |name: &str| format!("data[{index}].{name}");
+        let start = parse_instant_millis(&record.start_time)
+            .map_or_else(|| instant(&field("startTime"), &record.start_time), Ok)?;
+        if parse_instant_millis(&record.end_time).is_none() {
+            instant(&field("endTime"), &record.end_time)?;
+        }
+        if !record.value.is_finite() {
+            finite(&field("value"), record.value)?;
+        }
+        // `lastBookingDate` is passed through as read: the published schema gives it no format.
+        if record.currency_code.is_empty() {
+            return Err(InvalidRecord::new(field("currencyCode"), "is empty"));
+        }
+        if record.currency_code != costs[0].currency_code {
+            // A running sum across currencies would be meaningless.
+            return Err(InvalidRecord::new(
+                field("currencyCode"),
+                format!(
+                    "{} differs from {} of data[0]; costs in several currencies cannot be summed",
+                    record.currency_code, costs[0].currency_code
+                ),
+            ));
+        }
+        order.push((start, index));
+    }
+    order.sort_unstable();
+    Ok(order)
 }
 
 /// Events as one text, one per line, each line ending in `\n` (what the WIT transforms return).
@@ -273,6 +281,7 @@ pub fn run_summary(provider: &str, summary: &RunFigures, read_at: &str) -> Resul
         retries: summary.retries,
         throttled: summary.throttled,
         unattributed_days: summary.unattributed_days,
+        usage_unattributed_days: summary.usage_unattributed_days,
         budget_alerts: summary.budget_alerts,
         anomalies: summary.anomalies,
         concurrency_reached: summary.concurrency_reached,
@@ -428,6 +437,7 @@ struct SummaryEvent<'a> {
     retries: u32,
     throttled: u32,
     unattributed_days: u32,
+    usage_unattributed_days: u32,
     budget_alerts: u32,
     anomalies: u32,
     concurrency_reached: u32,

@@ -303,7 +303,10 @@ impl<'a> Client<'a> {
             let (retryable, hint) = match &outcome {
                 Ok(response) if response.status == 429 => {
                     self.throttled += 1;
-                    (true, self.throttle_delay(response))
+                    // The policy's backoff is a floor: a `Retry-After: 0` or a reset already past
+                    // (or one in a unit we misread, or a skewed clock) must not make a storm.
+                    let floor = self.backoff(attempt.number);
+                    (true, Some(self.throttle_delay(response).map_or(floor, |wait| wait.max(floor))))
                 }
                 Ok(response) if is_transient(response.status) => (true, None),
                 Ok(response) if response.status == 401 && fresh_token.is_some() => {
@@ -364,15 +367,23 @@ impl<'a> Client<'a> {
         self.retries += 1;
     }
 
-    /// `Retry-After` (seconds) when present, else `X-RateLimit-Reset` (microseconds since the
-    /// epoch, as the Dynatrace environment and cluster APIs document it).
+    /// How long the server asks us to wait: `Retry-After` (seconds) when present, else
+    /// `X-RateLimit-Reset`, an instant since the epoch that the Dynatrace environment and cluster
+    /// APIs document in microseconds; proxies and other APIs send seconds or milliseconds, told
+    /// apart by magnitude (a reset in seconds read as microseconds would lie in 1970). A reset in
+    /// the past asks for no wait; the caller's backoff then applies.
     fn throttle_delay(&mut self, response: &Response) -> Option<u64> {
         if let Some(seconds) = response.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
             return Some(seconds.saturating_mul(1000));
         }
-        let reset_micros = response.header("x-ratelimit-reset").and_then(|v| v.trim().parse::<u64>().ok())?;
-        let now = self.transport.wall_millis();
-        Some((reset_micros / 1000).saturating_sub(now).max(1))
+        let reset = response.header("x-ratelimit-reset").and_then(|v| v.trim().parse::<u64>().ok())?;
+        let reset_millis = match reset {
+            // Before 5138 in seconds, before 5138 in milliseconds, else microseconds.
+            0..100_000_000_000 => reset.saturating_mul(1000),
+            100_000_000_000..100_000_000_000_000 => reset,
+            _ => reset / 1000,
+        };
+        Some(reset_millis.saturating_sub(self.transport.wall_millis()))
     }
 
     /// Exponential backoff with "equal jitter": between half and all of the capped delay.

@@ -145,60 +145,89 @@ impl Sender<'_, '_> {
             }
             Err(error) => return self.not_sent(indexes, FailureKind::Other, None, error.to_string()),
         };
-        if response.is_success() {
-            for &index in indexes {
-                self.accepted[index] = true;
-            }
-            self.report.events_accepted += indexes.len() as u32;
-            return;
-        }
-        // 413: the API's cap is smaller than ours; halve until it fits.
-        if response.status == 413 && indexes.len() > 1 {
-            let (first, second) = indexes.split_at(indexes.len() / 2);
-            self.post(first, resends_left);
-            self.post(second, resends_left);
-            return;
-        }
-        if response.status == 400
-            && let Some(refusals) = self.unnamed_refusals(indexes, &response)
-        {
-            // Some were stored, some not, and the API did not say which: resending any would
-            // duplicate the stored ones, so none is resent, and each is reported as unconfirmed.
-            self.report.events_accepted += (indexes.len() - refusals.min(indexes.len())) as u32;
-            let message = format!(
-                "the ingest API refused {refusals} of the {} events of this request without naming them (no \
-                 `index`): this one is not confirmed; it is not resent now, the next run sends it again",
-                indexes.len()
-            );
-            for &index in indexes {
-                let event_id = event_id_of(&self.events[index]).unwrap_or("?").to_owned();
-                self.report.rejected.push(RejectedEvent { event_id, message: message.clone() });
-            }
-            return;
-        }
-        if let Some(refused) = self.partial_success(indexes, &response) {
-            let refused_indexes: Vec<usize> = refused.iter().map(|(index, _)| *index).collect();
-            for &index in indexes {
-                if !refused_indexes.contains(&index) {
+        match self.classify(indexes, &request, &response) {
+            Answer::Accepted => {
+                for &index in indexes {
                     self.accepted[index] = true;
-                    self.report.events_accepted += 1;
                 }
+                self.report.events_accepted += indexes.len() as u32;
             }
-            // The others were stored: resending the whole batch would duplicate them. The refused
-            // ones are tried again on their own, after a pause, then reported.
-            if resends_left > 0 {
-                self.http.back_off(RESENDS_OF_REFUSED - resends_left);
-                self.post(&refused_indexes, resends_left - 1);
-            } else {
-                for (index, message) in refused {
+            // The API's cap is smaller than ours: halve until it fits.
+            Answer::TooLarge => {
+                let (first, second) = indexes.split_at(indexes.len() / 2);
+                self.post(first, resends_left);
+                self.post(second, resends_left);
+            }
+            Answer::UnnamedRefusals(refusals) => {
+                // Some were stored, some not, and the API did not say which: resending any would
+                // duplicate the stored ones, so none is resent, and each is reported as unconfirmed.
+                self.report.events_accepted += (indexes.len() - refusals.min(indexes.len())) as u32;
+                let message = format!(
+                    "the ingest API refused {refusals} of the {} events of this request without naming them (no \
+                     `index`): this one is not confirmed; it is not resent now, the next run sends it again",
+                    indexes.len()
+                );
+                for &index in indexes {
                     let event_id = event_id_of(&self.events[index]).unwrap_or("?").to_owned();
-                    self.report.rejected.push(RejectedEvent { event_id, message });
+                    self.report.rejected.push(RejectedEvent { event_id, message: message.clone() });
                 }
             }
-            return;
+            Answer::Refused(refused) => {
+                let refused_indexes: Vec<usize> = refused.iter().map(|(index, _)| *index).collect();
+                for &index in indexes {
+                    if !refused_indexes.contains(&index) {
+                        self.accepted[index] = true;
+                        self.report.events_accepted += 1;
+                    }
+                }
+                // The others were stored: resending the whole batch would duplicate them. The
+                // refused ones are tried again on their own, after a pause, then reported.
+                if resends_left > 0 {
+                    self.http.back_off(RESENDS_OF_REFUSED - resends_left);
+                    self.post(&refused_indexes, resends_left - 1);
+                } else {
+                    for (index, message) in refused {
+                        let event_id = event_id_of(&self.events[index]).unwrap_or("?").to_owned();
+                        self.report.rejected.push(RejectedEvent { event_id, message });
+                    }
+                }
+            }
+            Answer::NotAccepted(failure) => self.not_sent(indexes, failure.kind, failure.status, failure.message),
         }
-        let failure = http::failure(&request, &response);
-        self.not_sent(indexes, failure.kind, failure.status, failure.message);
+    }
+
+    /// What an answer of the ingest API means for the events of the request: the one place that
+    /// decides. Only the published operation's answers count as a delivery: 202 ("all accepted";
+    /// its body empty or JSON) and 400 with a `BizEventIngestResult` (the events it names
+    /// refused, the others accepted). Anything else (a 200 login page of a proxy or an SSO, a 200
+    /// or 204 of something that is not the ingest API, a 400 that is not its result) is not
+    /// accepted: the events are reported not sent, and the next run sends them again.
+    fn classify(&self, indexes: &[usize], request: &Request, response: &Response) -> Answer {
+        match response.status {
+            202 if response.body.trim_ascii().is_empty() || parse::json(&response.body).is_ok() => Answer::Accepted,
+            413 if indexes.len() > 1 => Answer::TooLarge,
+            400 => {
+                if let Some(refusals) = self.unnamed_refusals(indexes, response) {
+                    Answer::UnnamedRefusals(refusals)
+                } else if let Some(refused) = self.partial_success(indexes, response) {
+                    Answer::Refused(refused)
+                } else {
+                    Answer::NotAccepted(http::failure(request, response))
+                }
+            }
+            status @ 200..=299 => {
+                let mut failure = http::failure(request, response);
+                failure.kind = FailureKind::HttpStatus;
+                failure.message = format!(
+                    "HTTP {status} is not an answer of the ingest API (it answers 202 when it takes events), so \
+                     these events are not confirmed and the next run sends them again; is `url` the environment \
+                     itself, not a proxy or login page? The answer: {}",
+                    failure.message
+                );
+                Answer::NotAccepted(failure)
+            }
+            _ => Answer::NotAccepted(http::failure(request, response)),
+        }
     }
 
     /// A 400 partial success whose errors do not name the refused events (`index` is optional in
@@ -248,6 +277,20 @@ impl Sender<'_, '_> {
             events_not_sent: indexes.len() as u32,
         });
     }
+}
+
+/// What an ingest answer means for the events of its request (see [`Sender::classify`]).
+enum Answer {
+    /// 202: every event stored.
+    Accepted,
+    /// 413 for a request of several events: the API's cap is smaller than ours.
+    TooLarge,
+    /// 400 with errors that do not all name an event: this many refused, which ones unknown.
+    UnnamedRefusals(usize),
+    /// 400 naming the refused events (event index, message): the others stored.
+    Refused(Vec<(usize, String)>),
+    /// Anything else: none of the events is known to be stored.
+    NotAccepted(RequestFailure),
 }
 
 #[derive(Debug, PartialEq)]

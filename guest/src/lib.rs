@@ -8,6 +8,7 @@ pub mod anomaly;
 pub mod anomaly_events;
 pub mod budget;
 pub mod cluster_job;
+pub mod cost_days;
 pub mod defaults;
 pub mod delivery;
 pub mod environment;

@@ -121,6 +121,12 @@ pub fn run(transport: &mut dyn Transport, config: &dyn Secrets, now: &str) -> Re
                         r.days_compared, r.days_unattributed, r.unattributed, r.currency
                     );
                 }
+                if let Some(r) = &report.usage_reconciliation {
+                    eprintln!(
+                        "  usage: {} days compared, {} differ by {:.2} {} (sent as `UNATTRIBUTED`)",
+                        r.days_compared, r.days_unattributed, r.unattributed, r.currency
+                    );
+                }
                 for alert in &report.alerts {
                     eprintln!("  budget alert: {alert}");
                 }

@@ -13,17 +13,18 @@ use crate::events::{finite, instant, number, optional_number, with_event_id};
 use crate::parse::{RateCard, UsageRecord};
 use crate::rate_card::{PriceError, unit_price};
 use crate::time::{DAY_MS, format_rfc3339};
-use crate::wit::{CostRecord, EventContext};
+use crate::wit::{CostRecord, EventContext, Reconciliation};
 
 pub const USAGE_BOOKED: &str = "dps.usage.booked";
 const UNATTRIBUTED_NAME: &str = "Not attributed to a capability";
 
 /// The events, each with its day's start (ms since the epoch), sorted by day then capability (a
-/// day's `UNATTRIBUTED` last), and how many days did not add up.
+/// day's `UNATTRIBUTED` last), and the daily totals compared with the priced usage (none when no
+/// total was read).
 #[derive(Debug)]
 pub struct UsageEvents {
     pub events: Vec<(i64, String)>,
-    pub unattributed_days: u32,
+    pub reconciliation: Option<Reconciliation>,
 }
 
 /// Which input a refusal is about, so that the caller names the request it came from.
@@ -41,7 +42,13 @@ pub enum UsageError {
     Currency { card: String, cost: String },
     #[error("{0}")]
     Total(InvalidRecord),
+    #[error("capability {capability}: {quantity:e} x the unit price {price} is not a finite cost")]
+    Overflow { capability: String, quantity: f64, price: f64 },
 }
+
+/// A quantity must stay finite when priced and rounded: a unit price of up to a million per unit,
+/// times a million for the six decimals of the rounding.
+const PRICE_HEADROOM: f64 = 1e12;
 
 /// One event per capability and day: `quantity` (records of one key summed), its unit, the
 /// card's `price`, and `cost` = quantity x price. Each day of `daily_totals` is compared with the
@@ -75,6 +82,14 @@ pub fn usage_booked(
             )));
         }
         *quantity += value;
+        if !(*quantity * PRICE_HEADROOM).is_finite() {
+            return Err(UsageError::Usage(InvalidRecord::new(
+                field("value"),
+                format!(
+                    "{value:e} is too large a quantity to be priced (the day's quantity of its capability overflows)"
+                ),
+            )));
+        }
     }
 
     let mut totals: BTreeMap<i64, (&CostRecord, f64)> = BTreeMap::new();
@@ -108,7 +123,11 @@ pub fn usage_booked(
             None => currency = Some(price.currency.clone()),
         }
         let cost = round6(quantity * price.price);
-        *by_day.entry(day).or_default() += cost;
+        let day_cost = by_day.entry(day).or_default();
+        *day_cost += cost;
+        if !day_cost.is_finite() {
+            return Err(UsageError::Overflow { capability: capability_key.to_owned(), quantity, price: price.price });
+        }
         let event = UsageEvent {
             event_type: USAGE_BOOKED,
             provider: &context.provider,
@@ -117,7 +136,8 @@ pub fn usage_booked(
             capability_name: &first.capability_name,
             start_time: &first.start_time,
             end_time: &first.end_time,
-            quantity: Some(round6(quantity)),
+            // As read (the sum of its records): never rounded.
+            quantity: Some(quantity),
             unit_measure: Some(&first.unit_measure),
             price: Some(price.price),
             currency: &price.currency,
@@ -132,16 +152,18 @@ pub fn usage_booked(
         ));
     }
 
-    let mut unattributed_days = 0;
     let currency = currency.unwrap_or_default();
+    let mut reconciliation = Reconciliation { currency: currency.clone(), ..Reconciliation::default() };
     let compared: BTreeSet<i64> = totals.keys().chain(by_day.keys()).copied().collect();
     for day in compared.into_iter().filter(|_| !totals.is_empty()) {
         let total = totals.get(&day).map_or(0.0, |(_, value)| *value);
         let difference = round6(total - by_day.get(&day).copied().unwrap_or(0.0));
+        reconciliation.days_compared += 1;
         if difference.abs() < TOLERANCE {
             continue;
         }
-        unattributed_days += 1;
+        reconciliation.days_unattributed += 1;
+        reconciliation.unattributed += difference;
         let (start_time, end_time) = match totals.get(&day) {
             Some((total, _)) => (total.start_time.clone(), total.end_time.clone()),
             None => (format_rfc3339(day), format_rfc3339(day + DAY_MS)),
@@ -168,7 +190,8 @@ pub fn usage_booked(
     }
     // Stable: a day's UNATTRIBUTED event stays after its capabilities.
     events.sort_by_key(|(day, _)| *day);
-    Ok(UsageEvents { events, unattributed_days })
+    reconciliation.unattributed = round6(reconciliation.unattributed);
+    Ok(UsageEvents { events, reconciliation: (!totals.is_empty()).then_some(reconciliation) })
 }
 
 fn event_key(context: &EventContext, subscription_uuid: &str, day: i64, capability_key: &str) -> String {

@@ -35,7 +35,7 @@ pub fn read_usage_events(
     let records_read = usage.len() as u32;
     let events = usage_booked(context, subscription_uuid, &usage, &cards, daily_totals, days).map_err(|error| {
         let request = match &error {
-            UsageError::Usage(_) | UsageError::Total(_) => &usage_request,
+            UsageError::Usage(_) | UsageError::Total(_) | UsageError::Overflow { .. } => &usage_request,
             UsageError::Price(_) | UsageError::Currency { .. } | UsageError::Unit { .. } => &cards_request,
         };
         not_exported(request.describe(), None, FailureKind::Other, error.to_string())

@@ -21,6 +21,7 @@ pub fn figures(outcomes: &[JobOutcome], duration: std::time::Duration, dry_run: 
         retries: 0,
         throttled: 0,
         unattributed_days: 0,
+        usage_unattributed_days: 0,
         budget_alerts: 0,
         anomalies: 0,
         concurrency_reached: 0,
@@ -57,6 +58,7 @@ pub fn figures(outcomes: &[JobOutcome], duration: std::time::Duration, dry_run: 
         figures.retries += report.retries;
         figures.throttled += report.throttled;
         figures.unattributed_days += report.reconciliation.as_ref().map_or(0, |r| r.days_unattributed);
+        figures.usage_unattributed_days += report.usage_reconciliation.as_ref().map_or(0, |r| r.days_unattributed);
         figures.budget_alerts += report.alerts.len() as u32;
         figures.anomalies += report.anomalies.len() as u32;
         if let Some(instant) = report.newest_day.as_deref().and_then(day_start)

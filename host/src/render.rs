@@ -42,14 +42,19 @@ pub fn run_summary(run: &RunOutcome) -> String {
                     report.requests
                 ));
                 push_notes(&mut out, report);
-                if let Some(reconciliation) = &report.reconciliation {
+                let compared = [
+                    (&report.reconciliation, "cost per environment", "environment `unattributed`"),
+                    (&report.usage_reconciliation, "usage", "capability `UNATTRIBUTED`"),
+                ];
+                for (reconciliation, what, sent_as) in compared {
+                    let Some(reconciliation) = reconciliation else { continue };
                     out.push_str(&format!(
-                        "       cost per environment: {} days compared with the daily totals, {} differ",
+                        "       {what}: {} days compared with the daily totals, {} differ",
                         reconciliation.days_compared, reconciliation.days_unattributed
                     ));
                     if reconciliation.days_unattributed > 0 {
                         out.push_str(&format!(
-                            " by {:.2} {} in all (sent as environment `unattributed`)",
+                            " by {:.2} {} in all (sent as {sent_as})",
                             reconciliation.unattributed, reconciliation.currency
                         ));
                     }
@@ -90,8 +95,8 @@ pub fn run_summary(run: &RunOutcome) -> String {
     };
     out.push_str(&format!(
         "run: accounts {} ok, {} failed; clusters {} ok, {} failed; {} records read; events {} built, {} sent, {} accepted, \
-         {} rejected, {} delivered before; {} requests, {} retries, {} throttled (429); {newest}; {} unattributed days; \
-         {} budget alerts; {} cost anomalies; up to {} accounts at once; {:.2} s\n",
+         {} rejected, {} delivered before; {} requests, {} retries, {} throttled (429); {newest}; {} unattributed days \
+         (environment cost), {} (usage); {} budget alerts; {} cost anomalies; up to {} accounts at once; {:.2} s\n",
         f.accounts_ok,
         f.accounts_failed,
         f.clusters_ok,
@@ -106,6 +111,7 @@ pub fn run_summary(run: &RunOutcome) -> String {
         f.retries,
         f.throttled,
         f.unattributed_days,
+        f.usage_unattributed_days,
         f.budget_alerts,
         f.anomalies,
         f.concurrency_reached,

@@ -81,6 +81,7 @@ mod tests {
             rejected: Vec::new(),
             newest_day: None,
             reconciliation: None,
+            usage_reconciliation: None,
             alerts: Vec::new(),
             anomalies: Vec::new(),
             events: Vec::new(),

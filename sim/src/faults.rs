@@ -19,7 +19,7 @@ use crate::errors::{dps_error, env_error, sso_error_status};
 use crate::state::{LoggedRequest, Service, Shared};
 
 /// A failure the simulator can be told to produce, as the real services do under load.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Fault {
     /// HTTP 429 with `Retry-After: <seconds>`, or, without, `X-RateLimit-Reset` (microseconds
     /// since the epoch) 200 ms ahead, as the environment and cluster APIs document.
@@ -48,6 +48,12 @@ pub enum Fault {
     /// row, on 2026-11-01) and a fresh `nextPageKey`: with `pages: None` a walk that never ends,
     /// else one of that many pages.
     EndlessPages { rows: usize, pages: Option<usize> },
+    /// An answer of the test's choosing instead of the service's, and nothing stored: a proxy's
+    /// or an SSO's login page where the ingest API should be, a 429 with odd rate-limit headers.
+    Answer { status: u16, headers: Vec<(&'static str, String)>, body: String },
+    /// The service's answer with its JSON body edited by this function: the records a broken
+    /// upstream sends (a day from the future, a day twice, an absurd quantity, mixed currencies).
+    Rewrite(fn(&mut Value)),
 }
 
 /// How an injected refusal names the refused event in its error entry.
@@ -174,6 +180,28 @@ async fn faulty(shared: &Shared, service: Service, fault: Fault, request: Reques
         Fault::RefuseFirstEventUnnamed => {
             shared.recorded().refusals.push_back(Refusal { with_index: false, with_id: false });
             next.run(request).await
+        }
+        Fault::Answer { status, headers, body } => {
+            let status = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK);
+            let mut response = (status, body).into_response();
+            for (name, value) in headers {
+                if let Ok(value) = header::HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            response
+        }
+        Fault::Rewrite(edit) => {
+            let response = next.run(request).await;
+            let (mut parts, body) = response.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let Ok(mut json) = serde_json::from_slice::<Value>(&bytes) else {
+                return Response::from_parts(parts, axum::body::Body::from(bytes));
+            };
+            edit(&mut json);
+            let edited = json.to_string();
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, axum::body::Body::from(edited))
         }
         Fault::EndlessPages { rows, pages } => {
             // The page number travels in the key: `endless-<n>`, URL-safe base64.

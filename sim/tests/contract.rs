@@ -563,7 +563,7 @@ async fn check_everything(sim: &Simulator, scenario: &Scenario) -> Checks {
             400,
             ingest_400.clone(),
         );
-        assert_eq!(body["errors"][0].get("index").is_some(), fault == Fault::RefuseFirstEvent, "{body}");
+        assert_eq!(body["errors"][0].get("index").is_some(), matches!(fault, Fault::RefuseFirstEvent), "{body}");
     }
     let batch = br#"[{"specversion":"1.0","id":"","source":"s","type":"t"}]"#;
     checks.check(

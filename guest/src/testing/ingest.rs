@@ -121,3 +121,30 @@ fn a_failed_ingest_says_how_many_events_were_not_sent() {
     assert_eq!(report.failures[0].events_not_sent, 2);
     assert_eq!(report.failures[0].message, "Token is missing required scope.");
 }
+
+#[test]
+fn only_the_ingest_apis_own_answers_count_as_accepted() {
+    let login_page = "<!DOCTYPE html><html><body>Sign in to continue</body></html>";
+    for (status, body, accepted) in [
+        (202, "", true),
+        (202, "{}", true),
+        (200, login_page, false),
+        (200, r#"{"error":{"code":401,"message":"Missing authorization"}}"#, false),
+        (204, "", false),
+        (202, login_page, false),
+        (400, r#"{"error":{"code":400,"message":"not a bizevents result"}}"#, false),
+    ] {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(INGEST);
+        api.then(INGEST, status, body, &[]);
+        let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
+        let what = format!("HTTP {status} {body}");
+        assert_eq!(report.events_accepted, if accepted { 2 } else { 0 }, "{what}");
+        let state = report.state.unwrap().cost.unwrap();
+        assert_eq!(state.sent.len(), if accepted { 2 } else { 0 }, "{what}: only accepted days are delivered");
+        if !accepted {
+            assert_eq!(report.failures.len(), 1, "{what}");
+            assert_eq!(report.failures[0].events_not_sent, 2, "{what}");
+        }
+    }
+}

@@ -39,9 +39,62 @@ fn a_429_without_retry_after_waits_for_the_rate_limit_reset() {
     api.routes.remove(INGEST);
     let reset_micros = (1_700_000_000_000u64 + 2_500) * 1000;
     api.then(INGEST, 429, "{}", &[("x-ratelimit-reset", &reset_micros.to_string())]).then(INGEST, 202, "", &[]);
-    let report = export_account(&plan(None), &mut api, &secrets()).unwrap();
+    let mut plan = plan(None);
+    plan.retry = FAST;
+    let report = export_account(&plan, &mut api, &secrets()).unwrap();
     assert_eq!(report.events_accepted, 2);
     assert_eq!(api.slept, vec![2_500]);
+}
+
+/// A backoff of 100 to 200 ms, then 200 to 400 ms, ...
+const FAST: RetryPolicy = RetryPolicy {
+    initial_delay_ms: Some(200),
+    max_delay_ms: Some(1600),
+    multiplier: Some(2.0),
+    max_elapsed_ms: Some(60_000),
+    attempt_timeout_ms: Some(0),
+};
+
+#[test]
+fn a_throttle_asking_for_no_wait_or_a_reset_already_past_still_backs_off() {
+    let now_micros = 1_700_000_000_000u64 * 1000;
+    for (header, value) in [
+        ("retry-after", "0".to_owned()),
+        // In the past, in the documented microseconds.
+        ("x-ratelimit-reset", (now_micros - 5_000_000).to_string()),
+        // In the past, in seconds (a proxy's), and far in the past read as microseconds.
+        ("x-ratelimit-reset", (now_micros / 1_000_000 - 5).to_string()),
+        ("x-ratelimit-reset", "1".to_owned()),
+    ] {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(INGEST);
+        api.then(INGEST, 429, "{}", &[(header, &value)]).then(INGEST, 429, "{}", &[(header, &value)]).then(
+            INGEST,
+            202,
+            "",
+            &[],
+        );
+        let mut plan = plan(None);
+        plan.retry = FAST;
+        let report = export_account(&plan, &mut api, &secrets()).unwrap();
+        assert_eq!((report.events_accepted, report.throttled), (2, 2), "{header}: {value}");
+        assert!((100..=200).contains(&api.slept[0]), "{header}: {value}: {:?}", api.slept);
+        assert!((200..=400).contains(&api.slept[1]), "{header}: {value}: {:?}", api.slept);
+    }
+}
+
+#[test]
+fn a_rate_limit_reset_in_seconds_or_milliseconds_is_read_in_its_unit() {
+    let now_millis = 1_700_000_000_000u64;
+    for value in [(now_millis / 1000 + 3).to_string(), (now_millis + 3000).to_string()] {
+        let mut api = api(&happy_routes(ONE_ACTIVE));
+        api.routes.remove(INGEST);
+        api.then(INGEST, 429, "{}", &[("x-ratelimit-reset", &value)]).then(INGEST, 202, "", &[]);
+        let mut plan = plan(None);
+        plan.retry = FAST;
+        export_account(&plan, &mut api, &secrets()).unwrap();
+        assert_eq!(api.slept, vec![3000], "{value}");
+    }
 }
 
 #[test]

@@ -49,7 +49,7 @@ fn one_event_per_capability_and_day_with_quantity_price_and_cost() {
     let usage =
         [record("2026-11-21", "TRACES", 40.0), record("2026-11-21", "LOGS", 10.0), record("2026-11-21", "LOGS", 2.0)];
     let built = usage_booked(&context(), "sub", &usage, &cards(), &[total("2026-11-21", 16.0)], all_days()).unwrap();
-    assert_eq!(built.unattributed_days, 0, "6 + 10 is the day's total");
+    assert_eq!(built.reconciliation.as_ref().unwrap().days_unattributed, 0, "6 + 10 is the day's total");
     let events = parsed(&built);
     assert_eq!(events.len(), 2);
     let logs = &events[0];
@@ -76,7 +76,7 @@ fn a_day_whose_capabilities_fall_short_of_its_total_gets_the_difference_as_unatt
     let totals = [total("2026-11-21", 10.0), total("2026-11-22", 5.000_000_4), total("2026-11-23", 2.5)];
     let usage = [&usage[..], &[record("2026-11-24", "LOGS", 4.0)]].concat();
     let built = usage_booked(&context(), "sub", &usage, &cards(), &totals, all_days()).unwrap();
-    assert_eq!(built.unattributed_days, 3);
+    assert_eq!(built.reconciliation.as_ref().unwrap().days_unattributed, 3);
     let events = parsed(&built);
     let unattributed: Vec<(&str, f64)> = events
         .iter()
