@@ -1,13 +1,15 @@
 //! The real `dtcost` binary against a hostile Dynatrace (`support/hostile.rs`) that echoes every
 //! request back in its errors, or floods them: no secret the host holds (nor its part after the
 //! last dot, nor an access token) reaches stdout, stderr (text and JSON logs) or the state file,
-//! and server text reaches the terminal bounded, on one line, with no control character raw.
+//! and server text reaches the terminal bounded, on one line, with no control character raw. A
+//! server that puts the secrets it was sent into its data gets none of them into an ingested
+//! event, a `--dry-run` line or `report.html` (issue #20).
 
 mod support;
 
 use std::path::PathBuf;
 
-use support::hostile::{ACCESS_TOKEN, Behaviour, FLOOD_BYTES, FORGED_LINE, Hostile};
+use support::hostile::{ACCESS_TOKEN, Behaviour, FLOOD_BYTES, FORGED_LINE, HIDDEN, Hostile};
 
 const ACCOUNT_SECRET: &str = "dt0s02.HOSTILE.accountSECRETpart0123456789";
 /// Plain secrets (no token shape to give them away), with characters a form percent-encodes.
@@ -362,4 +364,84 @@ async fn an_instance_out_of_memory_fails_in_one_line_naming_the_limit_and_the_re
     ];
     let behaviour = Behaviour::Large { token_bytes: 0, cost_records: 75_000 };
     one_failed_line(behaviour, "[limits]\nmemory-mb = 16", &expected, "; 6 requests, ").await;
+}
+
+/// Issue #20, row 5: the cluster's Api-Token echoed into `licenseName`, the account's client
+/// secret (posted to the SSO) into the subscription's name and each cost day's `lastBookingDate`,
+/// the access token into the subscription's `account.uuid` and `lastBookingDate`. Events the
+/// component ingests itself (cost days, the license) and those the host sends (the status, the
+/// summary) pass the run's one scrubber on their way out, as do `--dry-run` and `report.html`.
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_a_server_puts_into_its_data_reach_no_ingested_event_no_dry_run_line_and_no_report() {
+    let server = Hostile::start(Behaviour::EchoSecretsIntoData).await;
+    let setup = config(&server, false, "");
+
+    let dry = dtcost(&setup, &["run", "--dry-run"]).await;
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_no_secret("--dry-run stdout", &dry.stdout);
+    assert_no_secret("--dry-run stderr", &dry.stderr);
+    assert!(dry.stdout.contains(r#""licenseName":"(redacted)""#), "{}", dry.stdout);
+    for line in dry.stdout.lines() {
+        assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "still JSON: {line}");
+    }
+
+    let page = setup.dir.path().join("report.html");
+    let report = dtcost(&setup, &["report", "--out", page.to_str().unwrap()]).await;
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_no_secret("report.html", &html);
+    assert!(html.contains("(redacted)"), "the subscription's name, its secret redacted");
+
+    let run = dtcost(&setup, &["run"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_no_secret("run stderr", &run.stderr);
+    let bodies = server.ingested();
+    for body in &bodies {
+        assert_no_secret("an ingested body", body);
+    }
+    let events: Vec<serde_json::Value> = bodies
+        .iter()
+        .flat_map(|body| serde_json::from_str::<Vec<serde_json::Value>>(body).expect("an ingest body stays JSON"))
+        .collect();
+    let of_type = |kind: &str| events.iter().filter(|e| e["event.type"] == kind).collect::<Vec<_>>();
+    // Every event sent, none lost to the redaction: 3 cost days, the license, the status, the summary.
+    assert_eq!(of_type("dps.cost2.booked").len(), 3, "{events:?}");
+    assert!(of_type("dps.cost2.booked").iter().all(|e| e["lastBookingDate"] == "(redacted) (redacted)"), "{events:?}");
+    assert_eq!(of_type("cluster.license.quota")[0]["licenseName"], "(redacted)");
+    let status = of_type("dps.subscription.status");
+    assert_eq!(status.len(), 1, "{events:?}");
+    assert_eq!(status[0]["account"]["uuid"], "(redacted)", "{}", status[0]);
+    assert_eq!(of_type("dtcost.run.summary").len(), 1, "{events:?}");
+}
+
+/// Issue #20, row 13: the token shapes redact values, never dtcost's own words after a name.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_access_token_of_the_wrong_type_is_reported_in_dtcost_s_own_words() {
+    let server = Hostile::start(Behaviour::NumericAccessToken).await;
+    let setup = config(&server, false, "");
+    for args in [&["run"][..], &["check"]] {
+        let out = dtcost(&setup, args).await;
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        let printed = if args[0] == "check" { &out.stdout } else { &out.stderr };
+        assert!(printed.contains("access_token: expected a string, got a number"), "{args:?}:\n{printed}");
+        assert!(!printed.contains("access_token: (redacted)"), "{args:?}:\n{printed}");
+    }
+}
+
+/// Issue #20, row 14: U+202E and ESC in server names are shown escaped in `report.html`, as on
+/// the terminal and in NDJSON (the one `is_unsafe` rule), never raw.
+#[tokio::test(flavor = "multi_thread")]
+async fn bidi_controls_and_terminal_escapes_in_server_names_are_escaped_in_the_report() {
+    let server = Hostile::start(Behaviour::EchoSecretsIntoData).await;
+    let setup = config(&server, false, "");
+    let page = setup.dir.path().join("report.html");
+    let report = dtcost(&setup, &["report", "--out", page.to_str().unwrap()]).await;
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let html = std::fs::read_to_string(&page).unwrap();
+    for raw in HIDDEN.chars().filter(|c| *c == '\u{202e}' || *c == '\u{1b}') {
+        assert!(!html.contains(raw), "{raw:?} raw in report.html");
+    }
+    assert!(html.contains(r"\u{202e}gnp.exe\u{1b}[31m"), "shown escaped, as on the terminal");
+    let dry = dtcost(&setup, &["run", "--dry-run"]).await;
+    assert!(dry.stdout.contains(r"\u202egnp.exe\u001b[31m"), "escaped in NDJSON:\n{}", dry.stdout);
 }

@@ -65,7 +65,8 @@ pub async fn demo(options: DemoOptions, report: Option<&Path>) -> Result<bool, F
         options.accounts, options.days, options.clusters
     );
 
-    let runtime = Arc::new(Runtime::start(config.concurrency).await.or_exit(Exit::Component)?);
+    let scrubber = crate::scrub::Scrubber::new(config.secrets()).or_exit(Exit::Usage)?;
+    let runtime = Arc::new(Runtime::start(config.concurrency, scrubber).await.or_exit(Exit::Component)?);
     let run = run::export_all(&config, runtime, RunOptions { dry_run: false, summary_event: true })
         .await
         .or_exit(Exit::State)?;

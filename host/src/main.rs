@@ -72,7 +72,7 @@ async fn dispatch(command: Command) -> Result<Exit, Failure> {
                 },
                 _ => None,
             };
-            let runtime = start_runtime(&config).await?;
+            let runtime = start_runtime(&config, &scrubber).await?;
             let mut shutdown = std::pin::pin!(demo::wait_for_shutdown());
             loop {
                 let options = RunOptions { dry_run, summary_event: true };
@@ -115,7 +115,9 @@ async fn dispatch(command: Command) -> Result<Exit, Failure> {
                 }
             }
             let options = RunOptions { dry_run: true, summary_event: false };
-            let run = run::export_all(&config, start_runtime(&config).await?, options).await.or_exit(Exit::State)?;
+            let run = run::export_all(&config, start_runtime(&config, &scrubber).await?, options)
+                .await
+                .or_exit(Exit::State)?;
             print!("{}", scrubber.redact(&render::check(&run)));
             Ok(exit_of(&run))
         }
@@ -124,8 +126,13 @@ async fn dispatch(command: Command) -> Result<Exit, Failure> {
             // The report shows every day, not only those a run would still send.
             config.state_file = None;
             let options = RunOptions { dry_run: true, summary_event: false };
-            let run = run::export_all(&config, start_runtime(&config).await?, options).await.or_exit(Exit::State)?;
-            let events: Vec<serde_json::Value> = run.events().filter_map(|e| serde_json::from_str(e).ok()).collect();
+            let run = run::export_all(&config, start_runtime(&config, &scrubber).await?, options)
+                .await
+                .or_exit(Exit::State)?;
+            // The page shows the events as the run's scrubber leaves them (every secret and
+            // access token of the run known by now).
+            let events: Vec<serde_json::Value> =
+                run.events().filter_map(|e| serde_json::from_str(&scrubber.redact_json(e)).ok()).collect();
             std::fs::write(&out, dtcost::report::render(&events, &run::now_rfc3339()))
                 .map_err(|error| anyhow::anyhow!("cannot write the report to {}: {error}", out.display()))
                 .or_exit(Exit::Output)?;
@@ -149,18 +156,20 @@ async fn dispatch(command: Command) -> Result<Exit, Failure> {
     }
 }
 
-/// The configuration, and the scrubber of its secrets (which from then on also redacts the logs).
+/// The configuration, and the run's one scrubber: its secrets now, the access tokens as the
+/// instances' requests carry them (it redacts the logs, the events and every output).
 fn load(path: Option<PathBuf>) -> Result<(Config, Scrubber), Failure> {
     let path = path.or_else(|| Some(PathBuf::from("dtcost.toml")).filter(|p| p.exists()));
     let config = Config::load(path.as_deref(), &ProcessEnvironment).or_exit(Exit::Usage)?;
-    let scrubber = Scrubber::new(config.secrets());
+    let scrubber = Scrubber::new(config.secrets()).or_exit(Exit::Usage)?;
     scrub::redact_logs(scrubber.clone());
     Ok((config, scrubber))
 }
 
-/// The runtime for a run of `config`: at most its `concurrency` connections to each origin.
-async fn start_runtime(config: &Config) -> Result<Arc<Runtime>, Failure> {
-    Ok(Arc::new(Runtime::start(config.concurrency).await.or_exit(Exit::Component)?))
+/// The runtime for a run of `config`: at most its `concurrency` connections to each origin, the
+/// run's scrubber in every instance.
+async fn start_runtime(config: &Config, scrubber: &Scrubber) -> Result<Arc<Runtime>, Failure> {
+    Ok(Arc::new(Runtime::start(config.concurrency, scrubber.clone()).await.or_exit(Exit::Component)?))
 }
 
 fn exit_of(run: &run::RunOutcome) -> Exit {

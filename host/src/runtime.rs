@@ -15,6 +15,7 @@ use crate::config::DEFAULT_CONCURRENCY;
 use crate::outbound::Outbound;
 use crate::sandbox::AllowList;
 pub use crate::sandbox::Sandbox;
+use crate::scrub::{ScrubError, Scrubber};
 pub use crate::traffic::Traffic;
 
 wasmtime::component::bindgen!({
@@ -61,6 +62,8 @@ pub enum RuntimeError {
     HeadersTooLarge { during: String },
     #[error("the component stopped on a fault ({fault}){during}")]
     Trap { fault: String, during: String },
+    #[error("the instance was not started: its secrets could not be redacted ({0})")]
+    Unscrubbable(#[from] ScrubError),
 }
 
 /// A job's result and its traffic.
@@ -77,6 +80,9 @@ pub struct Runtime {
     outbound: Outbound,
     ticker: Option<std::thread::JoinHandle<()>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    /// The run's one scrubber (shared): each instance's secrets, the credentials its requests
+    /// carry (access tokens), applied to its ingest bodies, its report and its stderr.
+    scrubber: Scrubber,
 }
 
 impl Drop for Runtime {
@@ -104,11 +110,25 @@ impl Runtime {
         Self::with_connections_per_origin(DEFAULT_CONCURRENCY)
     }
 
-    /// [`Runtime::with_connections_per_origin`] off the async workers (compiling is CPU work).
-    pub async fn start(connections_per_origin: usize) -> anyhow::Result<Runtime> {
-        tokio::task::spawn_blocking(move || Runtime::with_connections_per_origin(connections_per_origin))
+    /// [`Runtime::with_connections_per_origin`] off the async workers (compiling is CPU work),
+    /// with the run's scrubber (see [`Runtime::scrubbing_with`]).
+    pub async fn start(connections_per_origin: usize, scrubber: Scrubber) -> anyhow::Result<Runtime> {
+        let runtime = tokio::task::spawn_blocking(move || Runtime::with_connections_per_origin(connections_per_origin))
             .await
-            .context("compiling the dtcost component")?
+            .context("compiling the dtcost component")??;
+        Ok(runtime.scrubbing_with(scrubber))
+    }
+
+    /// Uses `scrubber` (a clone of the run's, which also redacts the logs and the outputs) for
+    /// every instance: what the instances teach it is then redacted everywhere.
+    pub fn scrubbing_with(mut self, scrubber: Scrubber) -> Runtime {
+        self.scrubber = scrubber;
+        self
+    }
+
+    /// The run's scrubber.
+    pub fn scrubber(&self) -> &Scrubber {
+        &self.scrubber
     }
 
     pub fn with_component(wasm: &[u8], connections_per_origin: usize) -> anyhow::Result<Runtime> {
@@ -148,7 +168,7 @@ impl Runtime {
                 }
             })?
         };
-        Ok(Runtime { engine, pre, outbound, ticker: Some(ticker), stop })
+        Ok(Runtime { engine, pre, outbound, ticker: Some(ticker), stop, scrubber: Scrubber::default() })
     }
 
     /// Opens up to `connections` connections to `url`'s origin ahead of the requests that will
@@ -201,7 +221,6 @@ impl Runtime {
         events: Vec<String>,
         sandbox: Sandbox,
     ) -> Result<Report, RuntimeError> {
-        let scrubber = sandbox.scrubber();
         let result = self
             .call(sandbox, move |instance, store| {
                 Box::pin(async move {
@@ -209,7 +228,7 @@ impl Runtime {
                 })
             })
             .await;
-        result.map(|report| scrubber.report(report))
+        result.map(|report| self.scrubber.report(report))
     }
 
     /// Calls the component's pure `cost-booked` transform (no network, no secrets): for
@@ -243,9 +262,8 @@ impl Runtime {
         sandbox: Sandbox,
         body: impl for<'a> FnOnce(&'a Embedder, &'a mut Store<HostState>) -> InstanceCall<'a, Result<Report, ExportError>>,
     ) -> Ran<Result<Report, ExportError>> {
-        let scrubber = sandbox.scrubber();
         let ran = self.call_counted(sandbox, body).await;
-        Ran { result: ran.result.map(|job| scrubber.job(job)), traffic: ran.traffic }
+        Ran { result: ran.result.map(|job| self.scrubber.job(job)), traffic: ran.traffic }
     }
 
     /// Runs `body` in a fresh instance. A trap, the memory limit or the time limit ends it with
@@ -261,7 +279,10 @@ impl Runtime {
             bytes if bytes >= 1 << 20 => format!("{} MB", bytes >> 20),
             bytes => format!("{} KiB", bytes >> 10),
         };
-        let scrubber = sandbox.scrubber();
+        let scrubber = self.scrubber.clone();
+        if let Err(error) = scrubber.learn_all(sandbox.secrets()) {
+            return Ran { result: Err(error.into()), traffic: Traffic::default() };
+        }
         let stderr = wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(STDERR_BYTES);
         let traffic: Arc<Mutex<Traffic>> = Arc::default();
         let mut store = self.store(sandbox, stderr.clone(), traffic.clone());
@@ -328,7 +349,7 @@ impl Runtime {
                 http.set_field_size_limit(HEADER_BYTES);
                 http
             },
-            hooks: AllowList::new(sandbox.allowed, traffic, self.outbound.clone()),
+            hooks: AllowList::new(sandbox.allowed, traffic, self.outbound.clone(), self.scrubber.clone()),
             config,
             limits,
         };

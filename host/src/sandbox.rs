@@ -1,6 +1,7 @@
 //! The sandbox around one instance: the origins it may reach (parsed by `url`, the loopback rule
 //! written once), its secrets, its memory and time, and the wasi:http `send_request` hook that
-//! checks every request against the allowlist before a connection is made and logs it.
+//! checks every request against the allowlist before a connection is made, logs it, teaches the
+//! run's scrubber its credential and scrubs the body of every ingest request before it leaves.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -112,10 +113,50 @@ impl Sandbox {
         Sandbox { allowed: Vec::new(), config: Vec::new(), memory_bytes: 1 << 30, timeout: Duration::from_secs(600) }
     }
 
-    /// Redacts this instance's secrets (the only ones it could have sent to a server).
-    pub fn scrubber(&self) -> Scrubber {
-        Scrubber::new(self.config.iter().map(|(_, secret)| secret))
+    /// This instance's secrets (the run's scrubber learns them before the instance starts).
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.config.iter().map(|(_, secret)| secret.expose())
     }
+}
+
+/// The most bytes of an ingest request's body the hook reads to scrub it: the ingest API's cap
+/// (the component never builds a larger batch) and room for the brackets and commas around it.
+const INGEST_BODY_BYTES: usize = dtcost_contract::MAX_BATCH_BYTES as usize + (64 << 10);
+
+/// Whether a request goes to the business-events ingest (the classic and the platform path,
+/// under any base path): the requests whose bodies are events.
+fn is_ingest(method: &http::Method, uri: &http::Uri) -> bool {
+    method == http::Method::POST && uri.path().trim_end_matches('/').ends_with("/bizevents/ingest")
+}
+
+/// An ingest request with the run's secrets redacted from its events (read whole, at most
+/// [`INGEST_BODY_BYTES`]; still JSON, the same events, its `content-length` the new one).
+async fn scrub_ingest_body(
+    request: http::Request<WasiBody>,
+    scrubber: &Scrubber,
+) -> Result<http::Request<WasiBody>, wasmtime_wasi_http::Error> {
+    use http_body_util::BodyExt as _;
+    let (mut parts, mut body) = request.into_parts();
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            if bytes.len() + data.len() > INGEST_BODY_BYTES {
+                return Err(wasmtime_wasi_http::Error::HttpRequestBodySize(Some((bytes.len() + data.len()) as u64)));
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let scrubbed = match scrubber.redact_json(&text) {
+        std::borrow::Cow::Borrowed(_) => bytes,
+        std::borrow::Cow::Owned(scrubbed) => {
+            tracing::debug!("secrets redacted from an ingest request's events");
+            scrubbed.into_bytes()
+        }
+    };
+    parts.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(scrubbed.len()));
+    let body = http_body_util::Full::new(hyper::body::Bytes::from(scrubbed)).map_err(|never| match never {});
+    Ok(http::Request::from_parts(parts, body.boxed_unsync()))
 }
 
 /// Why the sandbox refused a request (what the log says; the component is told
@@ -135,11 +176,18 @@ pub struct AllowList {
     /// What the instance sent (denied requests included: the component counts them too).
     traffic: Arc<Mutex<Traffic>>,
     outbound: Outbound,
+    /// The run's scrubber: learns each request's credential, scrubs each ingest body.
+    scrubber: Scrubber,
 }
 
 impl AllowList {
-    pub fn new(allowed: Vec<Origin>, traffic: Arc<Mutex<Traffic>>, outbound: Outbound) -> AllowList {
-        AllowList { allowed, traffic, outbound }
+    pub fn new(
+        allowed: Vec<Origin>,
+        traffic: Arc<Mutex<Traffic>>,
+        outbound: Outbound,
+        scrubber: Scrubber,
+    ) -> AllowList {
+        AllowList { allowed, traffic, outbound, scrubber }
     }
 
     /// The request's origin when the sandbox lets it through.
@@ -175,13 +223,24 @@ impl wasmtime_wasi_http::WasiHttpHooks for AllowList {
             span.in_scope(|| tracing::warn!(%method, origin = %logged_origin(&uri), path = uri.path(), reason = %denial, "outgoing request denied by the sandbox (HttpRequestDenied)"));
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
+        // The credential is learned before the request leaves, so before any answer (or any event
+        // built from one) can echo it: an access token the host never saw otherwise.
+        if let Some(authorization) = request.headers().get(http::header::AUTHORIZATION)
+            && let Err(error) = self.scrubber.learn_credential(&String::from_utf8_lossy(authorization.as_bytes()))
+        {
+            span.in_scope(|| tracing::warn!(%method, origin = %logged_origin(&uri), path = uri.path(), %error, "outgoing request refused: its credential could not be redacted"));
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
         let traffic = self.traffic.clone();
-        let sending = self.outbound.send(request, options);
+        let (outbound, scrubber) = (self.outbound.clone(), self.scrubber.clone());
+        let ingest = is_ingest(&method, &uri);
         Box::new(
             async move {
                 use http_body_util::BodyExt;
+                // Events leave through here alone: each ingest body passes the run's scrubber.
+                let request = if ingest { scrub_ingest_body(request, &scrubber).await? } else { request };
                 // The pool logs the status (or why there was none) in this span.
-                let response = sending.await?;
+                let response = outbound.send(request, options).await?;
                 if response.status() == http::StatusCode::TOO_MANY_REQUESTS
                     && let Ok(mut traffic) = traffic.lock()
                 {
@@ -235,7 +294,12 @@ mod tests {
 
     fn allow_list(allowed: &[&str]) -> AllowList {
         let origins = allowed.iter().map(|url| Origin::parse(url).unwrap()).collect();
-        AllowList::new(origins, Arc::default(), Outbound::new(crate::config::DEFAULT_CONCURRENCY).unwrap())
+        AllowList::new(
+            origins,
+            Arc::default(),
+            Outbound::new(crate::config::DEFAULT_CONCURRENCY).unwrap(),
+            Scrubber::default(),
+        )
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! of terminal escapes; nothing of it reaches a log, an error, the summary or the state file raw.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::io::Write as _;
-use std::sync::{LazyLock, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 
 use crate::runtime::{AccountState, BudgetAlert, DeliveryState, ExportError, Report, SubscriptionOutlook};
@@ -48,63 +50,181 @@ static TOKEN_SHAPES: LazyLock<[(Regex, &'static str); 5]> = LazyLock::new(|| {
         (regex(r"\b(dt0[a-z][0-9]{2}\.[A-Za-z0-9]+)\.[A-Za-z0-9]+"), "$1.(redacted)"),
         // JWTs (the SSO's access tokens)
         (regex(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "(redacted)"),
-        // access_token=…, "client_secret":"…" (forms and JSON, as posted or answered)
+        // access_token=…, "client_secret":"…" (forms and JSON, as posted or answered): only what
+        // looks like a value (after `=`, or quoted after `:`), never the words of a message such
+        // as dtcost's own "access_token: a string, got a number"
         (
             regex(
-                r#"(?i)\b(access_token|refresh_token|id_token|client_secret|api_token|password)(\\?"?\s*[:=]\s*\\?"?)[^"\\&\s,;}]+"#,
+                r#"(?i)\b(access_token|refresh_token|id_token|client_secret|api_token|password)(\\?"?\s*(?:=\s*\\?"?|:\s*\\?"))[^"\\&\s,;}]+"#,
             ),
             "$1$2(redacted)",
         ),
     ]
 });
 
-/// Redacts the host's secrets and token shapes from untrusted text.
-#[derive(Debug, Clone)]
+/// The run's one scrubber: every secret of the run (the config's, and each access token as the
+/// sandbox hook sees it leave) and token shapes, redacted from whatever leaves the process.
+///
+/// Clones share one set of secrets: the log writer, each instance's hook and the outputs hold the
+/// same scrubber, so a secret learned in one place is redacted everywhere from then on. Why one
+/// shared, learning scrubber rather than redaction in the component or a scrubber per instance:
+/// the component knows only its own secrets and would need the rule a second time; a per-instance
+/// scrubber misses what another instance's server echoes; the hook is the one place every request
+/// passes, sees each access token before any answer can echo it, and every ingest body as it leaves.
+#[derive(Clone, Default)]
 pub struct Scrubber {
-    /// Every form of every secret, longest first; `None` when there is none.
-    secrets: Option<Regex>,
+    known: Arc<RwLock<Known>>,
+}
+
+/// What a [`Scrubber`] knows: the secrets as given, and one automaton for all their forms.
+#[derive(Default)]
+struct Known {
+    secrets: HashSet<String>,
+    /// Every form of every secret, leftmost-longest; `None` while there is none.
+    forms: Option<AhoCorasick>,
+}
+
+impl std::fmt::Debug for Scrubber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Scrubber({} secrets)", self.read().secrets.len())
+    }
+}
+
+/// Why a secret could not be added: the search for every form of every secret would not fit
+/// the automaton (gigabytes of secrets; the caller then refuses what would carry it).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot search for {forms} forms of {secrets} secrets at once: {source}")]
+pub struct ScrubError {
+    forms: usize,
+    secrets: usize,
+    source: aho_corasick::BuildError,
 }
 
 impl Scrubber {
-    /// A scrubber for these secrets: each value, its part after the last dot (a token's secret
-    /// part) when that is long enough, and both as they appear percent-encoded in a form or
-    /// escaped in JSON.
-    pub fn new<'a>(secrets: impl IntoIterator<Item = &'a Secret>) -> Scrubber {
-        let mut forms: Vec<String> = Vec::new();
-        for secret in secrets {
-            let value = secret.expose();
-            let mut parts = vec![value];
-            if let Some((_, tail)) = value.rsplit_once('.')
-                && tail.chars().count() >= MIN_SECRET_PART_CHARS
-            {
-                parts.push(tail);
-            }
-            for part in parts {
-                if part.chars().count() < MIN_SECRET_CHARS {
-                    continue;
-                }
-                let encoded: String = url::form_urlencoded::byte_serialize(part.as_bytes()).collect();
-                let json = serde_json::to_string(part).unwrap_or_default();
-                let json = json.trim_matches('"').to_owned();
-                forms.extend([part.to_owned(), encoded, json]);
-            }
+    /// A scrubber for these secrets (see [`Scrubber::learn`]).
+    pub fn new<'a>(secrets: impl IntoIterator<Item = &'a Secret>) -> Result<Scrubber, ScrubError> {
+        let scrubber = Scrubber::default();
+        scrubber.learn_all(secrets.into_iter().map(Secret::expose))?;
+        Ok(scrubber)
+    }
+
+    /// Redacts `secret` from now on, wherever this scrubber (or a clone) is used: the value, its
+    /// part after the last dot (a token's secret part) when that is long enough, and both as they
+    /// appear percent-encoded in a form or escaped in JSON. Known secrets cost a lookup.
+    pub fn learn(&self, secret: &str) -> Result<(), ScrubError> {
+        self.learn_all([secret])
+    }
+
+    /// [`Scrubber::learn`] for several secrets, the automaton built once.
+    pub fn learn_all<'a>(&self, secrets: impl IntoIterator<Item = &'a str>) -> Result<(), ScrubError> {
+        let new: Vec<&str> = {
+            let known = self.read();
+            secrets.into_iter().filter(|secret| !known.secrets.contains(*secret)).collect()
+        };
+        if new.is_empty() {
+            return Ok(());
         }
-        forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        forms.dedup();
-        let pattern = forms.iter().map(|form| regex::escape(form)).collect::<Vec<_>>().join("|");
-        // Literal alternatives only; a pattern too large to compile (thousands of secrets) would
-        // be a bug to find, not text to print unredacted.
-        let secrets = (!forms.is_empty()).then(|| {
-            regex::RegexBuilder::new(&pattern).size_limit(64 << 20).build().expect("literal alternatives compile")
-        });
-        Scrubber { secrets }
+        let mut known = self.known.write().unwrap_or_else(PoisonError::into_inner);
+        let mut secrets = known.secrets.clone();
+        secrets.extend(new.into_iter().map(str::to_owned));
+        let forms = forms(&secrets);
+        let automaton = (!forms.is_empty())
+            .then(|| AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&forms))
+            .transpose()
+            .map_err(|source| ScrubError { forms: forms.len(), secrets: secrets.len(), source })?;
+        *known = Known { secrets, forms: automaton };
+        Ok(())
+    }
+
+    /// Learns the credential of an `Authorization` header's value (after its scheme: `Bearer`,
+    /// `Api-Token`, `Basic`; the whole value when it has none).
+    pub fn learn_credential(&self, authorization: &str) -> Result<(), ScrubError> {
+        let value = authorization.trim();
+        let credential = match value.split_once(' ') {
+            Some((scheme, credential))
+                if ["bearer", "api-token", "basic"].iter().any(|s| scheme.eq_ignore_ascii_case(s)) =>
+            {
+                credential.trim()
+            }
+            _ => value,
+        };
+        self.learn(credential)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Known> {
+        self.known.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The secrets alone redacted (for data: events, the state; token shapes could be content).
     pub fn redact_secrets<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        match &self.secrets {
-            Some(secrets) => secrets.replace_all(text, REDACTED),
-            None => Cow::Borrowed(text),
+        let known = self.read();
+        match &known.forms {
+            Some(forms) if forms.is_match(text) => {
+                let mut out = String::with_capacity(text.len());
+                forms.replace_all_with(text, &mut out, |_, _, out| {
+                    out.push_str(REDACTED);
+                    true
+                });
+                Cow::Owned(out)
+            }
+            _ => Cow::Borrowed(text),
+        }
+    }
+
+    /// A JSON text (an event, an ingest request's body) with the secrets redacted from its
+    /// strings (keys included): still JSON, the same number of events, unchanged when it holds
+    /// no secret. A secret is found however the text escapes it; a text with one is written
+    /// anew (keys in order, numbers as they round-trip). Not JSON: redacted as text.
+    pub fn redact_json<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let found = self.read().forms.as_ref().is_some_and(|forms| forms.is_match(text));
+        // A `\u` escape could spell a secret the raw text does not show.
+        if !found && !text.contains("\\u") {
+            return Cow::Borrowed(text);
+        }
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(mut value) => {
+                if self.redact_value(&mut value) {
+                    Cow::Owned(value.to_string())
+                } else {
+                    Cow::Borrowed(text)
+                }
+            }
+            Err(_) => self.redact_secrets(text),
+        }
+    }
+
+    /// Redacts the secrets from every string of `value`; whether one was found.
+    fn redact_value(&self, value: &mut serde_json::Value) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::String(text) => match self.redact_secrets(text) {
+                Cow::Owned(redacted) => {
+                    *text = redacted;
+                    true
+                }
+                Cow::Borrowed(_) => false,
+            },
+            Value::Array(items) => items.iter_mut().fold(false, |found, item| self.redact_value(item) | found),
+            Value::Object(fields) => {
+                let mut found = false;
+                let redacted: serde_json::Map<String, Value> = std::mem::take(fields)
+                    .into_iter()
+                    .map(|(key, mut value)| {
+                        found |= self.redact_value(&mut value);
+                        let key = match self.redact_secrets(&key) {
+                            Cow::Owned(redacted) => {
+                                found = true;
+                                redacted
+                            }
+                            Cow::Borrowed(_) => key,
+                        };
+                        (key, value)
+                    })
+                    .collect();
+                *fields = redacted;
+                found
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => false,
         }
     }
 
@@ -148,7 +268,7 @@ impl Scrubber {
     /// characters that JSON allows raw (DEL, C1, bidirectional overrides) escaped as `\uXXXX`:
     /// the same JSON value.
     pub fn json_line(&self, line: &str) -> String {
-        let redacted = self.redact_secrets(line);
+        let redacted = self.redact_json(line);
         let mut out = String::with_capacity(redacted.len());
         for c in redacted.chars() {
             if is_unsafe(c) {
@@ -171,13 +291,13 @@ impl Scrubber {
             subscription_outlook: report.subscription_outlook.map(|outlook| SubscriptionOutlook {
                 subscription_uuid: self.excerpt(&outlook.subscription_uuid),
                 period_start: self.redact_secrets(&outlook.period_start).into_owned(),
-                status_event: self.redact_secrets(&outlook.status_event).into_owned(),
+                status_event: self.redact_json(&outlook.status_event).into_owned(),
                 alerts: outlook
                     .alerts
                     .into_iter()
                     .map(|alert| BudgetAlert {
                         key: self.redact_secrets(&alert.key).into_owned(),
-                        event: self.redact_secrets(&alert.event).into_owned(),
+                        event: self.redact_json(&alert.event).into_owned(),
                         message: self.excerpt(&alert.message),
                     })
                     .collect(),
@@ -208,7 +328,7 @@ impl Scrubber {
             }),
             alerts: excerpts(report.alerts),
             anomalies: excerpts(report.anomalies),
-            events: report.events.iter().map(|event| self.redact_secrets(event).into_owned()).collect(),
+            events: report.events.iter().map(|event| self.redact_json(event).into_owned()).collect(),
             state: report.state.map(|state| self.account_state(state)),
             ..report
         }
@@ -256,6 +376,33 @@ impl Scrubber {
     }
 }
 
+/// Every form of `secrets` searched for, longest first: each value, its part after the last dot
+/// when at least [`MIN_SECRET_PART_CHARS`] long, each percent-encoded and JSON-escaped; none
+/// shorter than [`MIN_SECRET_CHARS`].
+fn forms(secrets: &HashSet<String>) -> Vec<String> {
+    let mut forms: Vec<String> = Vec::new();
+    for value in secrets {
+        let mut parts = vec![value.as_str()];
+        if let Some((_, tail)) = value.rsplit_once('.')
+            && tail.chars().count() >= MIN_SECRET_PART_CHARS
+        {
+            parts.push(tail);
+        }
+        for part in parts {
+            if part.chars().count() < MIN_SECRET_CHARS {
+                continue;
+            }
+            let encoded: String = url::form_urlencoded::byte_serialize(part.as_bytes()).collect();
+            let json = serde_json::to_string(part).unwrap_or_default();
+            let json = json.trim_matches('"').to_owned();
+            forms.extend([part.to_owned(), encoded, json]);
+        }
+    }
+    forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    forms.dedup();
+    forms
+}
+
 /// Characters that move the cursor, ring, recolour or reorder a terminal's text: every control
 /// character (C0, DEL, C1) and the Unicode line separators and bidirectional controls.
 pub fn is_unsafe(c: char) -> bool {
@@ -263,8 +410,9 @@ pub fn is_unsafe(c: char) -> bool {
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// `\n`, `\r`, `\t`, or `\u{1b}` for an unsafe character; the character itself otherwise.
-fn escape_char(c: char) -> Cow<'static, str> {
+/// `\n`, `\r`, `\t`, or `\u{1b}` for an unsafe character; the character itself otherwise: how
+/// the terminal and the HTML report show it.
+pub fn escape_char(c: char) -> Cow<'static, str> {
     match c {
         '\n' => Cow::Borrowed("\\n"),
         '\r' => Cow::Borrowed("\\r"),
@@ -326,14 +474,14 @@ impl Drop for LogLine {
 }
 
 /// Redacts token shapes alone (before the configuration is read).
-static TOKEN_SHAPES_ONLY: LazyLock<Scrubber> = LazyLock::new(|| Scrubber::new([]));
+static TOKEN_SHAPES_ONLY: LazyLock<Scrubber> = LazyLock::new(Scrubber::default);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn scrubber() -> Scrubber {
-        Scrubber::new(&[Secret::new("dt0s02.CLIENTID.averysecretpart123"), Secret::new("p+ss/w rd&x")])
+        Scrubber::new(&[Secret::new("dt0s02.CLIENTID.averysecretpart123"), Secret::new("p+ss/w rd&x")]).unwrap()
     }
 
     #[test]
@@ -348,7 +496,7 @@ mod tests {
 
     #[test]
     fn token_shapes_are_redacted_whoever_s_they_are() {
-        let s = Scrubber::new([]);
+        let s = Scrubber::default();
         assert_eq!(
             s.redact("authorization: Api-Token dt0c01.PUBLIC.SECRETPART"),
             "authorization: Api-Token (redacted)"
@@ -369,6 +517,45 @@ mod tests {
             s.redact("client dt0s02.ABC, token dt0c01.PUBLIC; a bearer of news"),
             "client dt0s02.ABC, token dt0c01.PUBLIC; a bearer of news"
         );
+    }
+
+    #[test]
+    fn dtcost_s_own_words_after_a_secret_s_name_stay() {
+        let s = Scrubber::default();
+        let text = "POST /sso/oauth2/token: access_token: expected a string, got a number";
+        assert_eq!(s.redact(text), text);
+        assert_eq!(s.redact("password: too short"), "password: too short");
+        assert_eq!(s.redact(r#"access_token: "xyz123" echoed"#), r#"access_token: "(redacted)" echoed"#);
+        assert_eq!(s.redact(r#"{\"access_token\":\"xyz123\"}"#), r#"{\"access_token\":\"(redacted)\"}"#);
+    }
+
+    #[test]
+    fn a_secret_learned_through_one_clone_is_redacted_by_every_clone() {
+        let run = scrubber();
+        let hook = run.clone();
+        hook.learn_credential("Bearer eyJ0eXAi.access-token-of-the-run").unwrap();
+        hook.learn_credential("Bearer eyJ0eXAi.access-token-of-the-run").unwrap();
+        assert_eq!(run.redact_secrets("x eyJ0eXAi.access-token-of-the-run y"), "x (redacted) y");
+        assert_eq!(run.redact_secrets("only access-token-of-the-run"), "only (redacted)");
+        hook.learn_credential("Api-Token plain-token-value").unwrap();
+        assert_eq!(run.redact_secrets("plain-token-value"), "(redacted)");
+        assert_eq!(format!("{run:?}"), "Scrubber(4 secrets)");
+    }
+
+    #[test]
+    fn json_keeps_its_events_and_loses_the_secrets_however_they_are_escaped() {
+        let s = Scrubber::default();
+        s.learn("se\"cr/et\u{7}").unwrap();
+        // The secret raw would span a string's end; escaped, or spelled with \u escapes.
+        let body = r#"[{"a":"se\"cr/et\u0007","b":"x"},{"c":"s\u0065\"cr\/et\u0007!","se\"cr/et\u0007":1},{"d":2}]"#;
+        let scrubbed = s.redact_json(body);
+        let value: serde_json::Value = serde_json::from_str(&scrubbed).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!([{"a": "(redacted)", "b": "x"}, {"c": "(redacted)!", "(redacted)": 1}, {"d": 2}])
+        );
+        // Without a secret, the text is left as it is.
+        assert!(matches!(s.redact_json(r#"[{"b": 1.50}]"#), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A hostile Dynatrace on loopback: one server that plays the SSO, the account API, the ingest
 //! API and a Managed cluster, and answers every request with an error that echoes what it was
-//! sent (the posted form, every header) or floods the terminal.
+//! sent (the posted form, every header) or floods the terminal, or puts the secrets it was sent
+//! into the data it answers.
 
 use std::sync::{Arc, Mutex};
 
@@ -35,6 +36,26 @@ pub enum Behaviour {
     /// Every path answers 200 announcing a 1,000-byte JSON body and sends one byte of it every
     /// 400 ms: a slow drip no per-byte timeout catches.
     Drip,
+    /// A Dynatrace that answers well but puts the secrets it was sent into its data: the SSO
+    /// grants [`ACCESS_TOKEN`] and remembers the posted `client_secret`; the subscription's
+    /// `name` is that client secret with U+202E and ESC ([`HIDDEN`]), its `account.uuid` the
+    /// access token its request carried; each `/cost` record's `lastBookingDate` both; the
+    /// cluster's `licenseName` is the `Api-Token` it was sent, its `accountName` [`HIDDEN`];
+    /// ingest answers 202 and keeps every body ([`Hostile::ingested`]).
+    EchoSecretsIntoData,
+    /// The SSO grants an `access_token` that is a number; every other path answers 404.
+    NumericAccessToken,
+}
+
+/// The characters [`Behaviour::EchoSecretsIntoData`] hides in names: a right-to-left override
+/// and a terminal escape.
+pub const HIDDEN: &str = "\u{202e}gnp.exe\u{1b}[31m";
+
+/// What [`Behaviour::EchoSecretsIntoData`] was sent.
+#[derive(Default)]
+struct Seen {
+    client_secret: Option<String>,
+    ingested: Vec<String>,
 }
 
 /// The length [`Behaviour::Drip`] announces (and would take 400 s to send).
@@ -56,6 +77,7 @@ pub struct Hostile {
     /// and the cluster all at once.
     pub url: String,
     requests: Arc<Mutex<Vec<String>>>,
+    seen: Arc<Mutex<Seen>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -70,18 +92,28 @@ impl Hostile {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests: Arc<Mutex<Vec<String>>> = Arc::default();
-        let seen = requests.clone();
+        let (logged, seen) = (requests.clone(), Arc::<Mutex<Seen>>::default());
+        let state = seen.clone();
         let router = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
             let echo = echo(&method, &uri, &headers, &body);
-            seen.lock().unwrap().push(format!("{method} {uri}"));
-            async move { answer(behaviour, &uri, echo) }
+            logged.lock().unwrap().push(format!("{method} {uri}"));
+            let answered = match behaviour {
+                Behaviour::EchoSecretsIntoData => echo_into_data(&uri, &headers, &body, &state),
+                _ => answer(behaviour, &uri, echo),
+            };
+            async move { answered }
         });
         // Ingest bodies of any size are read (the component caps them at 5 MB itself).
         let router = router.layer(axum::extract::DefaultBodyLimit::disable());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        Hostile { url, requests, task }
+        Hostile { url, requests, seen, task }
+    }
+
+    /// The body of every ingest request received, as sent.
+    pub fn ingested(&self) -> Vec<String> {
+        self.seen.lock().unwrap().ingested.clone()
     }
 
     /// `METHOD /path?query` of every request received.
@@ -135,6 +167,14 @@ fn answer(behaviour: Behaviour, uri: &Uri, echo: String) -> Response {
                 json(StatusCode::NOT_FOUND, serde_json::json!({"error": {"code": 404, "message": forged}}))
             }
         }
+        (Behaviour::NumericAccessToken, true) => {
+            json(StatusCode::OK, serde_json::json!({"access_token": 12345, "token_type": "Bearer", "expires_in": 300}))
+        }
+        (Behaviour::NumericAccessToken, false) => {
+            json(StatusCode::NOT_FOUND, serde_json::json!({"error": {"code": 404, "message": "Not found"}}))
+        }
+        // Answered by `echo_into_data`.
+        (Behaviour::EchoSecretsIntoData, _) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         (Behaviour::Large { token_bytes, .. }, true) => {
             let token = if token_bytes == 0 { ACCESS_TOKEN.to_owned() } else { "t".repeat(token_bytes) };
             json(StatusCode::OK, serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": 300}))
@@ -213,4 +253,58 @@ fn large(uri: &Uri, cost_records: usize) -> Response {
         return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
     }
     not_found()
+}
+
+/// [`Behaviour::EchoSecretsIntoData`]: valid answers carrying the secrets the request carried.
+fn echo_into_data(uri: &Uri, headers: &HeaderMap, body: &[u8], seen: &Mutex<Seen>) -> Response {
+    let json = |body: serde_json::Value| (StatusCode::OK, axum::Json(body)).into_response();
+    let path = uri.path();
+    // The credential after its scheme (`Bearer …`, `Api-Token …`).
+    let credential = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .map(|(_, credential)| credential.to_owned())
+        .unwrap_or_default();
+    if path.ends_with("/oauth2/token") {
+        let secret =
+            url::form_urlencoded::parse(body).find(|(key, _)| key == "client_secret").map(|(_, v)| v.into_owned());
+        if secret.is_some() {
+            seen.lock().unwrap().client_secret = secret;
+        }
+        return json(serde_json::json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 300}));
+    }
+    if path.ends_with("/bizevents/ingest") {
+        seen.lock().unwrap().ingested.push(String::from_utf8_lossy(body).into_owned());
+        return StatusCode::ACCEPTED.into_response();
+    }
+    let client_secret = seen.lock().unwrap().client_secret.clone().unwrap_or_default();
+    if path.ends_with("/subscriptions") {
+        let entry = serde_json::json!({"uuid": SUBSCRIPTION, "type": "REGULAR", "name": format!("{client_secret}{HIDDEN}"),
+            "status": "ACTIVE", "startTime": "2026-01-01", "endTime": "2026-12-31"});
+        return json(serde_json::json!({"data": [entry]}));
+    }
+    if path.ends_with(&format!("/subscriptions/{SUBSCRIPTION}")) {
+        return json(serde_json::json!({"uuid": SUBSCRIPTION, "type": "REGULAR", "status": "ACTIVE",
+            "name": format!("{client_secret}{HIDDEN}"), "account": {"uuid": credential},
+            "budget": {"total": 1.0e6, "used": 10.0, "currencyCode": "USD"},
+            "currentPeriod": {"startTime": "2026-01-01", "endTime": "2026-12-31", "daysRemaining": 30}}));
+    }
+    if path.ends_with(&format!("/subscriptions/{SUBSCRIPTION}/cost")) {
+        let records: Vec<serde_json::Value> = (1..=3)
+            .map(|day| {
+                serde_json::json!({"startTime": format!("2026-11-0{day}T00:00:00Z"),
+                    "endTime": format!("2026-11-0{}T00:00:00Z", day + 1), "value": 1.5, "currencyCode": "USD",
+                    "lastBookingDate": format!("{client_secret} {credential}")})
+            })
+            .collect();
+        return json(serde_json::json!({"data": records}));
+    }
+    if path.ends_with("/clusterLicense") {
+        return json(serde_json::json!({"clusterId": "echo-cluster", "accountName": format!("Echo{HIDDEN}"),
+            "licenseName": credential, "licenseType": "PAID",
+            "usageOfHostUnits": {"quota": 100, "usage": 10}}));
+    }
+    (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": {"code": 404, "message": "Not found"}})))
+        .into_response()
 }

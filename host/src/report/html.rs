@@ -3,9 +3,24 @@
 
 use std::fmt::Write as _;
 
-/// Text made safe inside an element or a double-quoted attribute.
+use crate::scrub::{escape_char, is_unsafe};
+
+/// Text made safe inside an element or a double-quoted attribute: markup escaped, and the
+/// characters that reorder or hide text (control characters, bidirectional controls: the one
+/// `is_unsafe` rule) shown as the terminal and NDJSON show them, `\u{202e}`, never raw.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c if is_unsafe(c) => out.push_str(&escape_char(c)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A column of a table: its heading and whether it holds figures (aligned right).
@@ -76,5 +91,10 @@ mod tests {
     #[test]
     fn markup_in_server_text_is_escaped() {
         assert_eq!(escape("<img src=x onerror=\"a&b\">"), "&lt;img src=x onerror=&quot;a&amp;b&quot;&gt;");
+    }
+
+    #[test]
+    fn bidi_controls_and_terminal_escapes_are_shown_escaped_as_on_the_terminal() {
+        assert_eq!(escape("abc\u{202e}fed\u{1b}[31m\n"), "abc\\u{202e}fed\\u{1b}[31m\\n");
     }
 }
