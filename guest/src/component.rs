@@ -364,6 +364,13 @@ fn describe_error(error: ErrorCode) -> Failed {
         }
         ErrorCode::HttpResponseBodySize(_) => (FailureKind::TooLarge, format!("{error:?}")),
         ErrorCode::HttpRequestUriInvalid | ErrorCode::ConfigurationError => (FailureKind::Other, format!("{error:?}")),
+        // A malformed answer is the same on every try: not retried (dtcost's host says what was
+        // malformed in `internal-error`).
+        ErrorCode::HttpProtocolError => (FailureKind::Other, "the server's answer is not valid HTTP".to_owned()),
+        ErrorCode::HttpResponseHeaderSectionSize(_) | ErrorCode::HttpResponseHeaderSize(_) => {
+            (FailureKind::Other, "the server's answer has too many headers, or a header too large".to_owned())
+        }
+        ErrorCode::InternalError(Some(message)) => (FailureKind::Other, message),
         other => (FailureKind::Connection, format!("{other:?}")),
     }
 }

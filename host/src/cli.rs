@@ -41,9 +41,8 @@ pub enum Command {
         /// Print the exact events as NDJSON on stdout and send nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Keep running: export now and then at this interval (e.g. `1h`, `30m`), until SIGTERM
-        /// or Ctrl-C, which end the wait (never a run in progress). The exit code is the last run's.
-        #[arg(long, value_name = "INTERVAL", value_parser = parse_interval, conflicts_with = "dry_run")]
+        // Keep running at this interval; its help (every_help) says what a signal does.
+        #[arg(long, value_name = "INTERVAL", value_parser = parse_interval, conflicts_with = "dry_run", help = every_help())]
         every: Option<std::time::Duration>,
     },
     /// Authenticate every account and cluster and list what a run would export; sends nothing.
@@ -125,6 +124,17 @@ impl From<DataArgs> for demo::DemoOptions {
             connect_latency: std::time::Duration::from_millis(data.connect_latency_ms),
         }
     }
+}
+
+/// `--every`'s help: what SIGTERM and Ctrl-C do, with the grace a run has after one.
+fn every_help() -> String {
+    format!(
+        "Keep running: export now and then at this interval (e.g. `1h`, `30m`), until SIGTERM or Ctrl-C. Between \
+         runs they end the wait; during a run (the first one too, and a run without --every) the run finishes \
+         first, for at most {} s more (a second signal stops it at once, exit 1). The exit code is the last \
+         finished run's.",
+        crate::STOP_GRACE.as_secs()
+    )
 }
 
 /// `--every`: a human interval of at least a minute (the data changes daily; the API is shared).

@@ -216,6 +216,12 @@ impl Shutdown {
 
     /// Resolves on the first Ctrl-C or SIGTERM since [`Shutdown::listen`].
     pub async fn wait(mut self) {
+        self.requested().await
+    }
+
+    /// Resolves on the next Ctrl-C or SIGTERM (one that came since [`Shutdown::listen`] or the
+    /// last call, and was not yet waited for, included).
+    pub async fn requested(&mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.terminate.recv() => {}
@@ -224,23 +230,6 @@ impl Shutdown {
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn wait_for_shutdown() {
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn of_type<'a>(events: &'a [Value], event_type: &'a str) -> impl Iterator<Item = &'a Value> + 'a {

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::Parser as _;
 
 use cli::{Cli, Command, LogFormat};
@@ -72,11 +73,26 @@ async fn dispatch(command: Command) -> Result<Exit, Failure> {
                 },
                 _ => None,
             };
+            // Listened to before the first run: a signal during any run lets it finish (within
+            // STOP_GRACE), so that what it sent is recorded in the state file; one between runs
+            // ends the wait.
+            let mut shutdown =
+                demo::Shutdown::listen().context("cannot listen for SIGTERM and Ctrl-C").or_exit(Exit::Component)?;
             let runtime = start_runtime(&config, &scrubber).await?;
-            let mut shutdown = std::pin::pin!(demo::wait_for_shutdown());
             loop {
                 let options = RunOptions { dry_run, summary_event: true };
-                let outcome = run::export_all(&config, runtime.clone(), options).await.or_exit(Exit::State)?;
+                let (outcome, stop) =
+                    match unless_stopped(run::export_all(&config, runtime.clone(), options), &mut shutdown).await {
+                        Some((outcome, stop)) => (outcome.or_exit(Exit::State)?, stop),
+                        None => {
+                            eprintln!(
+                                "dtcost: stopped before the run finished (a second signal, or {} s after the first): \
+                             the accounts it had not yet recorded in the state file are sent again by the next run",
+                                STOP_GRACE.as_secs()
+                            );
+                            return Ok(Exit::ExportFailed);
+                        }
+                    };
                 if dry_run {
                     let mut stdout = std::io::stdout().lock();
                     for event in outcome.events() {
@@ -85,11 +101,15 @@ async fn dispatch(command: Command) -> Result<Exit, Failure> {
                     }
                 }
                 eprint!("{}", scrubber.redact(&render::run_summary(&outcome)));
+                if stop {
+                    eprintln!("dtcost: stopping (signal received during the run, which finished)");
+                    return Ok(exit_of(&outcome));
+                }
                 let Some(interval) = every else { return Ok(exit_of(&outcome)) };
                 tracing::info!("next run in {}", humantime::format_duration(interval));
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}
-                    _ = &mut shutdown => {
+                    _ = shutdown.requested() => {
                         eprintln!("dtcost: stopping (signal received between runs)");
                         return Ok(exit_of(&outcome));
                     }
@@ -170,6 +190,29 @@ fn load(path: Option<PathBuf>) -> Result<(Config, Scrubber), Failure> {
 /// run's scrubber in every instance.
 async fn start_runtime(config: &Config, scrubber: &Scrubber) -> Result<Arc<Runtime>, Failure> {
     Ok(Arc::new(Runtime::start(config.concurrency, scrubber.clone()).await.or_exit(Exit::Component)?))
+}
+
+/// How long a run may go on after a SIGTERM or Ctrl-C: under Kubernetes' default grace period
+/// (30 s) before its SIGKILL, and ample for a run of a hundred accounts (about 2 s; BENCHMARKS.md).
+pub(crate) const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(25);
+
+/// `run` to its end, and whether a signal came meanwhile (the command then stops after it);
+/// `None` when a second signal came, or the first is [`STOP_GRACE`] old: the run is dropped.
+async fn unless_stopped<T>(run: impl Future<Output = T>, shutdown: &mut demo::Shutdown) -> Option<(T, bool)> {
+    let mut run = std::pin::pin!(run);
+    tokio::select! {
+        finished = &mut run => return Some((finished, false)),
+        () = shutdown.requested() => {}
+    }
+    eprintln!(
+        "dtcost: signal received: stopping after the run in progress (at most {} s more; a second signal stops it now)",
+        STOP_GRACE.as_secs()
+    );
+    tokio::select! {
+        finished = &mut run => Some((finished, true)),
+        () = shutdown.requested() => None,
+        () = tokio::time::sleep(STOP_GRACE) => None,
+    }
 }
 
 fn exit_of(run: &run::RunOutcome) -> Exit {

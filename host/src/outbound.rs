@@ -162,10 +162,22 @@ fn classify(error: &hyper_util::client::legacy::Error) -> Error {
         Some(hyper) if hyper.is_incomplete_message() || hyper.is_canceled() || hyper.is_closed() => {
             Error::ConnectionTerminated
         }
-        Some(hyper) if hyper.is_parse() => Error::HttpProtocolError,
+        Some(hyper) if hyper.is_parse() => malformed(hyper),
         _ if chain().any(|e| e.is::<std::io::Error>()) => Error::ConnectionTerminated,
         _ => Error::HttpProtocolError,
     }
+}
+
+/// A malformed answer's head, saying what was malformed: the same on every try, so the guest
+/// fails it at once instead of retrying it as a dropped connection. wasi:http's
+/// `http-protocol-error` carries no text: hyper's own (`invalid HTTP version parsed`, `invalid
+/// content-length parsed` for two that differ, ...) travels in `internal-error`.
+fn malformed(error: &hyper::Error) -> Error {
+    if error.is_parse_too_large() {
+        // Over 100 headers, or a head over hyper's buffer (about 400 KB): hyper tells neither apart.
+        return Error::HttpResponseHeaderSectionSize(None);
+    }
+    Error::InternalError(Some(format!("the server's answer is not valid HTTP/1.1 ({error})")))
 }
 
 /// A response body whose every wait for more bytes is bounded.

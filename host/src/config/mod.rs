@@ -7,6 +7,7 @@ mod anomalies;
 mod defaults;
 mod entries;
 mod environment;
+mod file;
 mod raw;
 #[cfg(test)]
 mod tests;
@@ -38,6 +39,8 @@ pub const MAX_LABEL_CHARS: usize = 256;
 /// The longest secret, in bytes: Dynatrace tokens and client secrets are under 200; a longer
 /// value is a wrong file, and it would be copied into every request and redaction.
 pub const MAX_SECRET_BYTES: usize = 8 << 10;
+/// The largest config file read, in bytes: a thousand accounts take about 200 KB.
+pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
 
 /// A configuration error: where, and what is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -144,10 +147,10 @@ impl Config {
         match path {
             Some(path) => {
                 let source_name = path.display().to_string();
-                let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+                let text = file::read_text(path, MAX_CONFIG_BYTES).map_err(|error| ConfigError {
                     source_name: source_name.clone(),
                     key: "(file)".into(),
-                    message: format!("cannot read it: {error}"),
+                    message: error.to_string(),
                 })?;
                 Self::parse(&text, &source_name, path.parent(), env)
             }

@@ -127,32 +127,67 @@ pub struct RawCluster {
 }
 
 impl RawConfig {
-    /// Reads TOML text. Errors name the key path (`accounts[0]`) and the line it is on.
+    /// Reads TOML text. Errors name the key path (`accounts[0]`) and the line it is on, never a
+    /// value of a key that names a secret, nor a line that could not be parsed (it may be a
+    /// secret pasted on a line of its own).
     pub fn parse(text: &str) -> Result<RawConfig, RawError> {
         let document = toml::Deserializer::parse(text).map_err(|error| RawError {
-            key: error.span().map(|span| key_at(text, span.start)).unwrap_or_else(|| "(syntax)".into()),
+            key: error.span().map(|span| line_at(text, span.start)).unwrap_or_else(|| "(syntax)".into()),
             message: error.message().trim().to_owned(),
         })?;
         serde_path_to_error::deserialize(document).map_err(|error| {
             let path = error.path().to_string();
             let inner = error.into_inner();
-            let line = inner.span().map(|span| key_at(text, span.start));
+            let line = inner.span().map(|span| line_at(text, span.start));
+            let message = inner.message().trim();
+            let message = if names_a_secret(&path) { without_values(message) } else { message.to_owned() };
             let key = match (path.as_str(), line) {
                 (".", Some(line)) => line,
                 (".", None) => "(syntax)".to_owned(),
                 (path, Some(line)) => format!("{path} at {line}"),
                 (path, None) => path.to_owned(),
             };
-            RawError { key, message: inner.message().trim().to_owned() }
+            RawError { key, message }
         })
     }
 }
 
-/// The line of TOML text at `offset`, trimmed, to point at the offending key.
-fn key_at(text: &str, offset: usize) -> String {
+/// The line of TOML text at `offset`, and its key when the line has one (`line 7 (concurrency)`):
+/// never the line itself, which may be a secret pasted on its own.
+fn line_at(text: &str, offset: usize) -> String {
     let line_start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
     let line = text[line_start..].lines().next().unwrap_or("").trim();
     let line_number = text[..line_start].matches('\n').count() + 1;
-    let key = line.split('=').next().unwrap_or(line).trim();
-    format!("line {line_number} ({key})")
+    match line.split_once('=').map(|(key, _)| key.trim()) {
+        Some(key) if is_bare_key(key) => format!("line {line_number} ({key})"),
+        _ => format!("line {line_number}"),
+    }
+}
+
+/// A key as the config's keys are written: dotted bare keys (`limits.memory-mb`), no quotes.
+fn is_bare_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.split('.').all(|part| {
+            let part = part.trim();
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+}
+
+/// Whether the key at `path` (`accounts[0].client-secret-env`) names or holds a secret.
+fn names_a_secret(path: &str) -> bool {
+    let key = path.rsplit('.').next().unwrap_or(path);
+    key.contains("secret") || key.contains("api-token")
+}
+
+/// A serde message without the value it quotes (`invalid type: integer \`12345\`, expected a
+/// string` becomes `invalid type: integer (value not shown), expected a string`); the names in
+/// other messages (`unknown field \`client-secret\``) are dtcost's words, kept.
+fn without_values(message: &str) -> String {
+    static QUOTED: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r#"`[^`]*`|"(?:[^"\\]|\\.)*""#).expect("a valid pattern"));
+    // serde's messages that quote the value they got: it is their first quoted part.
+    if ["invalid type", "invalid value", "invalid length", "unknown variant"].iter().any(|m| message.starts_with(m)) {
+        return QUOTED.replace(message, "(value not shown)").into_owned();
+    }
+    message.to_owned()
 }

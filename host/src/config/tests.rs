@@ -370,3 +370,15 @@ fn uuids_are_read_in_their_hyphenated_form_only() {
     }
     assert_eq!(parse(GOOD, &vars).unwrap().accounts[0].uuid, UUID);
 }
+
+#[test]
+fn a_config_error_quotes_neither_an_unparsable_line_nor_a_secret_key_s_value() {
+    let vars = [("INGEST_TOKEN", "t"), ("ACME_SECRET", "s"), ("CLUSTER_TOKEN", "c")];
+    let own_line = GOOD.replace("client-secret-env = \"ACME_SECRET\"", "client-secret-env = \"ACME_SECRET\"\nhunter2");
+    let error = parse(&own_line, &vars).unwrap_err().to_string();
+    assert!(error.starts_with("dtcost.toml: line 11") && !error.contains("hunter2"), "{error}");
+    let numeric = GOOD.replace("client-secret-env = \"ACME_SECRET\"", "client-secret-env = 987654321");
+    let error = parse(&numeric, &vars).unwrap_err().to_string();
+    assert!(error.contains("accounts[0].client-secret-env at line 10") && !error.contains("987654321"), "{error}");
+    assert!(error.contains("(value not shown), expected a string"), "{error}");
+}

@@ -30,9 +30,10 @@ impl Validator<'_> {
             },
             (None, Some(file)) => {
                 let path = self.relative(file);
-                let text = std::fs::read_to_string(&path).map_err(|error| {
-                    self.error(format!("{key}-file"), format!("cannot read {}: {error}", path.display()))
-                })?;
+                // A secret and its line ending; a longer file is refused before it is read whole.
+                let limit = MAX_SECRET_BYTES as u64 + 2;
+                let text = super::file::read_text(&path, limit)
+                    .map_err(|error| self.error(format!("{key}-file"), format!("{}: {error}", path.display())))?;
                 // One trailing line ending is the file's, not the secret's.
                 let value = text.strip_suffix('\n').map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
                 self.secret_value(&format!("{key}-file"), &path.display().to_string(), value.to_owned())

@@ -7,7 +7,7 @@ use super::StateError;
 
 /// The exclusive lock of a state file, held by a run that may write it, for as long as it lives
 /// (with `--every`, between runs too). It is taken on a file of its own beside the state file
-/// (`<state file>.lock`, never replaced, left in place), because the state file itself is
+/// (`<state file>.lock`, beside a link's target, never replaced, left in place), because the state file itself is
 /// replaced on every write. The operating system releases it when the process ends, however it
 /// ends, so a killed run leaves no stale lock.
 #[derive(Debug)]
@@ -18,7 +18,9 @@ pub struct StateLock {
 impl StateLock {
     /// Takes the lock of `state_path`, or says that another run holds it (without waiting).
     pub fn acquire(state_path: &Path) -> Result<StateLock, StateError> {
-        let lock = lock_path(state_path);
+        // Beside the file that is written: two links to one state file share its lock. A link
+        // that cannot be followed is reported when the state file is read.
+        let lock = lock_path(&super::resolve_links(state_path).unwrap_or_else(|_| state_path.to_owned()));
         let error = |source| StateError::Lock { path: state_path.to_owned(), lock: lock.clone(), source };
         let mut options = std::fs::OpenOptions::new();
         options.create(true).truncate(false).write(true);

@@ -1,7 +1,8 @@
 //! The state file: what earlier runs delivered, per account, so that a run sends only new or
 //! changed cost days, and which budget alerts fired, per subscription. Written atomically (a
 //! temporary file of a unique name, mode 0600, renamed over the old one) after each account's
-//! events were acknowledged by the ingest API; one run at a time holds its lock.
+//! events were acknowledged by the ingest API; one run at a time holds its lock. A state file
+//! that is a symbolic link (to a mounted volume) stays one: its target is written, beside it.
 
 mod format;
 mod lock;
@@ -101,15 +102,39 @@ impl StateFile {
     fn save(&self) -> Result<(), StateError> {
         let write_error = |source| StateError::Write { path: self.path.clone(), source };
         let json = serde_json::to_vec_pretty(&self.content).map_err(|e| write_error(std::io::Error::other(e)))?;
-        // A unique name in the same folder (a rename does not cross file systems), created 0600.
-        let folder = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let prefix = format!(".{}.", self.path.file_name().unwrap_or_default().to_string_lossy());
+        // The link's target is replaced, not the link: renamed over it, the link would become a
+        // file of its own, and the volume it pointed to would keep the old state.
+        let target = resolve_links(&self.path).map_err(write_error)?;
+        // A unique name in the target's folder (a rename does not cross file systems), created 0600.
+        let folder = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let prefix = format!(".{}.", target.file_name().unwrap_or_default().to_string_lossy());
         let mut temporary =
             tempfile::Builder::new().prefix(&prefix).suffix(".tmp").tempfile_in(folder).map_err(write_error)?;
         temporary.write_all(&json).and_then(|()| temporary.as_file().sync_all()).map_err(write_error)?;
-        temporary.persist(&self.path).map_err(|e| write_error(e.error))?;
+        temporary.persist(&target).map_err(|e| write_error(e.error))?;
         Ok(())
     }
+}
+
+/// The most symbolic links followed to a state file (as Linux's own limit for a path).
+const MAX_LINKS: usize = 40;
+
+/// `path` with the symbolic links it is followed to its end (a link to a link, relative or
+/// absolute): the file a write must replace. A link to a file that does not exist yet gives that
+/// file's path; a path that is no link is itself.
+pub fn resolve_links(path: &Path) -> std::io::Result<PathBuf> {
+    let mut path = path.to_owned();
+    for _ in 0..MAX_LINKS {
+        match std::fs::symlink_metadata(&path) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                let target = std::fs::read_link(&path)?;
+                // Relative to the link's folder; an absolute target replaces the path.
+                path = path.parent().map_or_else(|| target.clone(), |folder| folder.join(&target));
+            }
+            _ => return Ok(path),
+        }
+    }
+    Err(std::io::Error::other(format!("more than {MAX_LINKS} symbolic links in a row")))
 }
 
 /// The state file's lock within a run (its jobs update it as they end); a panic while it was
@@ -150,6 +175,27 @@ mod tests {
             .update("a", AccountState { cost: None, environment_cost: None, usage: None, anomalies: Vec::new() })
             .unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_state_file_that_is_a_link_stays_one_and_its_target_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let volume = dir.path().join("volume");
+        std::fs::create_dir(&volume).unwrap();
+        // A relative link to a relative link, as mounted volumes and secrets are laid out.
+        std::os::unix::fs::symlink("volume/state.json", dir.path().join("inner")).unwrap();
+        std::os::unix::fs::symlink("inner", dir.path().join("state.json")).unwrap();
+        let path = dir.path().join("state.json");
+        let mut state = StateFile::load(&path).unwrap();
+        state
+            .update("a", AccountState { cost: None, environment_cost: None, usage: None, anomalies: Vec::new() })
+            .unwrap();
+        assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink(), "the link is kept");
+        assert!(volume.join("state.json").is_file(), "the target is written");
+        assert!(StateFile::load(&path).unwrap().account("a").is_some());
+        let left: Vec<_> = std::fs::read_dir(&volume).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["state.json"], "the temporary file was beside the target, and is gone");
     }
 
     #[test]
