@@ -10,8 +10,12 @@ use std::path::Path;
 pub enum FileError {
     #[error("it is {0}, not a regular file (only regular files are read)")]
     NotRegular(&'static str),
-    #[error("it holds more than {limit} bytes")]
-    TooLarge { limit: u64 },
+    #[error("it holds {}", match .size { Some(size) => format!("{size} bytes, more than {limit}"), None => format!("more than {limit} bytes") })]
+    TooLarge {
+        /// The file's size, when it was known before reading (a regular file's).
+        size: Option<u64>,
+        limit: u64,
+    },
     #[error("cannot read it: {0}")]
     Io(#[from] std::io::Error),
     #[error("it is not UTF-8 text")]
@@ -32,13 +36,13 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, FileError> {
     let metadata = file.metadata()?;
     check(&metadata)?;
     if metadata.len() > limit {
-        return Err(FileError::TooLarge { limit });
+        return Err(FileError::TooLarge { size: Some(metadata.len()), limit });
     }
     // A file that grows while it is read is still read within the bound.
     let mut bytes = Vec::with_capacity(metadata.len() as usize);
     file.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
-        return Err(FileError::TooLarge { limit });
+        return Err(FileError::TooLarge { size: None, limit });
     }
     String::from_utf8(bytes).map_err(|_| FileError::NotText)
 }
@@ -81,7 +85,7 @@ mod tests {
         let path = dir.path().join("secret");
         std::fs::write(&path, "s3cret\n").unwrap();
         assert_eq!(read_text(&path, 64).unwrap(), "s3cret\n");
-        assert!(matches!(read_text(&path, 3), Err(FileError::TooLarge { limit: 3 })));
+        assert!(matches!(read_text(&path, 3), Err(FileError::TooLarge { size: Some(7), limit: 3 })));
         assert!(matches!(read_text(dir.path(), 64), Err(FileError::NotRegular("a folder"))));
         #[cfg(unix)]
         assert!(matches!(read_text(Path::new("/dev/zero"), 64), Err(FileError::NotRegular("a character device"))));

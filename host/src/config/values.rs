@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::file::FileError;
 use super::validate::Validator;
 use super::{ConfigError, MAX_LABEL_CHARS, MAX_SECRET_BYTES};
 use crate::sandbox::{Origin, OriginError};
@@ -32,8 +33,15 @@ impl Validator<'_> {
                 let path = self.relative(file);
                 // A secret and its line ending; a longer file is refused before it is read whole.
                 let limit = MAX_SECRET_BYTES as u64 + 2;
-                let text = super::file::read_text(&path, limit)
-                    .map_err(|error| self.error(format!("{key}-file"), format!("{}: {error}", path.display())))?;
+                let text = super::file::read_text(&path, limit).map_err(|error| {
+                    let why = match error {
+                        FileError::TooLarge { size: Some(size), .. } => {
+                            format!("holds {size} bytes, more than a secret's {MAX_SECRET_BYTES}")
+                        }
+                        error => error.to_string(),
+                    };
+                    self.error(format!("{key}-file"), format!("{}: {why}", path.display()))
+                })?;
                 // One trailing line ending is the file's, not the secret's.
                 let value = text.strip_suffix('\n').map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
                 self.secret_value(&format!("{key}-file"), &path.display().to_string(), value.to_owned())
