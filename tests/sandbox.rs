@@ -6,10 +6,9 @@ mod support;
 use std::time::Duration;
 
 use dtcost::config::Origin;
-use dtcost::runtime::{
-    AccountPlan, ExportError, IngestTarget, OauthClient, RetryPolicy, Runtime, RuntimeError, Sandbox, TargetAuth,
-};
+use dtcost::runtime::{Runtime, RuntimeError, Sandbox};
 use dtcost::secret::Secret;
+use dtcost::wit::{AccountPlan, ExportError, IngestTarget, OauthClient, RetryPolicy, TargetAuth};
 use dtcost_sim::{Fault, FaultRule, Service, Simulator};
 use support::*;
 

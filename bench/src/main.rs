@@ -536,7 +536,7 @@ fn baseline(scenario: &Scenario, urls: &Urls) -> anyhow::Result<()> {
             account_name: account.name.clone(),
         };
         let outlook = dtcost_guest::budget::outlook(&details, &costs)?;
-        post(&mut http, &dtcost_guest::events::subscription_status(&context, &details, &outlook, None, &read_at)?)?;
+        post(&mut http, &dtcost_guest::budget::subscription_status(&context, &details, &outlook, None, &read_at)?)?;
         for event in dtcost_guest::events::cost_booked(&context, &subscription_uuid, &costs)? {
             post(&mut http, &event)?;
         }
@@ -632,9 +632,9 @@ async fn transforms() -> anyhow::Result<()> {
         assert_eq!(events.lines().count(), records.len());
     }
     let runtime = dtcost::runtime::Runtime::new()?;
-    let wit_records: Vec<dtcost::runtime::CostRecord> = records
+    let wit_records: Vec<dtcost::wit::CostRecord> = records
         .iter()
-        .map(|r| dtcost::runtime::CostRecord {
+        .map(|r| dtcost::wit::CostRecord {
             start_time: r.start_time.clone(),
             end_time: r.end_time.clone(),
             value: r.value,
@@ -642,7 +642,7 @@ async fn transforms() -> anyhow::Result<()> {
             last_booking_date: r.last_booking_date.clone(),
         })
         .collect();
-    let wit_context = dtcost::runtime::EventContext {
+    let wit_context = dtcost::wit::EventContext {
         provider: context.provider.clone(),
         account_uuid: context.account_uuid.clone(),
         account_name: context.account_name.clone(),

@@ -3,7 +3,7 @@
 
 use crate::account_reads::{self, SubscriptionReads, invalid};
 use crate::anomaly_events::{self, Subject};
-use crate::delivery::{self, Batch, Delivery, Stream};
+use crate::delivery::{self, Batch, Planned, Stream};
 use crate::environment_names::{ENVIRONMENT_SCOPE, read_environment_names};
 use crate::environment_walk::{self, read_environment_costs};
 use crate::error::{ExportError, InvalidRecord};
@@ -12,10 +12,7 @@ use crate::secrets::{self, Secrets};
 use crate::sso::{self, TokenSource};
 use crate::time::{DAY_MS, parse_instant_millis};
 use crate::usage_reads::read_usage_events;
-use crate::wit::{
-    AccountPlan, AccountState, CostRecord, DeliveryState, EventContext, FailureKind, Report, RequestFailure,
-    SubscriptionOutlook,
-};
+use crate::wit::{AccountPlan, CostRecord, EventContext, FailureKind, Report, RequestFailure, SubscriptionOutlook};
 use crate::{budget, environment, events, ingest};
 
 /// Exports one account. `Err` means nothing was sent; an `Ok` report may still list failures.
@@ -72,7 +69,7 @@ fn export_account_with(
         };
         let outlook = budget::outlook(subscription, &costs).map_err(described)?;
         let status_event =
-            events::subscription_status(&context, subscription, &outlook, dynatrace_forecast.as_ref(), &plan.read_at)
+            budget::subscription_status(&context, subscription, &outlook, dynatrace_forecast.as_ref(), &plan.read_at)
                 .map_err(described)?;
         // Every alert the outlook raises: which fired before is the host's to know.
         let alerts = budget::budget_alerts(&context, subscription, &outlook, &plan.budget_alerting, &[], &plan.read_at)
@@ -90,14 +87,11 @@ fn export_account_with(
     let newest = days.last().map(|(start, _)| *start);
     report.newest_day = costs.iter().max_by_key(|c| parse_instant_millis(&c.start_time)).map(|c| c.start_time.clone());
 
-    // A state kept for another subscription (a new period, say) says nothing about this one.
-    let of_this = |state: Option<DeliveryState>| state.filter(|s| s.subscription_uuid == subscription_uuid);
-    let delivery = Delivery::plan(of_this(previous.cost).as_ref(), &days, plan.window_days(), now);
-    for &index in &delivery.to_send {
-        batch.push(Stream::Cost, events::with_exported_at(&days[index].1, &plan.read_at));
-    }
+    // The streams of day events read this run, each planned against what earlier runs delivered.
+    let plan_stream =
+        |stream, events| Planned::new(stream, &previous, &subscription_uuid, events, plan.window_days(), now);
+    let mut streams = vec![plan_stream(Stream::Cost, days)];
 
-    let mut environment = None;
     let mut environment_series = Vec::new();
     if let Some(environment_plan) = &plan.environment_cost {
         let end = newest.unwrap_or_else(|| day_of(&plan.read_at)) + DAY_MS;
@@ -117,19 +111,7 @@ fn export_account_with(
                 match environment::environment_cost_booked(&context, &subscription_uuid, &rows, &totals, &names) {
                     Ok(built) => {
                         report.reconciliation = built.reconciliation;
-                        let delivery = Delivery::plan(
-                            of_this(previous.environment_cost.clone()).as_ref(),
-                            &built.events,
-                            plan.window_days(),
-                            now,
-                        );
-                        for &index in &delivery.to_send {
-                            batch.push(
-                                Stream::EnvironmentCost,
-                                events::with_exported_at(&built.events[index].1, &plan.read_at),
-                            );
-                        }
-                        environment = Some((built.events, delivery));
+                        streams.push(plan_stream(Stream::EnvironmentCost, built.events));
                         environment_series = anomaly_events::environment_series(&rows, &names);
                     }
                     Err(error) => report.failures.push(RequestFailure {
@@ -149,7 +131,6 @@ fn export_account_with(
         }
     }
 
-    let mut usage = None;
     if let Some(usage_plan) = &plan.usage {
         let end = newest.unwrap_or_else(|| day_of(&plan.read_at)) + DAY_MS;
         let start = end - i64::from(usage_plan.days().max(1)) * DAY_MS;
@@ -157,15 +138,14 @@ fn export_account_with(
             Ok((built, records_read)) => {
                 report.records_read += records_read;
                 report.usage_reconciliation = built.reconciliation;
-                let delivery =
-                    Delivery::plan(of_this(previous.usage.clone()).as_ref(), &built.events, plan.window_days(), now);
-                for &index in &delivery.to_send {
-                    batch.push(Stream::Usage, events::with_exported_at(&built.events[index].1, &plan.read_at));
-                }
-                usage = Some((built.events, delivery));
+                streams.push(plan_stream(Stream::Usage, built.events));
             }
             Err(failure) => report.failures.push(failure),
         }
+    }
+
+    for planned in &streams {
+        planned.push_into(&mut batch, &plan.read_at);
     }
 
     let anomalies = match (newest, plan.anomalies.enabled()) {
@@ -196,10 +176,10 @@ fn export_account_with(
         _ => None,
     };
 
-    let mut built_and_skipped = (days.len() as u32, delivery.skipped);
-    for (built, delivery) in [&environment, &usage].into_iter().flatten() {
-        built_and_skipped.0 += built.len() as u32;
-        built_and_skipped.1 += delivery.skipped;
+    let mut built_and_skipped = (0, 0);
+    for planned in &streams {
+        let (built, skipped) = planned.built_and_skipped();
+        built_and_skipped = (built_and_skipped.0 + built, built_and_skipped.1 + skipped);
     }
     if let Some((built, to_send, _)) = &anomalies {
         built_and_skipped.0 += built.len() as u32;
@@ -208,33 +188,16 @@ fn export_account_with(
     (report.events_built, report.events_skipped) = built_and_skipped;
     let accepted = ingest::ingest(http, secrets, &plan.target, batch.events(), report);
     if !plan.target.dry_run {
-        let environment_cost = match &environment {
-            Some((built, delivery)) => {
-                let acknowledged = batch.acknowledged(Stream::EnvironmentCost, &accepted);
-                Some(delivery.next_state(&subscription_uuid, built, &acknowledged))
-            }
-            // Not read this time: what was delivered before still holds.
-            None => previous.environment_cost,
-        };
-        let usage = match &usage {
-            Some((built, delivery)) => {
-                Some(delivery.next_state(&subscription_uuid, built, &batch.acknowledged(Stream::Usage, &accepted)))
-            }
-            None => previous.usage,
-        };
-        let anomalies = match &anomalies {
-            Some((built, to_send, first_judged)) => {
-                let acknowledged = batch.acknowledged(Stream::Anomaly, &accepted);
-                delivery::anomaly_keys(&previous.anomalies, built, to_send, &acknowledged, *first_judged)
-            }
-            None => previous.anomalies,
-        };
-        report.state = Some(AccountState {
-            cost: Some(delivery.next_state(&subscription_uuid, &days, &batch.acknowledged(Stream::Cost, &accepted))),
-            environment_cost,
-            usage,
-            anomalies,
-        });
+        // What earlier runs delivered holds for every stream not read this time.
+        let mut state = previous.clone();
+        for planned in &streams {
+            planned.keep_delivered(&mut state, &subscription_uuid, &batch, &accepted);
+        }
+        if let Some((built, to_send, first_judged)) = &anomalies {
+            let acknowledged = batch.acknowledged(Stream::Anomaly, &accepted);
+            state.anomalies = delivery::anomaly_keys(&previous.anomalies, built, to_send, &acknowledged, *first_judged);
+        }
+        report.state = Some(state);
     }
     Ok(())
 }

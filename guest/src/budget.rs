@@ -10,6 +10,8 @@ use crate::forecast::{self, DailyCost, Forecast, ForecastInput, Outcome};
 use crate::time::{DAY_MS, format_rfc3339};
 use crate::wit::{AccountForecast, BudgetAlert, BudgetAlerting, CostRecord, EventContext, Subscription};
 
+pub const SUBSCRIPTION_STATUS: &str = "dps.subscription.status";
+
 pub const BUDGET_ALERT: &str = "dps.budget.alert";
 
 /// A subscription's figures for its current period.
@@ -294,6 +296,74 @@ fn round2(value: f64) -> f64 {
 /// `YYYY-MM-DD` of a day number (days since 1970-01-01).
 pub(crate) fn date_of_day(day: i64) -> String {
     format_rfc3339(day.saturating_mul(DAY_MS))[..10].to_owned()
+}
+
+/// One `dps.subscription.status` event, with the outlook of its period (see [`outlook`])
+/// and Dynatrace's own forecast of the account beside it.
+pub fn subscription_status(
+    context: &EventContext,
+    subscription: &Subscription,
+    outlook: &Outlook,
+    dynatrace_forecast: Option<&AccountForecast>,
+    read_at: &str,
+) -> Result<String, InvalidRecord> {
+    finite("budget.total", subscription.budget.total)?;
+    finite("budget.used", subscription.budget.used)?;
+    finite("currentPeriod.daysRemaining", subscription.current_period.days_remaining)?;
+    instant("readAt", read_at)?;
+    let event = StatusEvent {
+        event_type: SUBSCRIPTION_STATUS,
+        provider: &context.provider,
+        timestamp: read_at,
+        uuid: &subscription.uuid,
+        account: AccountRef { uuid: subscription.owner_account_uuid.as_deref().unwrap_or(&context.account_uuid) },
+        account_uuid: &context.account_uuid,
+        account_name: &context.account_name,
+        name: &subscription.name,
+        budget: subscription.budget.total,
+        used: subscription.budget.used,
+        currency: subscription.budget.currency_code.as_deref().unwrap_or(DEFAULT_CURRENCY),
+        start_time: &subscription.current_period.start_time,
+        end_time: &subscription.current_period.end_time,
+        days_remaining: subscription.current_period.days_remaining,
+        outlook: StatusOutlook::new(outlook, subscription.budget.total, dynatrace_forecast)?,
+    };
+    let key = format!("{}|{}", subscription.uuid, context.account_uuid);
+    Ok(with_event_id(SUBSCRIPTION_STATUS, &key, &event))
+}
+
+#[derive(Serialize)]
+struct AccountRef<'a> {
+    uuid: &'a str,
+}
+
+#[derive(Serialize)]
+struct StatusEvent<'a> {
+    #[serde(rename = "event.type")]
+    event_type: &'a str,
+    #[serde(rename = "event.provider")]
+    provider: &'a str,
+    timestamp: &'a str,
+    uuid: &'a str,
+    account: AccountRef<'a>,
+    #[serde(rename = "accountUuid")]
+    account_uuid: &'a str,
+    #[serde(rename = "accountName")]
+    account_name: &'a str,
+    name: &'a str,
+    #[serde(serialize_with = "number")]
+    budget: f64,
+    #[serde(serialize_with = "number")]
+    used: f64,
+    currency: &'a str,
+    #[serde(rename = "startTime")]
+    start_time: &'a str,
+    #[serde(rename = "endTime")]
+    end_time: &'a str,
+    #[serde(rename = "daysRemaining", serialize_with = "number")]
+    days_remaining: f64,
+    #[serde(flatten)]
+    outlook: StatusOutlook<'a>,
 }
 
 #[cfg(test)]

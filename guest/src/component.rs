@@ -34,7 +34,7 @@ impl wit_transform::Guest for Component {
         read_at: String,
     ) -> Result<String, wit::InvalidRecord> {
         let outlook = budget::outlook(&subscription, &costs)?;
-        events::subscription_status(&context, &subscription, &outlook, dynatrace_forecast.as_ref(), &read_at)
+        budget::subscription_status(&context, &subscription, &outlook, dynatrace_forecast.as_ref(), &read_at)
             .map_err(Into::into)
     }
 

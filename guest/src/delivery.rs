@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crate::anomaly_events::{self, AnomalyEvent};
 use crate::events;
 use crate::time::{DAY_MS, format_rfc3339, parse_instant_millis};
-use crate::wit::DeliveryState;
+use crate::wit::{AccountState, DeliveryState};
 
 /// The kinds of event an account job delivers with a state of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +43,73 @@ impl Batch {
     /// order they were pushed.
     pub fn acknowledged(&self, stream: Stream, accepted: &[bool]) -> Vec<bool> {
         self.streams.iter().zip(accepted).filter(|(s, _)| **s == stream).map(|(_, ok)| *ok).collect()
+    }
+}
+
+impl Stream {
+    /// What earlier runs delivered of this stream, as the account's state keeps it (anomalies
+    /// keep keys, not days: `None`).
+    fn delivered_before(self, state: &AccountState) -> Option<&DeliveryState> {
+        match self {
+            Stream::Cost => state.cost.as_ref(),
+            Stream::EnvironmentCost => state.environment_cost.as_ref(),
+            Stream::Usage => state.usage.as_ref(),
+            Stream::Anomaly => None,
+        }
+    }
+
+    /// Puts this stream's delivery into the account's state.
+    fn keep(self, state: &mut AccountState, delivered: DeliveryState) {
+        match self {
+            Stream::Cost => state.cost = Some(delivered),
+            Stream::EnvironmentCost => state.environment_cost = Some(delivered),
+            Stream::Usage => state.usage = Some(delivered),
+            Stream::Anomaly => {}
+        }
+    }
+}
+
+/// One stream of day events read this run: what was built, which of it to send, and, once the
+/// ingest answered, the state it leaves. The account job iterates its streams, so that none can
+/// forget to carry its state over (a forgotten one would send everything again next run).
+pub struct Planned {
+    stream: Stream,
+    events: Vec<(i64, String)>,
+    delivery: Delivery,
+}
+
+impl Planned {
+    /// Plans `events` (each with its day's start) against what earlier runs delivered of
+    /// `subscription_uuid` (a state kept for another subscription says nothing about this one).
+    pub fn new(
+        stream: Stream,
+        previous: &AccountState,
+        subscription_uuid: &str,
+        events: Vec<(i64, String)>,
+        window_days: u32,
+        now: i64,
+    ) -> Planned {
+        let delivered = stream.delivered_before(previous).filter(|s| s.subscription_uuid == subscription_uuid);
+        let delivery = Delivery::plan(delivered, &events, window_days, now);
+        Planned { stream, events, delivery }
+    }
+
+    /// The events to send, with `exportedAt`, into `batch` under this stream's tag.
+    pub fn push_into(&self, batch: &mut Batch, exported_at: &str) {
+        for &index in &self.delivery.to_send {
+            batch.push(self.stream, events::with_exported_at(&self.events[index].1, exported_at));
+        }
+    }
+
+    /// Events built, and of them those not sent because an earlier run delivered them.
+    pub fn built_and_skipped(&self) -> (u32, u32) {
+        (self.events.len() as u32, self.delivery.skipped)
+    }
+
+    /// Keeps in `state` what this stream delivered, from the acknowledgements of `batch`.
+    pub fn keep_delivered(&self, state: &mut AccountState, subscription_uuid: &str, batch: &Batch, accepted: &[bool]) {
+        let acknowledged = batch.acknowledged(self.stream, accepted);
+        self.stream.keep(state, self.delivery.next_state(subscription_uuid, &self.events, &acknowledged));
     }
 }
 
@@ -157,9 +224,14 @@ mod tests {
         assert_eq!(batch.acknowledged(Stream::EnvironmentCost, &accepted), [false]);
     }
 
+    /// An `event.id` of the day's (36 characters, as every id).
+    fn id(date: &str) -> String {
+        format!("{:x<36}", format!("id-{date}-"))
+    }
+
     fn day(date: &str) -> (i64, String) {
         let start = parse_instant_millis(date).unwrap();
-        (start, format!(r#"{{"event.id":"id-{date}"}}"#))
+        (start, format!(r#"{{"event.id":"{}"}}"#, id(date)))
     }
 
     #[test]
@@ -170,7 +242,7 @@ mod tests {
         let poisoned = DeliveryState {
             subscription_uuid: "s".into(),
             frozen_before: Some("9999-12-01T00:00:00Z".into()),
-            sent: vec!["id-9999-12-31".into()],
+            sent: vec![id("9999-12-31")],
         };
         let delivery = Delivery::plan(Some(&poisoned), &days, 1, now);
         assert_eq!(delivery.to_send, [0, 1, 2], "every real day is sent");
@@ -182,6 +254,36 @@ mod tests {
         let delivery = Delivery::plan(None, &ahead, 1, now);
         let state = delivery.next_state("s", &ahead, &[true, true]);
         assert_eq!(state.frozen_before.as_deref(), Some("2026-11-23T06:00:00Z"));
+    }
+
+    #[test]
+    fn a_planned_stream_keeps_its_own_delivery_and_leaves_the_others_as_they_were() {
+        let now = parse_instant_millis("2026-11-23T06:00:00Z").unwrap();
+        let usage_before = DeliveryState { subscription_uuid: "s".into(), frozen_before: None, sent: vec!["u".into()] };
+        let previous = AccountState {
+            cost: Some(DeliveryState {
+                subscription_uuid: "s".into(),
+                frozen_before: None,
+                sent: vec![id("2026-11-20")],
+            }),
+            usage: Some(usage_before.clone()),
+            anomalies: vec!["account||spike|2026-11-20".into()],
+            ..AccountState::default()
+        };
+        let days = vec![day("2026-11-20"), day("2026-11-21")];
+        let planned = Planned::new(Stream::Cost, &previous, "s", days, 30, now);
+        assert_eq!(planned.built_and_skipped(), (2, 1), "the day delivered before is skipped");
+        let mut batch = Batch::default();
+        planned.push_into(&mut batch, "2026-11-23T06:00:00Z");
+        assert_eq!(batch.events().len(), 1);
+        let mut state = previous.clone();
+        planned.keep_delivered(&mut state, "s", &batch, &[true]);
+        assert_eq!(state.cost.unwrap().sent, [id("2026-11-20"), id("2026-11-21")]);
+        assert_eq!(state.usage, Some(usage_before), "a stream not read this run keeps its state");
+        assert_eq!(state.anomalies, previous.anomalies);
+        // A state kept for another subscription says nothing about this one.
+        let other = Planned::new(Stream::Cost, &previous, "another", vec![day("2026-11-20")], 30, now);
+        assert_eq!(other.built_and_skipped(), (1, 0));
     }
 
     fn anomaly(key: &str) -> AnomalyEvent {

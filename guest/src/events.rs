@@ -1,8 +1,8 @@
 //! The transforms: typed API records to business events (flat JSON objects, see events.md).
 //!
-//! Each event is serialised from a struct with a fixed field order, so the text is canonical and
-//! its `event.id` (a UUIDv5 of the event type, the record key and that text) is the same on every
-//! run for the same fact with the same content.
+//! Each event is written with a fixed field order (by the flat event writer, `events/flat.rs`, or
+//! a serde struct), so the text is canonical and its `event.id` (a UUIDv5 of the event type, the
+//! record key and that text) is the same on every run for the same fact with the same content.
 
 use serde::Serialize;
 
@@ -10,12 +10,10 @@ mod flat;
 
 pub(crate) use flat::FlatEvent;
 
-use crate::budget::{Outlook, StatusOutlook};
 use crate::error::InvalidRecord;
 use crate::time::parse_instant_millis;
-use crate::wit::{AccountForecast, ClusterLicense, CostRecord, EventContext, RunFigures, Subscription, UnitUsage};
+use crate::wit::{ClusterLicense, CostRecord, EventContext, RunFigures, UnitUsage};
 
-pub const SUBSCRIPTION_STATUS: &str = "dps.subscription.status";
 pub const COST_BOOKED: &str = "dps.cost2.booked";
 pub const LICENSE_QUOTA: &str = "cluster.license.quota";
 pub const RUN_SUMMARY: &str = "dtcost.run.summary";
@@ -23,40 +21,6 @@ pub const DEFAULT_CURRENCY: &str = "USD";
 
 /// Seed of dtcost's event-id hash (a fixed random number: changing it changes every id).
 const EVENT_ID_SEED: u64 = 0x6f1c_2b8e_4d3a_4c57;
-
-/// One `dps.subscription.status` event, with the outlook of its period (see [`budget::outlook`])
-/// and Dynatrace's own forecast of the account beside it.
-pub fn subscription_status(
-    context: &EventContext,
-    subscription: &Subscription,
-    outlook: &Outlook,
-    dynatrace_forecast: Option<&AccountForecast>,
-    read_at: &str,
-) -> Result<String, InvalidRecord> {
-    finite("budget.total", subscription.budget.total)?;
-    finite("budget.used", subscription.budget.used)?;
-    finite("currentPeriod.daysRemaining", subscription.current_period.days_remaining)?;
-    instant("readAt", read_at)?;
-    let event = StatusEvent {
-        event_type: SUBSCRIPTION_STATUS,
-        provider: &context.provider,
-        timestamp: read_at,
-        uuid: &subscription.uuid,
-        account: AccountRef { uuid: subscription.owner_account_uuid.as_deref().unwrap_or(&context.account_uuid) },
-        account_uuid: &context.account_uuid,
-        account_name: &context.account_name,
-        name: &subscription.name,
-        budget: subscription.budget.total,
-        used: subscription.budget.used,
-        currency: subscription.budget.currency_code.as_deref().unwrap_or(DEFAULT_CURRENCY),
-        start_time: &subscription.current_period.start_time,
-        end_time: &subscription.current_period.end_time,
-        days_remaining: subscription.current_period.days_remaining,
-        outlook: StatusOutlook::new(outlook, subscription.budget.total, dynatrace_forecast)?,
-    };
-    let key = format!("{}|{}", subscription.uuid, context.account_uuid);
-    Ok(with_event_id(SUBSCRIPTION_STATUS, &key, &event))
-}
 
 /// `dps.cost2.booked` events, sorted by start time, with the running sum `costToDate`.
 ///
@@ -378,40 +342,6 @@ pub(crate) fn optional_number<S: serde::Serializer>(value: &Option<f64>, seriali
         Some(value) => number(value, serializer),
         None => serializer.serialize_none(),
     }
-}
-
-#[derive(Serialize)]
-struct AccountRef<'a> {
-    uuid: &'a str,
-}
-
-#[derive(Serialize)]
-struct StatusEvent<'a> {
-    #[serde(rename = "event.type")]
-    event_type: &'a str,
-    #[serde(rename = "event.provider")]
-    provider: &'a str,
-    timestamp: &'a str,
-    uuid: &'a str,
-    account: AccountRef<'a>,
-    #[serde(rename = "accountUuid")]
-    account_uuid: &'a str,
-    #[serde(rename = "accountName")]
-    account_name: &'a str,
-    name: &'a str,
-    #[serde(serialize_with = "number")]
-    budget: f64,
-    #[serde(serialize_with = "number")]
-    used: f64,
-    currency: &'a str,
-    #[serde(rename = "startTime")]
-    start_time: &'a str,
-    #[serde(rename = "endTime")]
-    end_time: &'a str,
-    #[serde(rename = "daysRemaining", serialize_with = "number")]
-    days_remaining: f64,
-    #[serde(flatten)]
-    outlook: StatusOutlook<'a>,
 }
 
 #[derive(Serialize)]

@@ -140,7 +140,6 @@ pub enum Outcome {
 }
 
 /// Days with data the trailing window needs for a forecast.
-/// Days with data the trailing window needs for a forecast.
 pub const MIN_DAYS: u32 = 15;
 /// Length of the trailing window that counts the days of data and the burn rate, in calendar
 /// days ending at the newest day of the history.

@@ -423,28 +423,10 @@ pub fn join(base: &str, path: &str) -> String {
     format!("{}{path}", base.trim_end_matches('/'))
 }
 
-/// `application/x-www-form-urlencoded` encoding of name/value pairs.
+/// `application/x-www-form-urlencoded` encoding of name/value pairs (the `form_urlencoded`
+/// crate's, as the URL standard defines it).
 pub fn form_encode(pairs: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for (i, (name, value)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        encode_component(name, &mut out);
-        out.push('=');
-        encode_component(value, &mut out);
-    }
-    out
-}
-
-fn encode_component(text: &str, out: &mut String) {
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(byte as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
 /// Splits `scheme://authority/path?query` into its parts.

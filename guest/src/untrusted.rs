@@ -37,10 +37,9 @@ pub fn without(text: &str, secrets: &[&str]) -> String {
             out = out.replace(needle, REDACTED);
         }
         // The same secret form-encoded, as an echoed request body carries it.
-        let encoded = crate::http::form_encode(&[("", needle)]);
-        let encoded = &encoded[1..];
-        if encoded != needle && out.contains(encoded) {
-            out = out.replace(encoded, REDACTED);
+        let encoded: String = form_urlencoded::byte_serialize(needle.as_bytes()).collect();
+        if encoded != *needle && out.contains(&encoded) {
+            out = out.replace(&encoded, REDACTED);
         }
     }
     out

@@ -1,6 +1,8 @@
-//! How many account exports run at once against the account API: more while answers keep their
-//! pace, half as many after a 429 or when answers slow down (additive increase, multiplicative
-//! decrease, as Vector's adaptive request concurrency does), within the configured maximum.
+//! How many account exports run at once against the account API: one more when the limit was
+//! reached and answers kept their pace, half as many after a 429 or when answers slow down
+//! (additive increase, multiplicative decrease, as Vector's adaptive request concurrency does),
+//! within the configured maximum. A limit that grows while nothing asked for more would be a
+//! number that means nothing: it only grows with evidence that more would have been used.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -28,6 +30,9 @@ struct State {
     limit: usize,
     in_flight: usize,
     reached: usize,
+    /// Every place was taken at some moment since the limit last changed: the evidence that a
+    /// higher limit would have been used.
+    saturated: bool,
     pace_ms: Option<f64>,
 }
 
@@ -52,7 +57,7 @@ impl AdaptiveLimit {
         let max = max.max(1);
         let limit = INITIAL.min(max);
         Arc::new(AdaptiveLimit {
-            state: Mutex::new(State { limit, in_flight: 0, reached: 0, pace_ms: None }),
+            state: Mutex::new(State { limit, in_flight: 0, reached: 0, saturated: false, pace_ms: None }),
             released: Notify::new(),
             max,
         })
@@ -74,6 +79,7 @@ impl AdaptiveLimit {
                 if state.in_flight < state.limit {
                     state.in_flight += 1;
                     state.reached = state.reached.max(state.in_flight);
+                    state.saturated |= state.in_flight == state.limit;
                     return Permit { limit: self.clone(), measured: false };
                 }
             }
@@ -98,8 +104,11 @@ impl AdaptiveLimit {
             let slowed = state.pace_ms.is_some_and(|pace| signal.per_request_ms > SLOWDOWN * pace.max(1.0));
             if signal.throttled || slowed {
                 state.limit = (state.limit / 2).max(1);
-            } else {
-                state.limit = (state.limit + 1).min(self.max);
+                state.saturated = false;
+            } else if state.saturated && state.limit < self.max {
+                // Vector's rule: up only when the limit was reached and no back pressure was seen.
+                state.limit += 1;
+                state.saturated = false;
             }
             // The pace follows what was measured, slowdowns included, so that a lasting slower
             // pace is the new normal rather than halving for ever.
@@ -135,18 +144,35 @@ mod tests {
 
     const STEADY: Signal = Signal { throttled: false, per_request_ms: 30.0 };
 
+    /// Runs `exports` exports `at_once` at a time, each done with `signal`.
+    async fn run(limit: &Arc<AdaptiveLimit>, exports: usize, at_once: usize, signal: Signal) {
+        for _ in 0..exports / at_once {
+            let mut permits = Vec::new();
+            for _ in 0..at_once {
+                permits.push(limit.acquire().await);
+            }
+            for permit in permits {
+                permit.done(signal);
+            }
+        }
+    }
+
     #[tokio::test]
-    async fn the_limit_grows_by_one_per_steady_export_up_to_the_maximum() {
+    async fn the_limit_grows_only_when_it_was_reached_and_answers_kept_their_pace() {
         let limit = AdaptiveLimit::new(20);
         assert_eq!(limit.current(), INITIAL);
-        for _ in 0..3 {
-            limit.acquire().await.done(STEADY);
+        // One export at a time never reaches the limit: no evidence that more would be used.
+        run(&limit, 20, 1, STEADY).await;
+        assert_eq!((limit.current(), limit.reached()), (INITIAL, 1), "one at a time here");
+        // A wave that takes every place: one more.
+        run(&limit, INITIAL, INITIAL, STEADY).await;
+        assert_eq!(limit.current(), INITIAL + 1);
+        // Waves at the limit, up to the maximum and never above it.
+        for _ in 0..10 {
+            let at_once = limit.current();
+            run(&limit, at_once, at_once, STEADY).await;
         }
-        assert_eq!(limit.current(), INITIAL + 3);
-        for _ in 0..20 {
-            limit.acquire().await.done(STEADY);
-        }
-        assert_eq!((limit.current(), limit.reached()), (20, 1), "one at a time here");
+        assert_eq!(limit.current(), 20);
         assert_eq!(AdaptiveLimit::new(2).current(), 2, "never above the maximum");
     }
 
@@ -154,7 +180,8 @@ mod tests {
     async fn a_429_or_a_slowdown_halves_it() {
         let limit = AdaptiveLimit::new(32);
         for _ in 0..8 {
-            limit.acquire().await.done(STEADY);
+            let at_once = limit.current();
+            run(&limit, at_once, at_once, STEADY).await;
         }
         assert_eq!(limit.current(), 24);
         limit.acquire().await.done(Signal { throttled: true, per_request_ms: 30.0 });

@@ -7,10 +7,11 @@ use std::sync::Mutex;
 use crate::config::Config;
 use crate::job::{JobKind, JobOutcome};
 use crate::plan;
-use crate::runtime::{BudgetAlert, IngestTarget, Report, RunFigures, Runtime, SubscriptionOutlook};
+use crate::runtime::Runtime;
 use crate::state::{StateFile, lock};
 use crate::status;
 use crate::traffic::Traffic;
+use crate::wit::{BudgetAlert, IngestTarget, Report, RunFigures, SubscriptionOutlook};
 
 /// Sends each chosen subscription's status event and the budget alerts that have not fired in
 /// its period, in a sandbox that reaches only the target, and remembers the alerts accepted.

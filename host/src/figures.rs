@@ -2,7 +2,7 @@
 //! added up from its jobs' reports, or from what the host saw of a job that has none.
 
 use crate::job::{JobKind, JobOutcome};
-use crate::runtime::RunFigures;
+use crate::wit::RunFigures;
 
 /// The run's figures, from its jobs' reports.
 pub fn figures(outcomes: &[JobOutcome], duration: std::time::Duration, dry_run: bool) -> RunFigures {

@@ -1,8 +1,9 @@
 //! One job of a run (an account, a cluster, the subscriptions' statuses, the run summary) and
 //! what became of it: its report, or why it has none, with a hint of what to do about it.
 
-use crate::runtime::{ExportError, FailureKind, Ran, Report};
+use crate::runtime::Ran;
 use crate::traffic::Traffic;
+use crate::wit::{ExportError, FailureKind, Report};
 
 /// What a job exported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,3 +21,4 @@ pub mod secret;
 pub mod state;
 pub mod status;
 pub mod traffic;
+pub mod wit;

@@ -2,9 +2,9 @@
 //! do (the WIT plans) and the sandbox it does it in (its origins and secrets alone).
 
 use crate::config::{AccountConfig, ClusterConfig, Config, TargetAuth as ConfigTargetAuth};
-use crate::runtime::{AccountPlan, AccountState, ClusterPlan, IngestTarget, OauthClient, TargetAuth};
 use crate::sandbox::{Origin, Sandbox};
 use crate::secret::Secret;
+use crate::wit::{AccountPlan, AccountState, ClusterPlan, IngestTarget, OauthClient, TargetAuth};
 use dtcost_contract::config_keys;
 
 /// Where and how every job ingests.

@@ -4,7 +4,7 @@
 
 use crate::job::{JobKind, JobOutcome};
 use crate::run::RunOutcome;
-use crate::runtime::Report;
+use crate::wit::Report;
 
 /// The human summary of a run: one block per job, then the run's figures (those of its
 /// `dtcost.run.summary` event).

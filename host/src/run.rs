@@ -12,10 +12,11 @@ use crate::figures::figures;
 pub use crate::job::{JobKind, JobOutcome};
 use crate::plan;
 use crate::progress::Progress;
-use crate::runtime::{Report, RunFigures, Runtime};
+use crate::runtime::Runtime;
 use crate::state::{StateError, StateFile, lock};
 use crate::status;
 use crate::traffic::Traffic;
+use crate::wit::{Report, RunFigures};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {

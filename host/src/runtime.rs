@@ -17,21 +17,10 @@ use crate::sandbox::AllowList;
 pub use crate::sandbox::Sandbox;
 use crate::scrub::{ScrubError, Scrubber};
 pub use crate::traffic::Traffic;
-
-wasmtime::component::bindgen!({
-    path: "../wit",
-    world: "dtcost:exporter/embedder",
-    exports: { default: async },
-    // The state file keeps records of its own (state/format.rs), never these.
-    additional_derives: [PartialEq],
-});
-
-pub use exports::dtcost::exporter::job::{
-    AccountPlan, AccountState, AlertState, AnomalyPlan, AuthenticationFailure, BudgetAlert, BudgetAlerting,
-    ClusterPlan, DeliveryState, EnvironmentCostPlan, ExportError, FailureKind, IngestTarget, OauthClient, Report,
-    RetryPolicy, SubscriptionOutlook, TargetAuth, UsagePlan,
+use crate::wit::{
+    AccountPlan, ClusterPlan, CostRecord, Embedder, EmbedderPre, EventContext, ExportError, IngestTarget,
+    InvalidRecord, Report, RetryPolicy, RunFigures,
 };
-pub use exports::dtcost::exporter::types::{CostRecord, EventContext, InvalidRecord, RunFigures};
 
 /// The component, built for wasm32-wasip2 by build.rs and embedded in the binary.
 pub const COMPONENT: &[u8] = include_bytes!(env!("DTCOST_GUEST_WASM"));

@@ -11,8 +11,11 @@ use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 
-use crate::runtime::{AccountState, BudgetAlert, DeliveryState, ExportError, Report, SubscriptionOutlook};
 use crate::secret::Secret;
+use crate::wit::{
+    AccountState, AuthenticationFailure, BudgetAlert, DeliveryState, ExportError, Reconciliation, RejectedEvent,
+    Report, RequestFailure, SubscriptionOutlook,
+};
 
 /// What replaces a secret.
 pub const REDACTED: &str = "(redacted)";
@@ -283,54 +286,89 @@ impl Scrubber {
     /// A job's report with every text that came from a server made safe: excerpts for what is
     /// printed, redaction alone for the state kept for the next run and the events.
     pub fn report(&self, report: Report) -> Report {
+        // Every field named, none defaulted: a field added to the WIT does not compile here until
+        // someone decides how it is made safe.
+        let Report {
+            subject,
+            subscription_uuid,
+            subscription_outlook,
+            notes,
+            records_read,
+            events_built,
+            events_sent,
+            events_accepted,
+            events_skipped,
+            requests,
+            retries,
+            throttled,
+            failures,
+            rejected,
+            newest_day,
+            reconciliation,
+            usage_reconciliation,
+            alerts,
+            anomalies,
+            events,
+            state,
+        } = report;
         let excerpts = |texts: Vec<String>| texts.iter().map(|t| self.excerpt(t)).collect();
+        let reconciliation_made_safe = |reconciliation: Reconciliation| {
+            let Reconciliation { days_compared, days_unattributed, unattributed, currency } = reconciliation;
+            Reconciliation { days_compared, days_unattributed, unattributed, currency: self.excerpt(&currency) }
+        };
         Report {
-            subject: self.excerpt(&report.subject),
-            subscription_uuid: report.subscription_uuid.map(|s| self.excerpt(&s)),
+            subject: self.excerpt(&subject),
+            subscription_uuid: subscription_uuid.map(|s| self.excerpt(&s)),
             // Its events are sent by the host: secrets redacted, as every event; its texts excerpts.
-            subscription_outlook: report.subscription_outlook.map(|outlook| SubscriptionOutlook {
-                subscription_uuid: self.excerpt(&outlook.subscription_uuid),
-                period_start: self.redact_secrets(&outlook.period_start).into_owned(),
-                status_event: self.redact_json(&outlook.status_event).into_owned(),
-                alerts: outlook
-                    .alerts
-                    .into_iter()
-                    .map(|alert| BudgetAlert {
-                        key: self.redact_secrets(&alert.key).into_owned(),
-                        event: self.redact_json(&alert.event).into_owned(),
-                        message: self.excerpt(&alert.message),
-                    })
-                    .collect(),
+            subscription_outlook: subscription_outlook.map(|outlook| {
+                let SubscriptionOutlook { subscription_uuid, period_start, status_event, alerts } = outlook;
+                SubscriptionOutlook {
+                    subscription_uuid: self.excerpt(&subscription_uuid),
+                    period_start: self.redact_secrets(&period_start).into_owned(),
+                    status_event: self.redact_json(&status_event).into_owned(),
+                    alerts: alerts
+                        .into_iter()
+                        .map(|BudgetAlert { key, event, message }| BudgetAlert {
+                            key: self.redact_secrets(&key).into_owned(),
+                            event: self.redact_json(&event).into_owned(),
+                            message: self.excerpt(&message),
+                        })
+                        .collect(),
+                }
             }),
-            notes: excerpts(report.notes),
-            failures: report
-                .failures
+            notes: excerpts(notes),
+            records_read,
+            events_built,
+            events_sent,
+            events_accepted,
+            events_skipped,
+            requests,
+            retries,
+            throttled,
+            failures: failures
                 .into_iter()
-                .map(|mut failure| {
-                    failure.request = self.excerpt(&failure.request);
-                    failure.message = self.excerpt(&failure.message);
-                    failure
+                .map(|RequestFailure { request, kind, status, message, events_not_sent }| RequestFailure {
+                    request: self.excerpt(&request),
+                    kind,
+                    status,
+                    message: self.excerpt(&message),
+                    events_not_sent,
                 })
                 .collect(),
-            rejected: report
-                .rejected
+            rejected: rejected
                 .into_iter()
-                .map(|mut rejected| {
-                    rejected.event_id = self.excerpt(&rejected.event_id);
-                    rejected.message = self.excerpt(&rejected.message);
-                    rejected
+                .map(|RejectedEvent { event_id, message }| RejectedEvent {
+                    event_id: self.excerpt(&event_id),
+                    message: self.excerpt(&message),
                 })
                 .collect(),
-            newest_day: report.newest_day.map(|day| self.excerpt(&day)),
-            reconciliation: report.reconciliation.map(|mut reconciliation| {
-                reconciliation.currency = self.excerpt(&reconciliation.currency);
-                reconciliation
-            }),
-            alerts: excerpts(report.alerts),
-            anomalies: excerpts(report.anomalies),
-            events: report.events.iter().map(|event| self.redact_json(event).into_owned()).collect(),
-            state: report.state.map(|state| self.account_state(state)),
-            ..report
+            newest_day: newest_day.map(|day| self.excerpt(&day)),
+            reconciliation: reconciliation.map(reconciliation_made_safe),
+            usage_reconciliation: usage_reconciliation.map(reconciliation_made_safe),
+            alerts: excerpts(alerts),
+            anomalies: excerpts(anomalies),
+            events: events.iter().map(|event| self.redact_json(event).into_owned()).collect(),
+            state: state.map(|state| self.account_state(state)),
         }
     }
 
@@ -343,18 +381,24 @@ impl Scrubber {
     pub fn export_error(&self, error: ExportError) -> ExportError {
         match error {
             ExportError::MissingConfig(message) => ExportError::MissingConfig(self.excerpt(&message)),
-            ExportError::Authentication(mut failure) => {
-                failure.request = self.excerpt(&failure.request);
-                failure.oauth_error = failure.oauth_error.map(|code| self.excerpt(&code));
-                failure.message = self.excerpt(&failure.message);
-                ExportError::Authentication(failure)
+            ExportError::Authentication(AuthenticationFailure { request, status, oauth_error, message }) => {
+                ExportError::Authentication(AuthenticationFailure {
+                    request: self.excerpt(&request),
+                    status,
+                    oauth_error: oauth_error.map(|code| self.excerpt(&code)),
+                    message: self.excerpt(&message),
+                })
             }
             ExportError::NoSubscription(message) => ExportError::NoSubscription(self.excerpt(&message)),
             ExportError::InvalidResponse(message) => ExportError::InvalidResponse(self.excerpt(&message)),
-            ExportError::Request(mut failure) => {
-                failure.request = self.excerpt(&failure.request);
-                failure.message = self.excerpt(&failure.message);
-                ExportError::Request(failure)
+            ExportError::Request(RequestFailure { request, kind, status, message, events_not_sent }) => {
+                ExportError::Request(RequestFailure {
+                    request: self.excerpt(&request),
+                    kind,
+                    status,
+                    message: self.excerpt(&message),
+                    events_not_sent,
+                })
             }
         }
     }
@@ -362,16 +406,17 @@ impl Scrubber {
     /// The state for the next run, redacted (its values go back to the component as they are).
     fn account_state(&self, state: AccountState) -> AccountState {
         let text = |value: String| self.redact_secrets(&value).into_owned();
-        let delivery = |delivery: DeliveryState| DeliveryState {
-            subscription_uuid: text(delivery.subscription_uuid),
-            frozen_before: delivery.frozen_before.map(text),
-            sent: delivery.sent.into_iter().map(text).collect(),
+        let delivery = |DeliveryState { subscription_uuid, frozen_before, sent }: DeliveryState| DeliveryState {
+            subscription_uuid: text(subscription_uuid),
+            frozen_before: frozen_before.map(text),
+            sent: sent.into_iter().map(text).collect(),
         };
+        let AccountState { cost, environment_cost, usage, anomalies } = state;
         AccountState {
-            cost: state.cost.map(delivery),
-            environment_cost: state.environment_cost.map(delivery),
-            usage: state.usage.map(delivery),
-            anomalies: state.anomalies.into_iter().map(text).collect(),
+            cost: cost.map(delivery),
+            environment_cost: environment_cost.map(delivery),
+            usage: usage.map(delivery),
+            anomalies: anomalies.into_iter().map(text).collect(),
         }
     }
 }

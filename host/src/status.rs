@@ -2,7 +2,7 @@
 //! Hybrid) each read it, and the first of them in config order whose job read its details sends
 //! its `dps.subscription.status` event and the budget alerts not yet fired in its period.
 
-use crate::runtime::{Report, SubscriptionOutlook};
+use crate::wit::{Report, SubscriptionOutlook};
 
 /// The account chosen to send one subscription's status, and the others that share it.
 #[derive(Debug, Clone, PartialEq)]

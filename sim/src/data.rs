@@ -9,7 +9,9 @@ use std::time::Duration;
 use serde_json::Value;
 pub use time::Date;
 
-pub use crate::generate::{Generate, yesterday};
+/// The ingest API's documented payload cap ("5 MB"); read as MiB, the more lenient reading (the
+/// default of [`Scenario::max_ingest_bytes`]).
+pub const MAX_INGEST_BYTES: usize = 5 * 1024 * 1024;
 
 /// Everything the fake Dynatrace knows.
 ///

@@ -212,7 +212,7 @@ impl Scenario {
                 client_secret: format!("dt0s02.SIMINGEST.{}", rng.hex(64)),
             },
             token_ttl: Duration::from_secs(300),
-            max_ingest_bytes: crate::ingest::MAX_INGEST_BYTES,
+            max_ingest_bytes: crate::data::MAX_INGEST_BYTES,
             max_recorded_events: None,
             latency: Duration::ZERO,
             connect_latency: Duration::ZERO,

@@ -13,12 +13,10 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use crate::auth::check_bearer;
+use crate::data::MAX_INGEST_BYTES;
 use crate::errors::env_error;
 use crate::faults::Refusal;
 use crate::state::Shared;
-
-/// The ingest API's documented payload cap ("5 MB"); read as MiB, the more lenient reading.
-pub const MAX_INGEST_BYTES: usize = 5 * 1024 * 1024;
 
 /// The environment's routes.
 pub(crate) fn router() -> Router<Arc<Shared>> {

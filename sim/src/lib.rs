@@ -20,20 +20,23 @@ mod errors;
 mod faults;
 mod generate;
 mod ingest;
+mod inject;
 mod listener;
 mod pricing;
 mod random;
 mod rate_cards;
 pub mod server;
+mod service;
 mod sso;
 mod state;
 mod usage;
 mod walk;
 
 pub use data::{
-    ACCOUNT_SCOPES, Account, CAPABILITIES, CapabilityShare, Cluster, CostChange, Environment, Generate, IngestAuth,
-    Licensing, Scenario, Unattributed, yesterday,
+    ACCOUNT_SCOPES, Account, CAPABILITIES, CapabilityShare, Cluster, CostChange, Environment, IngestAuth, Licensing,
+    Scenario, Unattributed,
 };
+pub use generate::{Generate, yesterday};
 pub use pricing::{UNIT_PRICES, UnitPrice, unit_price};
 pub use server::{
     DEFAULT_PAGE_SIZE, EndMarker, Fault, FaultRule, LoggedRequest, MAX_PAGE_SIZE, Service, Simulator, end_marker,

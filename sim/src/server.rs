@@ -10,13 +10,14 @@ use axum::Router;
 use axum::middleware;
 use serde_json::Value;
 
+pub use crate::data::MAX_INGEST_BYTES;
 pub use crate::faults::{Fault, FaultRule};
-pub use crate::ingest::MAX_INGEST_BYTES;
 pub use crate::state::{LoggedRequest, Service};
 pub use crate::walk::{DEFAULT_PAGE_SIZE, EndMarker, MAX_PAGE_SIZE, end_marker};
 
 use crate::data::Scenario;
-use crate::faults::{ActiveFault, around_every_request};
+use crate::faults::ActiveFault;
+use crate::inject::around_every_request;
 use crate::listener::{Counting, bind};
 use crate::state::{Recorded, Shared};
 use crate::{account_api, cluster, environment_views, environments, ingest, rate_cards, sso, usage};

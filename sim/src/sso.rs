@@ -15,19 +15,11 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::errors::sso_error;
-use crate::state::Shared;
+use crate::state::{Grant, Shared};
 
 /// The SSO's routes.
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new().route("/sso/oauth2/token", post(token))
-}
-
-/// An issued token: whose, for which account, with which scopes, until when.
-pub(crate) struct Grant {
-    pub(crate) client_id: String,
-    pub(crate) account: Option<String>,
-    pub(crate) scopes: Vec<String>,
-    pub(crate) expires: Instant,
 }
 
 async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {

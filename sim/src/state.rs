@@ -3,21 +3,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
 use serde_json::Value;
 
 use crate::data::Scenario;
 use crate::faults::{ActiveFault, Refusal};
-use crate::sso::Grant;
-
-/// Which fake service answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Service {
-    Sso,
-    AccountApi,
-    Environment,
-    Cluster(usize),
-}
+pub use crate::service::Service;
 
 /// One request as the simulator saw it.
 #[derive(Debug, Clone)]
@@ -26,6 +18,14 @@ pub struct LoggedRequest {
     pub method: String,
     pub path: String,
     pub status: u16,
+}
+
+/// An issued token: whose, for which account, with which scopes, until when.
+pub(crate) struct Grant {
+    pub(crate) client_id: String,
+    pub(crate) account: Option<String>,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) expires: Instant,
 }
 
 #[derive(Default)]

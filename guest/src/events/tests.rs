@@ -1,7 +1,8 @@
 //! Tests of the transforms: records to events, canonical text and deterministic ids.
 
 use super::*;
-use crate::wit::{Budget, OverageUsage, Period};
+use crate::budget::{Outlook, subscription_status};
+use crate::wit::{Budget, OverageUsage, Period, Subscription};
 use serde_json::{Value, json};
 
 /// The `usageStatus` values the cluster license documentation lists (see the WIT `unit-usage`).

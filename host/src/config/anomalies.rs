@@ -4,7 +4,7 @@
 use super::ConfigError;
 use super::raw::RawAnomalies;
 use super::validate::Validator;
-use crate::runtime::AnomalyPlan;
+use crate::wit::AnomalyPlan;
 
 /// Anomalies as the component has them by default (the WIT `anomaly-plan`, nothing set).
 pub fn default_anomaly_plan() -> AnomalyPlan {

@@ -21,9 +21,9 @@ pub use defaults::default_budget_alerting;
 pub use environment::{Environment, ProcessEnvironment};
 pub use values::base_url;
 
-use crate::runtime::{AnomalyPlan, BudgetAlerting, EnvironmentCostPlan, RetryPolicy, UsagePlan};
 pub use crate::sandbox::Origin;
 use crate::secret::Secret;
+use crate::wit::{AnomalyPlan, BudgetAlerting, EnvironmentCostPlan, RetryPolicy, UsagePlan};
 
 pub const DEFAULT_TOKEN_URL: &str = dtcost_contract::TOKEN_URL;
 /// The token endpoint's path on an SSO host.

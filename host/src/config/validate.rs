@@ -9,7 +9,7 @@ use super::{
     Config, ConfigError, DEFAULT_API_URL, DEFAULT_CONCURRENCY, DEFAULT_PROVIDER, DEFAULT_TOKEN_URL, Environment,
     Limits, TOKEN_PATH,
 };
-use crate::runtime::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy, UsagePlan};
+use crate::wit::{BudgetAlerting, EnvironmentCostPlan, RetryPolicy, UsagePlan};
 
 pub struct Validator<'a> {
     pub source_name: &'a str,

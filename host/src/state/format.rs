@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::{AccountState, AlertState, DeliveryState};
+use crate::wit::{AccountState, AlertState, DeliveryState};
 
 /// The version this dtcost writes.
 pub const VERSION: u32 = 4;

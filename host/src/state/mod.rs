@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 pub use lock::{StateLock, lock_path};
 
-use crate::runtime::AccountState;
+use crate::wit::AccountState;
 use format::{Content, FormatError, StoredAlerts};
 
 #[derive(Debug, thiserror::Error)]
@@ -146,7 +146,7 @@ pub fn lock(state: &std::sync::Mutex<StateFile>) -> std::sync::MutexGuard<'_, St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::DeliveryState;
+    use crate::wit::DeliveryState;
 
     #[test]
     fn a_missing_file_is_an_empty_state_and_updates_survive_a_reload() {
