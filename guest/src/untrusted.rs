@@ -1,14 +1,9 @@
 //! Text that came from a server, made safe to carry into a report: the request's own secrets
-//! removed, bounded to an excerpt, control characters escaped (a server must not be able to put a
-//! credential, 30 MB or a forged terminal line into what dtcost prints).
+//! removed, then the one rule of the contract crate (`dtcost_contract::untrusted`: bounded to an
+//! excerpt, on one line), which the host applies to everything it prints too.
 
-/// The longest excerpt of server text a report carries, in characters.
-pub const EXCERPT_CHARS: usize = 300;
-/// What replaces a secret.
-pub const REDACTED: &str = "(redacted)";
-/// A secret's part after its last dot is redacted on its own when it is at least this long
-/// (Dynatrace tokens are `dt0s02.<public>.<private>`; the private part alone is still a secret).
-const MIN_SECRET_PART: usize = 8;
+pub use dtcost_contract::untrusted::{EXCERPT_CHARS, REDACTED};
+use dtcost_contract::untrusted::{MIN_SECRET_CHARS, MIN_SECRET_PART_CHARS};
 
 /// `text` with every one of `secrets` (and each one's part after its last dot) replaced by
 /// [`REDACTED`], then bounded to [`EXCERPT_CHARS`] characters (the cut marked) and with control
@@ -18,14 +13,15 @@ pub fn excerpt(text: &str, secrets: &[&str]) -> String {
 }
 
 /// `text` with every one of `secrets` (and each one's part after its last dot) replaced by
-/// [`REDACTED`]. Empty secrets are ignored.
+/// [`REDACTED`], as written and form-encoded. Secrets shorter than the contract's minimum are
+/// ignored (they would redact ordinary words).
 pub fn without(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_owned();
     let mut needles: Vec<&str> = Vec::new();
-    for secret in secrets.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+    for secret in secrets.iter().map(|s| s.trim()).filter(|s| s.chars().count() >= MIN_SECRET_CHARS) {
         needles.push(secret);
         if let Some((_, private)) = secret.rsplit_once('.')
-            && private.len() >= MIN_SECRET_PART
+            && private.chars().count() >= MIN_SECRET_PART_CHARS
         {
             needles.push(private);
         }
@@ -45,22 +41,10 @@ pub fn without(text: &str, secrets: &[&str]) -> String {
     out
 }
 
-/// At most [`EXCERPT_CHARS`] characters of `text`, control characters escaped (`\n`, `\u{1b}`),
-/// and the cut said with the original length.
+/// At most [`EXCERPT_CHARS`] characters of `text` as shown, on one line, the cut marked with
+/// the original length (the contract's rule).
 pub fn bounded(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(EXCERPT_CHARS * 2));
-    for (count, c) in text.chars().enumerate() {
-        if count == EXCERPT_CHARS {
-            out.push_str(&format!("… (cut: {} bytes in all)", text.len()));
-            return out;
-        }
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    dtcost_contract::untrusted::bounded(text, false, text.len())
 }
 
 #[cfg(test)]
@@ -81,14 +65,12 @@ mod tests {
     }
 
     #[test]
-    fn long_text_is_cut_and_control_characters_are_escaped() {
-        let forged = "boom\r\n\u{1b}[2Kok     account x\u{7}";
+    fn a_report_carries_server_text_bounded_and_escaped_as_the_host_prints_it() {
+        let forged = "boom\r\n\u{1b}[2Kok     account x\u{7}\u{202e}";
         let clean = bounded(forged);
-        assert!(!clean.chars().any(char::is_control), "{clean:?}");
-        assert!(clean.contains("\\r\\n"));
+        assert!(!clean.chars().any(dtcost_contract::untrusted::is_unsafe), "{clean:?}");
+        assert!(clean.contains("\\r\\n") && clean.contains("\\u{202e}"), "{clean}");
         let huge = "x".repeat(30_000_000);
-        let cut = bounded(&huge);
-        assert!(cut.chars().count() < EXCERPT_CHARS + 50);
-        assert!(cut.ends_with("(cut: 30000000 bytes in all)"));
+        assert!(bounded(&huge).ends_with("… (cut, 30000000 bytes)"));
     }
 }

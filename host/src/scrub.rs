@@ -12,20 +12,14 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 
 use crate::secret::Secret;
+// The rule both sides apply to server text, written once in the contract crate.
 use crate::wit::{
     AccountState, AuthenticationFailure, BudgetAlert, DeliveryState, ExportError, Reconciliation, RejectedEvent,
     Report, RequestFailure, SubscriptionOutlook,
 };
+pub use dtcost_contract::untrusted::{self, EXCERPT_CHARS, REDACTED, escape_char, is_unsafe};
+use dtcost_contract::untrusted::{MIN_SECRET_CHARS, MIN_SECRET_PART_CHARS};
 
-/// What replaces a secret.
-pub const REDACTED: &str = "(redacted)";
-/// The longest excerpt of server text printed, in characters (escapes included), before the
-/// `… (cut, N bytes)` mark: a line or two of a terminal, enough for any API's own message.
-pub const EXCERPT_CHARS: usize = 300;
-/// Secrets shorter than this are not searched for (they would redact ordinary words).
-const MIN_SECRET_CHARS: usize = 4;
-/// A token's part after its last dot is searched for on its own when at least this long.
-const MIN_SECRET_PART_CHARS: usize = 8;
 /// Only this much of a text is read to make an excerpt of it (a secret starting in the first
 /// [`EXCERPT_CHARS`] characters ends well before it).
 const EXCERPT_SCAN_BYTES: usize = 64 * 1024;
@@ -247,24 +241,7 @@ impl Scrubber {
     /// escaped), at most [`EXCERPT_CHARS`] characters and marked when cut.
     pub fn excerpt(&self, text: &str) -> String {
         let scanned = &text[..text.floor_char_boundary(EXCERPT_SCAN_BYTES)];
-        let redacted = self.redact(scanned);
-        let mut out = String::with_capacity(redacted.len().min(EXCERPT_CHARS + 32));
-        let mut length = 0;
-        let mut cut = scanned.len() < text.len();
-        for c in redacted.chars() {
-            let piece = escape_char(c);
-            let piece_length = piece.chars().count();
-            if length + piece_length > EXCERPT_CHARS {
-                cut = true;
-                break;
-            }
-            out.push_str(&piece);
-            length += piece_length;
-        }
-        if cut {
-            out.push_str(&format!("… (cut, {} bytes)", text.len()));
-        }
-        out
+        untrusted::bounded(&self.redact(scanned), scanned.len() < text.len(), text.len())
     }
 
     /// One line of NDJSON (an event) as it may be printed: its secrets redacted, and the control
@@ -446,25 +423,6 @@ fn forms(secrets: &HashSet<String>) -> Vec<String> {
     forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
     forms.dedup();
     forms
-}
-
-/// Characters that move the cursor, ring, recolour or reorder a terminal's text: every control
-/// character (C0, DEL, C1) and the Unicode line separators and bidirectional controls.
-pub fn is_unsafe(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
-/// `\n`, `\r`, `\t`, or `\u{1b}` for an unsafe character; the character itself otherwise: how
-/// the terminal and the HTML report show it.
-pub fn escape_char(c: char) -> Cow<'static, str> {
-    match c {
-        '\n' => Cow::Borrowed("\\n"),
-        '\r' => Cow::Borrowed("\\r"),
-        '\t' => Cow::Borrowed("\\t"),
-        c if is_unsafe(c) => Cow::Owned(format!("\\u{{{:x}}}", c as u32)),
-        c => Cow::Owned(c.to_string()),
-    }
 }
 
 /// The scrubber of the log lines: set once the configuration (and so every secret) is known.

@@ -15,6 +15,8 @@ pub const MAX_BATCH_BYTES: u32 = 5_000_000;
 /// Collector exporter's 5 s).
 pub const RETRY_INITIAL_DELAY_MS: u32 = 5_000;
 
+pub mod untrusted;
+
 /// The `wasi:config/store` keys a host fills in for an instance: each holds one secret.
 pub mod config_keys {
     /// The account's OAuth client secret (account jobs).
