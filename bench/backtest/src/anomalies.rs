@@ -88,6 +88,8 @@ pub struct Injected {
     /// [`SHIFT_WITHIN`] days; and with a week-over-week one alone.
     pub shift_found: usize,
     pub shift_weekly: usize,
+    /// `shift_found` per clean shape, in the order of [`CLEAN_SHAPES`].
+    pub shift_by_shape: [usize; CLEAN_SHAPES.len()],
 }
 
 impl Injected {
@@ -135,7 +137,10 @@ pub fn run(seed: u64, parameters: &Parameters) -> Report {
                 let mut records = shapes::generate_named(name, &mut random).records;
                 let Some(day) = inject::pick_day(&records, &mut random) else { continue };
                 inject::apply(injection, &mut records, day);
-                score(&mut injected[lane], injection, day, &verdicts(&records, parameters));
+                let tally = &mut injected[lane];
+                let found = tally.shift_found;
+                score(tally, injection, day, &verdicts(&records, parameters));
+                tally.shift_by_shape[row] += tally.shift_found - found;
             }
         }
     }
@@ -239,6 +244,20 @@ pub fn print(seed: u64, parameters: &Parameters, report: &Report, seconds: f64) 
             share(tally.shift_found),
             share(tally.shift_weekly)
         );
+    }
+    println!();
+    let steps: Vec<(&Injected, &Injection)> =
+        report.injected.iter().zip(&INJECTIONS).filter(|(_, i)| i.effect == Effect::Step).collect();
+    let names: Vec<&str> = steps.iter().map(|(_, i)| i.name).collect();
+    println!("By clean shape ({INJECTED_PER_SHAPE} histories each):\n");
+    println!("| shape | {} |", names.join(" | "));
+    println!("|---|{}", "---|".repeat(names.len()));
+    for (row, name) in CLEAN_SHAPES.iter().enumerate() {
+        let cells: Vec<String> = steps
+            .iter()
+            .map(|(tally, _)| format!("{:.0} %", 100.0 * tally.shift_by_shape[row] as f64 / INJECTED_PER_SHAPE as f64))
+            .collect();
+        println!("| {name} | {} |", cells.join(" | "));
     }
     println!();
     println!("### Recall by injected anomaly\n");
