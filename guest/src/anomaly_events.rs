@@ -102,12 +102,11 @@ pub fn environment_series(rows: &[EnvironmentCost], names: &EnvironmentNames) ->
     all
 }
 
-/// Days with data a series needs before the detector can find anything in it: the
-/// week-over-week rule compares two weeks of at least `week_min_days` each (the daily rule
-/// needs more, `min_history_days` and the day judged).
+/// Days with data a series needs before the detector can find anything in it: the daily rule's
+/// `min_history_days` and the day judged (the week-over-week rule needs more, the reference
+/// weeks and [`anomaly::WEEK_MIN_SPREAD`] weeks of ratios before the week judged).
 pub fn min_series_days() -> usize {
-    let defaults = Parameters::default();
-    (2 * defaults.week_min_days).min(defaults.min_history_days + 1) as usize
+    Parameters::default().min_history_days as usize + 1
 }
 
 /// The rows grouped by `key`, summed per day, as series of the scope `scope` gives a group's
@@ -186,9 +185,10 @@ pub fn day_of_key(key: &str) -> Option<i64> {
     crate::time::parse_instant_millis(date).map(|ms| ms.div_euclid(DAY_MS))
 }
 
-/// A week's growth that a daily finding already reports is not reported again: a week with a
-/// level shift in it or in the week before (the new level is the growth), or whose growth is
-/// under the threshold once its spikes' deviations are taken out.
+/// A week's change that a daily finding already reports is not reported again: a week with a
+/// level shift in the same direction in it or in the week before (the new level is the change),
+/// or whose change is under the percentage once the deviations of its daily findings in that
+/// direction are taken out.
 fn without_explained_weeks(findings: Vec<Finding>, parameters: &Parameters) -> Vec<Finding> {
     let daily: Vec<(i64, bool, f64)> = findings
         .iter()
@@ -196,19 +196,22 @@ fn without_explained_weeks(findings: Vec<Finding>, parameters: &Parameters) -> V
         .map(|f| (f.first_day, f.level_shift, f.deviation))
         .collect();
     let explained = |week: &Finding| {
-        let shift = daily.iter().any(|&(day, shift, _)| shift && (week.first_day - 7..=week.last_day).contains(&day));
-        let spikes: f64 = daily
+        let up = week.deviation > 0.0;
+        let same = |deviation: f64| (deviation > 0.0) == up;
+        let shift = daily.iter().any(|&(day, shift, deviation)| {
+            shift && same(deviation) && (week.first_day - 7..=week.last_day).contains(&day)
+        });
+        let days: f64 = daily
             .iter()
             .filter(|&&(day, shift, deviation)| {
-                !shift && deviation > 0.0 && (week.first_day..=week.last_day).contains(&day)
+                !shift && same(deviation) && (week.first_day..=week.last_day).contains(&day)
             })
             .map(|&(_, _, deviation)| deviation)
             .sum();
-        let rest = week.cost - spikes;
-        shift
-            || (spikes > 0.0
-                && (rest <= week.expected * (1.0 + parameters.week_growth_percent / 100.0)
-                    || rest - week.expected < parameters.week_min_absolute))
+        let rest = week.cost - days;
+        let band = parameters.week_growth_percent / 100.0;
+        let within = if up { rest <= week.expected * (1.0 + band) } else { rest >= week.expected * (1.0 - band) };
+        shift || (days != 0.0 && (within || (rest - week.expected).abs() < parameters.week_min_absolute))
     };
     findings.iter().filter(|f| f.kind != Kind::WeekOverWeek || !explained(f)).cloned().collect()
 }
@@ -261,9 +264,10 @@ fn message(subject: &Subject<'_>, scope: &Scope, finding: &Finding, date: &str) 
     let percent = finding.deviation_percent.map(|p| format!(" ({p:+.0} %)")).unwrap_or_default();
     match finding.kind {
         Kind::WeekOverWeek => format!(
-            "{who} cost {cost:.2} {currency} in the week of {date}, {:.2} more than the week before \
-             ({expected:.2}){percent}",
-            finding.deviation
+            "{who} cost {cost:.2} {currency} in the week of {date}, {:.2} {} than the weeks before \
+             ({expected:.2}), beyond its usual week-to-week variation{percent}",
+            finding.deviation.abs(),
+            if finding.deviation > 0.0 { "more" } else { "less" }
         ),
         Kind::Spike | Kind::Drop => {
             let direction = if finding.kind == Kind::Spike { "more" } else { "less" };

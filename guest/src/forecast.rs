@@ -666,7 +666,7 @@ fn normal_quantile(p: f64) -> f64 {
 /// The `p` quantile of Student's t with `degrees` degrees of freedom (`p > 0.5`): the
 /// Cornish-Fisher expansion around the normal quantile (Abramowitz & Stegun 26.7.5), within 1 %
 /// from 3 degrees of freedom; fewer use the exact values of 1 and 2 degrees.
-fn student_t(p: f64, degrees: f64) -> f64 {
+pub(crate) fn student_t(p: f64, degrees: f64) -> f64 {
     if degrees < 1.5 {
         return (std::f64::consts::PI * (p - 0.5)).tan();
     }
@@ -783,7 +783,7 @@ fn project(input: &ForecastInput<'_>, series: &Series, fit: &Fit, days_of_data: 
 
 /// The standard normal distribution function, through erfc by the Chebyshev fit of Numerical
 /// Recipes (relative error below 1.2e-7).
-fn normal_cdf(x: f64) -> f64 {
+pub(crate) fn normal_cdf(x: f64) -> f64 {
     let z = x.abs() / std::f64::consts::SQRT_2;
     let t = 1.0 / (1.0 + 0.5 * z);
     let poly = -z * z - 1.265_512_23

@@ -7,11 +7,12 @@ use dtcost_guest::anomaly::Parameters;
 use crate::detectors::{self, Flag};
 use crate::inject::{self, Effect, INJECTIONS, Injection};
 use crate::random::Random;
-use crate::shapes::{self, PERIOD_DAYS, SHAPES};
+use crate::shapes::{self, NOISY_SHAPES, PERIOD_DAYS, SHAPES};
 
-/// The shapes with nothing abnormal in them (no spikes, steps, zero days or credits): trend,
-/// seasonality, noise, gaps and a wandering level are the normal life of a cost.
-pub const CLEAN_SHAPES: [&str; 13] = [
+/// The shapes with nothing abnormal in them (no spikes, steps or credits): trend, seasonality,
+/// noise, gaps, a wandering level and, in the noisy shapes (issue #24), zero-cost days are the
+/// normal life of a cost.
+pub const CLEAN_SHAPES: [&str; 15] = [
     "flat-noise-5%",
     "flat-noise-20%",
     "flat-noise-50%",
@@ -25,6 +26,8 @@ pub const CLEAN_SHAPES: [&str; 13] = [
     "decline",
     "compound-growth",
     "wander",
+    NOISY_SHAPES[0],
+    NOISY_SHAPES[1],
 ];
 /// Clean histories per shape, and injected ones per shape and injection.
 const CLEAN_PER_SHAPE: usize = 80;
@@ -35,11 +38,14 @@ const NAIVE_BANDS: [f64; 2] = [0.5, 1.0];
 pub const DETECTORS: [&str; 3] = ["dtcost", "naive ±50 %", "naive ±100 %"];
 /// A step counts as found when a finding in its direction falls within this many days of its start.
 const STEP_GRACE: usize = 6;
+/// Issue #24's measure of a level shift: any finding in its direction, daily or week-over-week,
+/// known within this many days of its start (a week's finding is known on its Sunday).
+const SHIFT_WITHIN: usize = 14;
 
 /// The daily flags of every detector, in the order of [`DETECTORS`], and dtcost's weekly ones.
 struct Verdicts {
     daily: [Vec<Flag>; 3],
-    weekly: Vec<usize>,
+    weekly: Vec<Flag>,
 }
 
 fn verdicts(records: &[Option<f64>], parameters: &Parameters) -> Verdicts {
@@ -56,6 +62,8 @@ pub struct Clean {
     pub histories: usize,
     pub flags: [usize; 3],
     pub weekly: usize,
+    /// dtcost's week-over-week findings of a fall (included in `weekly`).
+    pub weekly_falls: usize,
 }
 
 impl Clean {
@@ -76,6 +84,12 @@ pub struct Injected {
     pub flags: [usize; 3],
     /// Histories with a week-over-week finding in the weeks the anomaly touched.
     pub weekly_found: usize,
+    /// Steps with a finding of dtcost's in their direction, daily or weekly, known within
+    /// [`SHIFT_WITHIN`] days; and with a week-over-week one alone.
+    pub shift_found: usize,
+    pub shift_weekly: usize,
+    /// `shift_found` per clean shape, in the order of [`CLEAN_SHAPES`].
+    pub shift_by_shape: [usize; CLEAN_SHAPES.len()],
 }
 
 impl Injected {
@@ -95,8 +109,10 @@ fn stream(seed: u64, shape: usize, draw: usize, lane: u64) -> Random {
     Random::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((shape as u64) << 32) ^ (lane << 48) ^ draw as u64)
 }
 
+/// The shape's index for the random streams: its place in [`SHAPES`], then in [`NOISY_SHAPES`].
 fn shape_index(name: &str) -> usize {
-    SHAPES.iter().position(|(shape, _)| *shape == name).expect("a clean shape is a shape")
+    let all = SHAPES.iter().map(|(shape, _)| *shape).chain(NOISY_SHAPES);
+    all.into_iter().position(|shape| shape == name).expect("a clean shape is a shape")
 }
 
 pub fn run(seed: u64, parameters: &Parameters) -> Report {
@@ -105,7 +121,7 @@ pub fn run(seed: u64, parameters: &Parameters) -> Report {
     for (row, name) in CLEAN_SHAPES.iter().enumerate() {
         let shape = shape_index(name);
         for draw in 0..CLEAN_PER_SHAPE {
-            let history = shapes::generate(shape, &mut stream(seed, shape, draw, 1));
+            let history = shapes::generate_named(name, &mut stream(seed, shape, draw, 1));
             let verdicts = verdicts(&history.records, parameters);
             let tally = &mut clean[row];
             tally.histories += 1;
@@ -113,14 +129,18 @@ pub fn run(seed: u64, parameters: &Parameters) -> Report {
                 *count += flags.len();
             }
             tally.weekly += verdicts.weekly.len();
+            tally.weekly_falls += verdicts.weekly.iter().filter(|flag| !flag.upward).count();
         }
         for (lane, injection) in INJECTIONS.iter().enumerate() {
             for draw in 0..INJECTED_PER_SHAPE {
                 let mut random = stream(seed, shape, draw, 2 + lane as u64);
-                let mut records = shapes::generate(shape, &mut random).records;
+                let mut records = shapes::generate_named(name, &mut random).records;
                 let Some(day) = inject::pick_day(&records, &mut random) else { continue };
                 inject::apply(injection, &mut records, day);
-                score(&mut injected[lane], injection, day, &verdicts(&records, parameters));
+                let tally = &mut injected[lane];
+                let found = tally.shift_found;
+                score(tally, injection, day, &verdicts(&records, parameters));
+                tally.shift_by_shape[row] += tally.shift_found - found;
             }
         }
     }
@@ -149,8 +169,16 @@ fn score(tally: &mut Injected, injection: &Injection, day: usize, verdicts: &Ver
     }
     // The weeks the anomaly touched: the one it starts in to the one after a ramp's four weeks.
     let touched = day.saturating_sub(6)..=day + if injection.effect == Effect::Ramp { 34 } else { 6 };
-    if verdicts.weekly.iter().any(|monday| touched.contains(monday)) {
+    if verdicts.weekly.iter().any(|week| week.upward == injection.upward() && touched.contains(&week.day)) {
         tally.weekly_found += 1;
+    }
+    if injection.effect == Effect::Step {
+        let known = day..day + SHIFT_WITHIN;
+        let daily = verdicts.daily[0].iter().any(|flag| flag.upward == injection.upward() && known.contains(&flag.day));
+        let weekly =
+            verdicts.weekly.iter().any(|week| week.upward == injection.upward() && known.contains(&(week.day + 6)));
+        tally.shift_found += usize::from(daily || weekly);
+        tally.shift_weekly += usize::from(weekly);
     }
 }
 
@@ -172,6 +200,7 @@ pub fn false_alarms(report: &Report) -> ([f64; 3], f64) {
             *sum += count;
         }
         total.weekly += shape.weekly;
+        total.weekly_falls += shape.weekly_falls;
     }
     (total.flags.map(|count| total.per_thousand_days(count)), total.per_thousand_days(total.weekly))
 }
@@ -194,6 +223,42 @@ pub fn print(seed: u64, parameters: &Parameters, report: &Report, seconds: f64) 
     let cells = |values: [f64; 3]| values.map(|value| format!("{value:.2}")).join(" | ");
     println!("| false alarms per 1,000 account-days (clean histories) | {} | {weekly:.2} |", cells(daily));
     println!("| precision (spikes, drops, steps) | {} | - |", cells([0, 1, 2].map(|d| precision(report, d))));
+    println!();
+    let falls: usize = report.clean.iter().map(|shape| shape.weekly_falls).sum();
+    let days = (clean_histories * PERIOD_DAYS).max(1) as f64;
+    println!(
+        "dtcost on the clean histories: {weekly:.2} week-over-week findings per 1,000 account-days ({:.2} of them \
+         falls); daily and week-over-week together {:.2}.\n",
+        1000.0 * falls as f64 / days,
+        daily[0] + weekly
+    );
+    println!("### Level shifts: a finding of dtcost's in their direction known within {SHIFT_WITHIN} days\n");
+    println!("| step | histories | daily or week-over-week | week-over-week alone |");
+    println!("|---|---|---|---|");
+    for (tally, injection) in report.injected.iter().zip(INJECTIONS).filter(|(_, i)| i.effect == Effect::Step) {
+        let share = |count: usize| 100.0 * count as f64 / tally.histories.max(1) as f64;
+        println!(
+            "| {} | {} | {:.1} % | {:.1} % |",
+            injection.name,
+            tally.histories,
+            share(tally.shift_found),
+            share(tally.shift_weekly)
+        );
+    }
+    println!();
+    let steps: Vec<(&Injected, &Injection)> =
+        report.injected.iter().zip(&INJECTIONS).filter(|(_, i)| i.effect == Effect::Step).collect();
+    let names: Vec<&str> = steps.iter().map(|(_, i)| i.name).collect();
+    println!("By clean shape ({INJECTED_PER_SHAPE} histories each):\n");
+    println!("| shape | {} |", names.join(" | "));
+    println!("|---|{}", "---|".repeat(names.len()));
+    for (row, name) in CLEAN_SHAPES.iter().enumerate() {
+        let cells: Vec<String> = steps
+            .iter()
+            .map(|(tally, _)| format!("{:.0} %", 100.0 * tally.shift_by_shape[row] as f64 / INJECTED_PER_SHAPE as f64))
+            .collect();
+        println!("| {name} | {} |", cells.join(" | "));
+    }
     println!();
     println!("### Recall by injected anomaly\n");
     println!(

@@ -15,8 +15,8 @@ pub struct Flag {
 #[derive(Debug, Default)]
 pub struct Found {
     pub daily: Vec<Flag>,
-    /// The Mondays of the weeks with a `week-over-week` finding.
-    pub weekly: Vec<usize>,
+    /// The weeks with a `week-over-week` finding: `day` is their Monday, `upward` growth.
+    pub weekly: Vec<Flag>,
 }
 
 /// dtcost's detector over `records` (day `i` is day `i` since 1970-01-01: the backtest's weekdays
@@ -32,7 +32,7 @@ pub fn dtcost(records: &[Option<f64>], parameters: &Parameters) -> Found {
     for finding in all {
         let day = finding.first_day as usize;
         match finding.kind {
-            Kind::WeekOverWeek => found.weekly.push(day),
+            Kind::WeekOverWeek => found.weekly.push(Flag { day, upward: finding.deviation > 0.0 }),
             kind => found.daily.push(Flag { day, upward: kind == Kind::Spike }),
         }
     }

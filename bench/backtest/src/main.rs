@@ -61,7 +61,16 @@ fn main() {
     };
     let seed = arguments.seed;
     if arguments.anomalies {
-        let parameters = dtcost_guest::anomaly::Parameters::default();
+        let mut parameters = dtcost_guest::anomaly::Parameters::default();
+        // Tuning knobs (seed 2026 only): DTCOST_WEEK="sigmas,reference,noise".
+        if let Ok(knobs) = std::env::var("DTCOST_WEEK") {
+            let knobs: Vec<f64> = knobs.split(',').filter_map(|knob| knob.parse().ok()).collect();
+            if let [sigmas, reference, noise] = knobs[..] {
+                parameters.week_threshold_sigmas = sigmas;
+                parameters.week_reference_weeks = reference as u32;
+                parameters.week_noise_weeks = noise as u32;
+            }
+        }
         if arguments.sweep {
             anomalies::sweep(seed);
         } else {

@@ -68,13 +68,23 @@ pub fn weekday(i: usize) -> usize {
     (i + 3) % 7
 }
 
+/// Shapes the anomaly backtest adds (issue #24), trendless: noise of a coefficient of variation
+/// of 30-60 % with 5-15 % of the days at zero, flat or with a weekly pattern. The forecast
+/// backtest keeps its 18 [`SHAPES`], so that its figures stay comparable.
+pub const NOISY_SHAPES: [&str; 2] = ["noisy-zeros", "noisy-weekly-zeros"];
+
 /// A history of `shape` (an index into [`SHAPES`]).
 pub fn generate(shape: usize, random: &mut Random) -> History {
+    generate_named(SHAPES[shape].0, random)
+}
+
+/// A history of the shape named `name` (one of [`SHAPES`] or [`NOISY_SHAPES`]).
+pub fn generate_named(name: &str, random: &mut Random) -> History {
     let level = random.log_between(10.0, 10_000.0);
     let days = PERIOD_DAYS;
     let mut records_share = 1.0;
     let mut gap_rate = 0.0;
-    let truth: Vec<f64> = match SHAPES[shape].0 {
+    let truth: Vec<f64> = match name {
         "flat-noise-5%" => (0..days).map(|_| level * noise(random, 0.05)).collect(),
         "flat-noise-20%" => (0..days).map(|_| level * noise(random, 0.2)).collect(),
         "flat-noise-50%" => (0..days).map(|_| level * noise(random, 0.5)).collect(),
@@ -134,13 +144,24 @@ pub fn generate(shape: usize, random: &mut Random) -> History {
             (0..days).map(|i| level * (rate * i as f64 / 365.0).exp() * noise(random, 0.15)).collect()
         }
         "step-up" | "step-down" | "onboarding" => {
-            let (day, factor) = match SHAPES[shape].0 {
+            let (day, factor) = match name {
                 "step-up" => (random.index(20, 345), random.between(1.5, 3.0)),
                 "step-down" => (random.index(20, 345), random.between(0.3, 0.7)),
                 _ => (random.index(1, 200), 0.0),
             };
             let (before, after) = if factor == 0.0 { (0.0, 1.0) } else { (1.0, factor) };
             (0..days).map(|i| level * if i < day { before } else { after } * noise(random, 0.15)).collect()
+        }
+        "noisy-zeros" | "noisy-weekly-zeros" => {
+            let cv = random.between(0.3, 0.6);
+            let zeros = random.between(0.05, 0.15);
+            let weekend = if name == "noisy-weekly-zeros" { random.between(0.2, 0.6) } else { 1.0 };
+            (0..days)
+                .map(|i| {
+                    let week = if weekday(i) >= 5 { weekend } else { 1.0 };
+                    if random.chance(zeros) { 0.0 } else { level * week * noise(random, cv) }
+                })
+                .collect()
         }
         _ => {
             // "wander": a random walk of the level, 1 % a day.
