@@ -61,6 +61,21 @@ fn signal(child: &tokio::process::Child, name: &str) {
     assert!(std::process::Command::new("kill").args([name, &pid]).status().unwrap().success());
 }
 
+/// `dtcost run --every 10m` on `setup`, its stderr piped, killed when dropped.
+fn run_every(setup: &Setup) -> tokio::process::Child {
+    dtcost_command()
+        .args(["run", "--every", "10m", "--config"])
+        .arg(&setup.config)
+        .env_clear()
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .envs(setup.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
 /// Row 8: before, the first run had no handler yet: SIGTERM killed it mid-ingest (exit 143) and
 /// the rerun sent again what it had not recorded.
 #[tokio::test(flavor = "multi_thread")]
@@ -75,17 +90,7 @@ async fn a_sigterm_during_the_first_every_run_lets_it_finish_and_nothing_is_sent
     });
     let setup =
         write_config(&scenario, &sim, &ConfigOptions { extra: "concurrency = 1".into(), ..ConfigOptions::default() });
-    let child = dtcost_command()
-        .args(["run", "--every", "10m", "--config"])
-        .arg(&setup.config)
-        .env_clear()
-        .env("HOME", std::env::var("HOME").unwrap_or_default())
-        .envs(setup.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let child = run_every(&setup);
     let deadline = Instant::now() + Duration::from_secs(60);
     while sim.accepted_events().len() < 31 {
         assert!(Instant::now() < deadline, "the first run never ingested");
@@ -128,17 +133,7 @@ async fn a_second_sigterm_stops_the_run_in_progress_at_once() {
     });
     let setup =
         write_config(&scenario, &sim, &ConfigOptions { extra: "concurrency = 1".into(), ..ConfigOptions::default() });
-    let child = dtcost_command()
-        .args(["run", "--every", "10m", "--config"])
-        .arg(&setup.config)
-        .env_clear()
-        .env("HOME", std::env::var("HOME").unwrap_or_default())
-        .envs(setup.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let child = run_every(&setup);
     let deadline = Instant::now() + Duration::from_secs(60);
     while sim.accepted_events().is_empty() {
         assert!(Instant::now() < deadline, "the first run never ingested");
