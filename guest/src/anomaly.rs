@@ -65,7 +65,8 @@
 //! Everything is causal (a day's verdict reads only earlier days), so running over a longer
 //! history never changes an earlier finding.
 
-use crate::forecast::{DailyCost, normal_cdf, student_t};
+use crate::forecast::DailyCost;
+use crate::statistics::{MAD_TO_SD, median, normal_cdf, student_t, weekday};
 
 /// Days, ending at the newest one, that [`detect`] reads (three years: the baseline reads at most
 /// `window_weeks` of them, the rest only bounds the memory a bogus day number could claim).
@@ -89,8 +90,6 @@ pub const WEEK_MIN_SPREAD: usize = 6;
 const WEEK_LOG_CLAMP: f64 = 5.0;
 /// Standard deviation of a normal sample from its mean absolute deviation (√(π/2)).
 const MEAN_ABS_TO_SD: f64 = 1.253_314;
-/// Standard deviation of a normal sample from its median absolute deviation.
-const MAD_TO_SD: f64 = 1.4826;
 /// Below this share of the expectation's size a percentage is not meaningful (`expected` ≈ 0).
 const PERCENT_FLOOR: f64 = 1e-9;
 
@@ -285,22 +284,7 @@ impl Series {
     }
 }
 
-/// Monday = 0 … Sunday = 6 of a day since 1970-01-01.
-fn weekday(day: i64) -> usize {
-    (day.rem_euclid(7) as usize + 3) % 7
-}
-
 const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
-
-/// The median of `values`, which it sorts; NaN when empty.
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_unstable_by(f64::total_cmp);
-    match values.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
-}
 
 /// What a day is judged against.
 struct Expectation {
@@ -406,11 +390,11 @@ impl<'a> Judge<'a> {
         }
         let mut weekday_medians = [f64::NAN; 7];
         for (group, center) in self.by_weekday.iter_mut().zip(&mut weekday_medians) {
-            *center = median(group);
+            *center = median(group).unwrap_or(f64::NAN);
         }
         self.scratch.clear();
         self.by_weekday.iter().for_each(|group| self.scratch.extend_from_slice(group));
-        let overall = median(&mut self.scratch);
+        let overall = median(&mut self.scratch).unwrap_or(f64::NAN);
         let full = |group: &&Vec<f64>| group.len() >= MIN_SAME_WEEKDAY;
         let (mut around_weekday, mut around_overall) = (0.0, 0.0);
         for (group, center) in self.by_weekday.iter().zip(weekday_medians).filter(|(group, _)| full(group)) {
@@ -445,8 +429,9 @@ impl<'a> Judge<'a> {
             }
         }
         let spread_days = self.scratch.len();
-        let absolute = MAD_TO_SD * median(&mut self.scratch);
-        let relative = if self.relative.is_empty() { 0.0 } else { MAD_TO_SD * median(&mut self.relative) };
+        let absolute = MAD_TO_SD * median(&mut self.scratch).unwrap_or(f64::NAN);
+        let relative =
+            if self.relative.is_empty() { 0.0 } else { MAD_TO_SD * median(&mut self.relative).unwrap_or(f64::NAN) };
         // The recent level: the median ratio of the last days to their baseline (rule 3).
         self.scratch.clear();
         for s in start.max(t.saturating_sub(RECENT_DAYS))..t {
@@ -455,7 +440,8 @@ impl<'a> Judge<'a> {
                 self.scratch.push(value / center);
             }
         }
-        let level = if self.scratch.len() >= MIN_RECENT_DAYS { median(&mut self.scratch) } else { 1.0 };
+        let level =
+            if self.scratch.len() >= MIN_RECENT_DAYS { median(&mut self.scratch).unwrap_or(f64::NAN) } else { 1.0 };
         let expected = expected * level;
         let sigma = absolute.max(relative * expected.abs());
         let parameters = self.parameters;
@@ -510,7 +496,7 @@ impl<'a> Judge<'a> {
         let positive = episode.days.iter().all(|&(cost, expected)| cost > 0.0 && expected > 0.0);
         self.scratch.clear();
         self.scratch.extend(episode.days.iter().map(|&(cost, expected)| cost / expected));
-        let ratio = median(&mut self.scratch);
+        let ratio = median(&mut self.scratch).unwrap_or(f64::NAN);
         if positive && ratio.is_finite() {
             for value in self.adjusted[self.regime_start..episode.first].iter_mut().flatten() {
                 *value *= ratio;
@@ -563,7 +549,7 @@ fn week_ratio(
         return None;
     }
     let weeks = scratch.len();
-    let ratio = median(scratch);
+    let ratio = median(scratch).unwrap_or(f64::NAN);
     let cost = values[monday..monday + 7].iter().flatten().sum();
     Some(WeekRatio { cost, ratio, weeks })
 }
@@ -595,7 +581,7 @@ fn week_over_week(series: &Series, parameters: &Parameters) -> Vec<Finding> {
         if recent.len() >= WEEK_MIN_SPREAD {
             spread.clear();
             spread.extend_from_slice(recent);
-            let center = median(&mut spread);
+            let center = median(&mut spread).unwrap_or(f64::NAN);
             spread.iter_mut().for_each(|value| *value = (*value - center).abs());
             let sigma = MEAN_ABS_TO_SD * spread.iter().sum::<f64>() / spread.len() as f64;
             let expected = week.cost / week.ratio;

@@ -84,6 +84,8 @@
 //!    `daily(e)` scaled by `(upper − cost_to_date) / (projected − cost_to_date)` (unscaled when
 //!    `projected = cost_to_date`).
 
+use crate::statistics::{MAD_TO_SD, median, normal_cdf, normal_quantile, student_t, weekday};
+
 /// One day of booked cost. `day` counts days since 1970-01-01 (UTC).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DailyCost {
@@ -155,8 +157,6 @@ const PROFILE_DAYS: i64 = 91;
 const MIN_WEEKS: usize = 5;
 /// χ² with 6 degrees of freedom, 99 % quantile: the profile's significance test.
 const PROFILE_CHI2: f64 = 16.812;
-/// Standard deviation of a normal sample from its median absolute deviation.
-const MAD_TO_SD: f64 = 1.4826;
 /// Standard error of a normal sample's median, in units of σ/√k.
 const MEDIAN_SE: f64 = 1.2533;
 /// Days with data on each side of a level shift: five in a row beyond the noise are a step, two
@@ -248,21 +248,6 @@ fn power_of_two_below(magnitude: f64) -> f64 {
     f64::from_bits(((exponent + 1023) as u64) << 52)
 }
 
-/// Monday = 0 … Sunday = 6 of a day since 1970-01-01, a Thursday.
-fn weekday(day: i64) -> usize {
-    ((day.rem_euclid(7) + 3) % 7) as usize
-}
-
-/// The median of `values` (0 for none); reorders them.
-fn median(values: &mut [f64]) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.sort_by(f64::total_cmp);
-    let middle = values.len() / 2;
-    if values.len() % 2 == 1 { values[middle] } else { (values[middle - 1] + values[middle]) / 2.0 }
-}
-
 /// Step 2 of the module documentation: the weekday factors, all 1 when there is no significant
 /// profile.
 fn weekday_profile(days: &[Day]) -> [f64; 7] {
@@ -288,7 +273,7 @@ fn weekday_profile(days: &[Day]) -> [f64; 7] {
     let mut medians = [None; 7];
     for (median_of, ratios) in medians.iter_mut().zip(ratios.iter_mut()) {
         if ratios.len() >= 2 {
-            *median_of = Some(median(ratios).max(0.0));
+            *median_of = Some(median(ratios).unwrap_or(0.0).max(0.0));
         }
     }
     let estimated: Vec<f64> = medians.iter().flatten().copied().collect();
@@ -302,7 +287,7 @@ fn weekday_profile(days: &[Day]) -> [f64; 7] {
         .filter_map(|(ratios, median_of)| median_of.map(|m| (ratios, m)))
         .flat_map(|(ratios, m)| ratios.iter().map(move |ratio| (ratio - m).abs()))
         .collect();
-    let spread = MAD_TO_SD * median(&mut deviations);
+    let spread = MAD_TO_SD * median(&mut deviations).unwrap_or(0.0);
     let factors = medians.map(|m| m.map_or(1.0, |m| m / mean));
     let uneven = factors.iter().any(|factor| (factor - 1.0).abs() > ROUNDING);
     // Two odd days on one weekday must not pass for a pattern: noisy ratios need 5 weeks.
@@ -350,7 +335,7 @@ impl Line {
         let centre = |part: &[Point]| {
             let mut offsets: Vec<f64> = part.iter().map(|point| point.offset).collect();
             let mut values: Vec<f64> = part.iter().map(|point| point.value).collect();
-            (median(&mut offsets), median(&mut values))
+            (median(&mut offsets).unwrap_or(0.0), median(&mut values).unwrap_or(0.0))
         };
         if third == 0 {
             let (_, value) = centre(points);
@@ -471,21 +456,21 @@ fn trend_weight(slope: f64, slope_se: f64, level: f64, m: usize) -> (f64, f64) {
 /// A deviation below which differences are rounding: relative to the points' typical |value|.
 fn rounding_of(points: &[Point]) -> f64 {
     let mut magnitudes: Vec<f64> = points.iter().map(|point| point.value.abs()).collect();
-    let typical = median(&mut magnitudes);
+    let typical = median(&mut magnitudes).unwrap_or(0.0);
     ROUNDING * if typical > 0.0 { typical } else { 1.0 }
 }
 
 /// `σ₀`: 1.4826 · the median absolute residual from `line`, at least the rounding level.
 fn robust_deviation(points: &[Point], line: &Line) -> f64 {
     let mut residuals: Vec<f64> = points.iter().map(|point| (point.value - line.at(point.offset)).abs()).collect();
-    (MAD_TO_SD * median(&mut residuals)).max(rounding_of(points))
+    (MAD_TO_SD * median(&mut residuals).unwrap_or(0.0)).max(rounding_of(points))
 }
 
 /// `σ`: 1.4826 · the median of the absolute differences of consecutive points / √2, at least the
 /// rounding level. Steps and trends barely move it.
 fn difference_deviation(points: &[Point]) -> f64 {
     let mut differences: Vec<f64> = points.windows(2).map(|pair| (pair[1].value - pair[0].value).abs()).collect();
-    (MAD_TO_SD * median(&mut differences) / std::f64::consts::SQRT_2).max(rounding_of(points))
+    (MAD_TO_SD * median(&mut differences).unwrap_or(0.0) / std::f64::consts::SQRT_2).max(rounding_of(points))
 }
 
 /// Step 3: the index of the regime's first point.
@@ -619,70 +604,6 @@ fn squares(points: &[Point], line: &Line, sigma: f64) -> f64 {
     points.iter().map(|point| (point.value - line.at(point.offset)).clamp(-limit, limit).powi(2)).sum()
 }
 
-/// The `p` quantile of the standard normal distribution (Acklam's rational approximation,
-/// relative error below 1.2e-9), for `0 < p < 1`.
-fn normal_quantile(p: f64) -> f64 {
-    const A: [f64; 6] = [
-        -39.696_830_286_653_76,
-        220.946_098_424_520_5,
-        -275.928_510_446_968_7,
-        138.357_751_867_269,
-        -30.664_798_066_147_16,
-        2.506_628_277_459_239,
-    ];
-    const B: [f64; 5] = [
-        -54.476_098_798_224_06,
-        161.585_836_858_040_9,
-        -155.698_979_859_886_6,
-        66.801_311_887_719_72,
-        -13.280_681_552_885_72,
-    ];
-    const C: [f64; 6] = [
-        -0.007_784_894_002_430_293,
-        -0.322_396_458_041_136_5,
-        -2.400_758_277_161_838,
-        -2.549_732_539_343_734,
-        4.374_664_141_464_968,
-        2.938_163_982_698_783,
-    ];
-    const D: [f64; 4] =
-        [0.007_784_695_709_041_462, 0.322_467_129_070_039_8, 2.445_134_137_142_996, 3.754_408_661_907_416];
-    let tail = |q: f64| {
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
-            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    };
-    if p < 0.02425 {
-        tail((-2.0 * p.ln()).sqrt())
-    } else if p > 1.0 - 0.02425 {
-        -tail((-2.0 * (1.0 - p).ln()).sqrt())
-    } else {
-        let q = p - 0.5;
-        let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
-            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
-    }
-}
-
-/// The `p` quantile of Student's t with `degrees` degrees of freedom (`p > 0.5`): the
-/// Cornish-Fisher expansion around the normal quantile (Abramowitz & Stegun 26.7.5), within 1 %
-/// from 3 degrees of freedom; fewer use the exact values of 1 and 2 degrees.
-pub(crate) fn student_t(p: f64, degrees: f64) -> f64 {
-    if degrees < 1.5 {
-        return (std::f64::consts::PI * (p - 0.5)).tan();
-    }
-    if degrees < 2.5 {
-        let a = 4.0 * p * (1.0 - p);
-        return 2.0 * (p - 0.5) * (2.0 / a).sqrt();
-    }
-    let z = normal_quantile(p);
-    let v = degrees;
-    let g1 = (z.powi(3) + z) / 4.0;
-    let g2 = (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / 96.0;
-    let g3 = (3.0 * z.powi(7) + 19.0 * z.powi(5) + 17.0 * z.powi(3) - 15.0 * z) / 384.0;
-    let g4 = (79.0 * z.powi(9) + 776.0 * z.powi(7) + 1482.0 * z.powi(5) - 1920.0 * z.powi(3) - 945.0 * z) / 92160.0;
-    z + g1 / v + g2 / v.powi(2) + g3 / v.powi(3) + g4 / v.powi(4)
-}
-
 /// The projected path after the newest day: the fitted line through `H` days, flat after.
 #[derive(Debug, Clone, Copy)]
 struct Projection {
@@ -779,22 +700,6 @@ fn project(input: &ForecastInput<'_>, series: &Series, fit: &Fit, days_of_data: 
         (exhaustion(1.0), exhaustion(upper_multiplier))
     };
     Forecast { days_of_data, burn_rate, projected, lower, upper, budget_exhausted_day, budget_exhausted_day_earliest }
-}
-
-/// The standard normal distribution function, through erfc by the Chebyshev fit of Numerical
-/// Recipes (relative error below 1.2e-7).
-pub(crate) fn normal_cdf(x: f64) -> f64 {
-    let z = x.abs() / std::f64::consts::SQRT_2;
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let tail = t * poly.exp() / 2.0;
-    if x >= 0.0 { 1.0 - tail } else { tail }
 }
 
 /// The 5 % and 95 % quantiles of a mixture of normal distributions `(weight, mean, variance)` (a

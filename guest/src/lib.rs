@@ -25,6 +25,7 @@ pub mod rate_card;
 pub mod secrets;
 pub mod sso;
 pub mod standalone;
+pub mod statistics;
 pub mod time;
 pub mod untrusted;
 pub mod usage;
