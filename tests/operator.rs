@@ -389,3 +389,33 @@ async fn a_malformed_answer_fails_in_seconds_saying_what_was_malformed() {
         assert!(took < Duration::from_secs(30), "{malformed:?}: {took:?}");
     }
 }
+
+/// Beyond row 10: the state file too. Before, a FIFO in its place (a volume mounted wrong) made a
+/// run wait for a writer for ever.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_file_that_is_a_fifo_is_refused_at_once_naming_it_and_nothing_is_sent() {
+    let scenario = generate(1, 5, 0, false);
+    let sim = Simulator::start(scenario.clone()).await.unwrap();
+    let setup = write_config(&scenario, &sim, &ConfigOptions::default());
+    let state = setup.dir.path().join("dtcost-state.json");
+    mkfifo(&state);
+    let child = dtcost_command()
+        .args(["run", "--config"])
+        .arg(&setup.config)
+        .env_clear()
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .envs(setup.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("dtcost still running after 10 s")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains(&state.display().to_string()) && stderr.contains("a FIFO"), "{stderr}");
+    assert_eq!(sim.accepted_count(), 0, "nothing is sent without the state");
+}

@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod demo;
 pub mod exit;
 pub mod figures;
+pub mod file;
 pub mod job;
 pub mod outbound;
 pub mod plan;

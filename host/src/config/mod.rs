@@ -7,7 +7,6 @@ mod anomalies;
 mod defaults;
 mod entries;
 mod environment;
-mod file;
 mod raw;
 #[cfg(test)]
 mod tests;
@@ -147,7 +146,7 @@ impl Config {
         match path {
             Some(path) => {
                 let source_name = path.display().to_string();
-                let text = file::read_text(path, MAX_CONFIG_BYTES).map_err(|error| ConfigError {
+                let text = crate::file::read_text(path, MAX_CONFIG_BYTES).map_err(|error| ConfigError {
                     source_name: source_name.clone(),
                     key: "(file)".into(),
                     message: error.to_string(),

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::file::FileError;
 use super::validate::Validator;
 use super::{ConfigError, MAX_LABEL_CHARS, MAX_SECRET_BYTES};
+use crate::file::FileError;
 use crate::sandbox::{Origin, OriginError};
 use crate::scrub::is_unsafe;
 use crate::secret::Secret;
@@ -33,7 +33,7 @@ impl Validator<'_> {
                 let path = self.relative(file);
                 // A secret and its line ending; a longer file is refused before it is read whole.
                 let limit = MAX_SECRET_BYTES as u64 + 2;
-                let text = super::file::read_text(&path, limit).map_err(|error| {
+                let text = crate::file::read_text(&path, limit).map_err(|error| {
                     let why = match error {
                         FileError::TooLarge { size: Some(size), .. } => {
                             format!("holds {size} bytes, more than a secret's {MAX_SECRET_BYTES}")

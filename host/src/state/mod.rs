@@ -12,8 +12,12 @@ use std::path::{Path, PathBuf};
 
 pub use lock::{StateLock, lock_path};
 
+use crate::file::FileError;
 use crate::wit::AccountState;
 use format::{Content, FormatError, StoredAlerts};
+
+/// The largest state file read: far above what 100 accounts' trailing windows need (a few MB).
+const MAX_STATE_BYTES: u64 = 256 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -42,14 +46,15 @@ impl StateFile {
     /// file is an error: running without it would send everything again.
     pub fn load(path: &Path) -> Result<StateFile, StateError> {
         let unreadable = |message: String| StateError::Unreadable { path: path.to_owned(), message };
-        let content = match std::fs::read(path) {
-            Ok(bytes) => Content::read(&bytes).map_err(|error| match error {
+        // A regular file only, read within a bound: a FIFO or a device in its place fails at once.
+        let content = match crate::file::read_text(path, MAX_STATE_BYTES) {
+            Ok(text) => Content::read(text.as_bytes()).map_err(|error| match error {
                 FormatError::Json(error) => unreadable(format!(
                     "{error}; if it is damaged, delete it (the next run then sends every day again)"
                 )),
                 newer @ FormatError::Newer(_) => unreadable(newer.to_string()),
             })?,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Content::empty(),
+            Err(FileError::Io(error)) if error.kind() == std::io::ErrorKind::NotFound => Content::empty(),
             Err(error) => return Err(unreadable(error.to_string())),
         };
         Ok(StateFile { path: path.to_owned(), content })

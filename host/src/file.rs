@@ -1,5 +1,5 @@
-//! Reading the files the configuration is made of (the config itself, secret files): regular
-//! files only, opened without blocking and read within a bound, so that a FIFO with no writer, a
+//! Reading the files dtcost is given (the config, secret files, the state file): regular files
+//! only, opened without blocking and read within a bound, so that a FIFO with no writer, a
 //! device (`/dev/zero`) or a huge file fails at once, by name, instead of hanging or filling memory.
 
 use std::io::Read as _;
