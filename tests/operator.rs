@@ -399,23 +399,12 @@ async fn a_state_file_that_is_a_fifo_is_refused_at_once_naming_it_and_nothing_is
     let setup = write_config(&scenario, &sim, &ConfigOptions::default());
     let state = setup.dir.path().join("dtcost-state.json");
     mkfifo(&state);
-    let child = dtcost_command()
-        .args(["run", "--config"])
-        .arg(&setup.config)
-        .env_clear()
-        .env("HOME", std::env::var("HOME").unwrap_or_default())
-        .envs(setup.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+    let config = setup.config.to_string_lossy().into_owned();
+    let env: Vec<(&str, &str)> = setup.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let out = run_within(&["run", "--config", &config], &env, Duration::from_secs(10))
         .await
-        .expect("dtcost still running after 10 s")
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
-    assert!(stderr.contains(&state.display().to_string()) && stderr.contains("a FIFO"), "{stderr}");
+        .expect("dtcost still running after 10 s");
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(out.stderr.contains(&state.display().to_string()) && out.stderr.contains("a FIFO"), "{}", out.stderr);
     assert_eq!(sim.accepted_count(), 0, "nothing is sent without the state");
 }

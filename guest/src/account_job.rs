@@ -3,7 +3,7 @@
 
 use crate::account_reads::{self, SubscriptionReads, invalid};
 use crate::anomaly_events::{self, Subject};
-use crate::delivery::{self, Batch, Planned, Stream};
+use crate::delivery::{self, Batch, DayStream, Planned, Stream};
 use crate::environment_names::{ENVIRONMENT_SCOPE, read_environment_names};
 use crate::environment_walk::{self, read_environment_costs};
 use crate::error::{ExportError, InvalidRecord};
@@ -90,7 +90,7 @@ fn export_account_with(
     // The streams of day events read this run, each planned against what earlier runs delivered.
     let plan_stream =
         |stream, events| Planned::new(stream, &previous, &subscription_uuid, events, plan.window_days(), now);
-    let mut streams = vec![plan_stream(Stream::Cost, days)];
+    let mut streams = vec![plan_stream(DayStream::Cost, days)];
 
     let mut environment_series = Vec::new();
     if let Some(environment_plan) = &plan.environment_cost {
@@ -111,7 +111,7 @@ fn export_account_with(
                 match environment::environment_cost_booked(&context, &subscription_uuid, &rows, &totals, &names) {
                     Ok(built) => {
                         report.reconciliation = built.reconciliation;
-                        streams.push(plan_stream(Stream::EnvironmentCost, built.events));
+                        streams.push(plan_stream(DayStream::EnvironmentCost, built.events));
                         environment_series = anomaly_events::environment_series(&rows, &names);
                     }
                     Err(error) => report.failures.push(RequestFailure {
@@ -138,7 +138,7 @@ fn export_account_with(
             Ok((built, records_read)) => {
                 report.records_read += records_read;
                 report.usage_reconciliation = built.reconciliation;
-                streams.push(plan_stream(Stream::Usage, built.events));
+                streams.push(plan_stream(DayStream::Usage, built.events));
             }
             Err(failure) => report.failures.push(failure),
         }

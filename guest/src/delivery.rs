@@ -46,25 +46,41 @@ impl Batch {
     }
 }
 
-impl Stream {
-    /// What earlier runs delivered of this stream, as the account's state keeps it (anomalies
-    /// keep keys, not days: `None`).
-    fn delivered_before(self, state: &AccountState) -> Option<&DeliveryState> {
+/// The streams of day events, each delivered with a state of its own in the account's state
+/// (anomalies keep keys, not days, and are no `DayStream`): a stream that has no place to keep
+/// its state cannot be planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayStream {
+    Cost,
+    EnvironmentCost,
+    Usage,
+}
+
+impl DayStream {
+    /// Its events' tag in a [`Batch`].
+    fn tag(self) -> Stream {
         match self {
-            Stream::Cost => state.cost.as_ref(),
-            Stream::EnvironmentCost => state.environment_cost.as_ref(),
-            Stream::Usage => state.usage.as_ref(),
-            Stream::Anomaly => None,
+            DayStream::Cost => Stream::Cost,
+            DayStream::EnvironmentCost => Stream::EnvironmentCost,
+            DayStream::Usage => Stream::Usage,
         }
     }
 
-    /// Puts this stream's delivery into the account's state.
-    fn keep(self, state: &mut AccountState, delivered: DeliveryState) {
+    /// What earlier runs delivered of it, as the account's state keeps it.
+    fn delivered_before(self, state: &AccountState) -> Option<&DeliveryState> {
         match self {
-            Stream::Cost => state.cost = Some(delivered),
-            Stream::EnvironmentCost => state.environment_cost = Some(delivered),
-            Stream::Usage => state.usage = Some(delivered),
-            Stream::Anomaly => {}
+            DayStream::Cost => state.cost.as_ref(),
+            DayStream::EnvironmentCost => state.environment_cost.as_ref(),
+            DayStream::Usage => state.usage.as_ref(),
+        }
+    }
+
+    /// Where the account's state keeps it.
+    fn state(self, state: &mut AccountState) -> &mut Option<DeliveryState> {
+        match self {
+            DayStream::Cost => &mut state.cost,
+            DayStream::EnvironmentCost => &mut state.environment_cost,
+            DayStream::Usage => &mut state.usage,
         }
     }
 }
@@ -73,7 +89,7 @@ impl Stream {
 /// ingest answered, the state it leaves. The account job iterates its streams, so that none can
 /// forget to carry its state over (a forgotten one would send everything again next run).
 pub struct Planned {
-    stream: Stream,
+    stream: DayStream,
     events: Vec<(i64, String)>,
     delivery: Delivery,
 }
@@ -82,7 +98,7 @@ impl Planned {
     /// Plans `events` (each with its day's start) against what earlier runs delivered of
     /// `subscription_uuid` (a state kept for another subscription says nothing about this one).
     pub fn new(
-        stream: Stream,
+        stream: DayStream,
         previous: &AccountState,
         subscription_uuid: &str,
         events: Vec<(i64, String)>,
@@ -97,7 +113,7 @@ impl Planned {
     /// The events to send, with `exportedAt`, into `batch` under this stream's tag.
     pub fn push_into(&self, batch: &mut Batch, exported_at: &str) {
         for &index in &self.delivery.to_send {
-            batch.push(self.stream, events::with_exported_at(&self.events[index].1, exported_at));
+            batch.push(self.stream.tag(), events::with_exported_at(&self.events[index].1, exported_at));
         }
     }
 
@@ -108,8 +124,8 @@ impl Planned {
 
     /// Keeps in `state` what this stream delivered, from the acknowledgements of `batch`.
     pub fn keep_delivered(&self, state: &mut AccountState, subscription_uuid: &str, batch: &Batch, accepted: &[bool]) {
-        let acknowledged = batch.acknowledged(self.stream, accepted);
-        self.stream.keep(state, self.delivery.next_state(subscription_uuid, &self.events, &acknowledged));
+        let acknowledged = batch.acknowledged(self.stream.tag(), accepted);
+        *self.stream.state(state) = Some(self.delivery.next_state(subscription_uuid, &self.events, &acknowledged));
     }
 }
 
@@ -271,7 +287,7 @@ mod tests {
             ..AccountState::default()
         };
         let days = vec![day("2026-11-20"), day("2026-11-21")];
-        let planned = Planned::new(Stream::Cost, &previous, "s", days, 30, now);
+        let planned = Planned::new(DayStream::Cost, &previous, "s", days, 30, now);
         assert_eq!(planned.built_and_skipped(), (2, 1), "the day delivered before is skipped");
         let mut batch = Batch::default();
         planned.push_into(&mut batch, "2026-11-23T06:00:00Z");
@@ -282,7 +298,7 @@ mod tests {
         assert_eq!(state.usage, Some(usage_before), "a stream not read this run keeps its state");
         assert_eq!(state.anomalies, previous.anomalies);
         // A state kept for another subscription says nothing about this one.
-        let other = Planned::new(Stream::Cost, &previous, "another", vec![day("2026-11-20")], 30, now);
+        let other = Planned::new(DayStream::Cost, &previous, "another", vec![day("2026-11-20")], 30, now);
         assert_eq!(other.built_and_skipped(), (1, 0));
     }
 

@@ -218,10 +218,12 @@ impl Sender<'_, '_> {
             status @ 200..=299 => {
                 let mut failure = http::failure(request, response);
                 failure.kind = FailureKind::HttpStatus;
+                // A 202 here had a body that is neither empty nor JSON (a proxy's HTML page).
+                let body = if status == 202 { " with a body that is not JSON" } else { "" };
                 failure.message = format!(
-                    "HTTP {status} is not an answer of the ingest API (it answers 202 when it takes events), so \
-                     these events are not confirmed and the next run sends them again; is `url` the environment \
-                     itself, not a proxy or login page? The answer: {}",
+                    "HTTP {status}{body} is not an answer of the ingest API (it answers 202, empty or JSON, when \
+                     it takes events), so these events are not confirmed and the next run sends them again; is \
+                     `url` the environment itself, not a proxy or login page? The answer: {}",
                     failure.message
                 );
                 Answer::NotAccepted(failure)

@@ -12,11 +12,11 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 
 use crate::secret::Secret;
-// The rule both sides apply to server text, written once in the contract crate.
 use crate::wit::{
     AccountState, AuthenticationFailure, BudgetAlert, DeliveryState, ExportError, Reconciliation, RejectedEvent,
     Report, RequestFailure, SubscriptionOutlook,
 };
+// The rule both sides apply to server text, written once in the contract crate.
 pub use dtcost_contract::untrusted::{self, EXCERPT_CHARS, REDACTED, escape_char, is_unsafe};
 use dtcost_contract::untrusted::{MIN_SECRET_CHARS, MIN_SECRET_PART_CHARS};
 
